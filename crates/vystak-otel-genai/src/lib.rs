@@ -1,0 +1,1 @@
+//! GenAiLayer: gen_ai.chat spans and gen_ai.client token/duration histograms for any Rust model client.

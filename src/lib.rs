@@ -1,0 +1,1 @@
+//! vystak-otel umbrella crate.
