@@ -1,0 +1,233 @@
+//! OTLP protobuf → plain records.
+
+use std::collections::BTreeMap;
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, AggregationTemporality};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, status};
+
+use crate::record::{
+    AttrValue, EventRecord, LinkRecord, MetricPoint, PointValue, SpanKind, SpanRecord, SpanStatus,
+};
+
+/// A metric point plus whether it is a delta (to accumulate) or cumulative (to replace).
+pub(crate) struct IncomingPoint {
+    pub(crate) point: MetricPoint,
+    pub(crate) delta: bool,
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+fn value(v: Option<&AnyValue>) -> AttrValue {
+    match v.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s.clone()),
+        Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(*b),
+        Some(any_value::Value::IntValue(i)) => AttrValue::Int(*i),
+        Some(any_value::Value::DoubleValue(d)) => AttrValue::Double(*d),
+        Some(any_value::Value::ArrayValue(a)) => {
+            AttrValue::Array(a.values.iter().map(|v| value(Some(v))).collect())
+        }
+        Some(any_value::Value::KvlistValue(kv)) => AttrValue::Map(attributes(&kv.values)),
+        Some(any_value::Value::BytesValue(b)) => AttrValue::Bytes(b.clone()),
+        Some(any_value::Value::StringValueStrindex(i)) => AttrValue::Int(i64::from(*i)),
+        None => AttrValue::Str(String::new()),
+    }
+}
+
+pub(crate) fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, AttrValue> {
+    kvs.iter()
+        .map(|kv| (kv.key.clone(), value(kv.value.as_ref())))
+        .collect()
+}
+
+fn resource_parts(resource: Option<&Resource>) -> (String, BTreeMap<String, AttrValue>) {
+    let attrs = resource
+        .map(|r| attributes(&r.attributes))
+        .unwrap_or_default();
+    let service = attrs
+        .get("service.name")
+        .and_then(AttrValue::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    (service, attrs)
+}
+
+fn kind(k: i32) -> SpanKind {
+    match span::SpanKind::try_from(k) {
+        Ok(span::SpanKind::Internal) => SpanKind::Internal,
+        Ok(span::SpanKind::Server) => SpanKind::Server,
+        Ok(span::SpanKind::Client) => SpanKind::Client,
+        Ok(span::SpanKind::Producer) => SpanKind::Producer,
+        Ok(span::SpanKind::Consumer) => SpanKind::Consumer,
+        _ => SpanKind::Unspecified,
+    }
+}
+
+/// Converts a trace export request into span records.
+pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Vec<SpanRecord> {
+    let mut out = Vec::new();
+    for rs in &request.resource_spans {
+        let (service_name, resource) = resource_parts(rs.resource.as_ref());
+        for ss in &rs.scope_spans {
+            let scope_name = ss
+                .scope
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            for s in &ss.spans {
+                let status = match s.status.as_ref() {
+                    Some(st) if st.code == status::StatusCode::Error as i32 => SpanStatus::Error {
+                        message: st.message.clone(),
+                    },
+                    Some(st) if st.code == status::StatusCode::Ok as i32 => SpanStatus::Ok,
+                    _ => SpanStatus::Unset,
+                };
+                let parent = (!s.parent_span_id.is_empty()
+                    && s.parent_span_id.iter().any(|b| *b != 0))
+                .then(|| hex(&s.parent_span_id));
+                out.push(SpanRecord {
+                    service_name: service_name.clone(),
+                    resource: resource.clone(),
+                    scope_name: scope_name.clone(),
+                    trace_id: hex(&s.trace_id),
+                    span_id: hex(&s.span_id),
+                    parent_span_id: parent,
+                    name: s.name.clone(),
+                    kind: kind(s.kind),
+                    status,
+                    start_unix_nanos: s.start_time_unix_nano,
+                    end_unix_nanos: s.end_time_unix_nano,
+                    attributes: attributes(&s.attributes),
+                    events: s
+                        .events
+                        .iter()
+                        .map(|e| EventRecord {
+                            name: e.name.clone(),
+                            time_unix_nanos: e.time_unix_nano,
+                            attributes: attributes(&e.attributes),
+                        })
+                        .collect(),
+                    links: s
+                        .links
+                        .iter()
+                        .map(|l| LinkRecord {
+                            trace_id: hex(&l.trace_id),
+                            span_id: hex(&l.span_id),
+                            attributes: attributes(&l.attributes),
+                        })
+                        .collect(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Converts a metrics export request into metric points (one per data point).
+pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Vec<IncomingPoint> {
+    let mut out = Vec::new();
+    for rm in &request.resource_metrics {
+        let (service_name, resource) = resource_parts(rm.resource.as_ref());
+        for sm in &rm.scope_metrics {
+            let scope_name = sm
+                .scope
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            for m in &sm.metrics {
+                let mut push = |attrs: &[KeyValue], time: u64, value: PointValue, delta: bool| {
+                    out.push(IncomingPoint {
+                        point: MetricPoint {
+                            service_name: service_name.clone(),
+                            resource: resource.clone(),
+                            scope_name: scope_name.clone(),
+                            metric_name: m.name.clone(),
+                            unit: m.unit.clone(),
+                            description: m.description.clone(),
+                            attributes: attributes(attrs),
+                            value,
+                            time_unix_nanos: time,
+                        },
+                        delta,
+                    });
+                };
+                let number =
+                    |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint| match p.value {
+                        Some(number_data_point::Value::AsDouble(d)) => d,
+                        Some(number_data_point::Value::AsInt(i)) => i as f64,
+                        None => 0.0,
+                    };
+                match &m.data {
+                    Some(metric::Data::Histogram(h)) => {
+                        let delta =
+                            h.aggregation_temporality == AggregationTemporality::Delta as i32;
+                        for p in &h.data_points {
+                            push(
+                                &p.attributes,
+                                p.time_unix_nano,
+                                PointValue::Histogram {
+                                    count: p.count,
+                                    sum: p.sum.unwrap_or_default(),
+                                    bounds: p.explicit_bounds.clone(),
+                                    bucket_counts: p.bucket_counts.clone(),
+                                    min: p.min,
+                                    max: p.max,
+                                },
+                                delta,
+                            );
+                        }
+                    }
+                    Some(metric::Data::Sum(s)) => {
+                        let delta =
+                            s.aggregation_temporality == AggregationTemporality::Delta as i32;
+                        for p in &s.data_points {
+                            push(
+                                &p.attributes,
+                                p.time_unix_nano,
+                                PointValue::Sum {
+                                    value: number(p),
+                                    monotonic: s.is_monotonic,
+                                },
+                                delta,
+                            );
+                        }
+                    }
+                    Some(metric::Data::Gauge(g)) => {
+                        for p in &g.data_points {
+                            push(
+                                &p.attributes,
+                                p.time_unix_nano,
+                                PointValue::Gauge { value: number(p) },
+                                false,
+                            );
+                        }
+                    }
+                    // Exponential histograms and summaries are not stored.
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_is_lowercase_and_padded() {
+        assert_eq!(hex(&[0x00, 0x0a, 0xff]), "000aff");
+    }
+}
