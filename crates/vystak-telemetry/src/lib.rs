@@ -1,1 +1,76 @@
-//! Telemetry initialisation for vystak-otel: OTLP gRPC tracer and meter providers, service names, env rules, benign-error filtering.
+//! # vystak-telemetry
+//!
+//! Telemetry initialisation for vystak-otel services: OTLP **gRPC** tracer and meter providers
+//! (batch spans, periodic metrics), W3C tracecontext + baggage propagation, a resource with
+//! `service.name` / `service.version` / `OTEL_RESOURCE_ATTRIBUTES`, views with the semantic
+//! conventions' bucket boundaries, the seed's service names and its benign-error filter.
+//!
+//! ## Default
+//!
+//! ```no_run
+//! use vystak_telemetry::{ServiceName, Telemetry};
+//!
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() -> Result<(), vystak_telemetry::Error> {
+//! let telemetry = Telemetry::new()
+//!     .with_service_name(ServiceName::agent("assistant-agent")?)
+//!     .init()?;
+//! // … serve requests: the layers pick up the global providers …
+//! telemetry.shutdown()?; // every finished span and metric point is delivered
+//! # Ok(()) }
+//! ```
+//!
+//! ## Customised
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use vystak_telemetry::{BenignRule, Telemetry};
+//!
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() -> Result<(), vystak_telemetry::Error> {
+//! let telemetry = Telemetry::new()
+//!     .with_endpoint("http://otel-collector:4317")
+//!     .with_service_name("vystak-channel-slack")
+//!     .with_service_version(env!("CARGO_PKG_VERSION"))
+//!     .with_sample_ratio(0.25)
+//!     .with_export_interval(Duration::from_secs(15))
+//!     .with_header("x-api-key", "secret")
+//!     .with_benign_rule(BenignRule::new("jobs.poll", ["Elapsed"]))
+//!     .build()?; // no globals: hand telemetry.tracer_provider() to the layers yourself
+//! # Ok(()) }
+//! ```
+//!
+//! ## Rules
+//!
+//! | Setting | Rule |
+//! |---|---|
+//! | endpoint | [`Telemetry::with_endpoint`] > `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` / `…_METRICS_…` > `OTEL_EXPORTER_OTLP_ENDPOINT` > `http://localhost:4317` |
+//! | off | `OTEL_EXPORTER_OTLP_ENDPOINT=""` (wins over code: the seed's per-environment kill switch; nothing installed) or `OTEL_SDK_DISABLED=true` (propagator still installed) |
+//! | `service.name` | [`Telemetry::with_service_name`] > `OTEL_SERVICE_NAME` > `service.name` in `OTEL_RESOURCE_ATTRIBUTES` > `unknown_service:<exe>` |
+//! | resource | `OTEL_RESOURCE_ATTRIBUTES` (percent-decoded; malformed → ignored whole, see [`TelemetryGuard::warnings`]) + code attributes (win) |
+//! | headers | `OTEL_EXPORTER_OTLP_HEADERS` + [`Telemetry::with_header`] |
+//! | buckets | views give `http.server.request.duration`, `http.client.request.duration`, `gen_ai.client.token.usage`, `gen_ai.client.operation.duration` their semconv boundaries |
+//!
+//! An unreachable or hanging collector never blocks or fails the application: exports run on the
+//! batch processor's thread, errors are dropped, the span queue is capped
+//! ([`DEFAULT_MAX_QUEUE_SIZE`]) and `shutdown` is bounded by the export timeout.
+//!
+//! Run providers in a **multi-thread** Tokio runtime: the tonic exporter behind a blocking flush on
+//! a current-thread runtime can only time out (opentelemetry-rust #2188, #2071).
+
+mod benign;
+mod env;
+mod error;
+mod guard;
+pub mod semconv;
+mod service_name;
+mod telemetry;
+mod views;
+
+pub use benign::{BenignErrorFilter, BenignRule, EXCEPTION_EVENT, EXCEPTION_TYPE};
+pub use env::DisabledReason;
+pub use error::Error;
+pub use guard::TelemetryGuard;
+pub use service_name::{Channel, ServiceName, PREFIX};
+pub use telemetry::{default_propagator, Telemetry, DEFAULT_MAX_QUEUE_SIZE};
+pub use views::{semconv_buckets_view, BUCKETS};

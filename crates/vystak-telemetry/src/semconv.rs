@@ -1,0 +1,78 @@
+//! Every name and bucket list this crate sets, declared once.
+
+/// Resource attribute `service.name`.
+pub const SERVICE_NAME: &str = "service.name";
+/// Resource attribute `service.version`.
+pub const SERVICE_VERSION: &str = "service.version";
+
+/// `http.server.request.duration` (s).
+pub const HTTP_SERVER_REQUEST_DURATION: &str = "http.server.request.duration";
+/// `http.client.request.duration` (s).
+pub const HTTP_CLIENT_REQUEST_DURATION: &str = "http.client.request.duration";
+/// `gen_ai.client.token.usage` (`{token}`), the seed's token histogram.
+pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// `gen_ai.client.operation.duration` (s).
+pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+
+/// HTTP duration buckets in seconds (semantic conventions, HTTP metrics).
+pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+/// GenAI token buckets, powers of 4 from 1 to 67108864 (semantic conventions v1.41 GenAI metrics).
+pub const GEN_AI_TOKEN_BUCKETS: [f64; 14] = [
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
+/// GenAI operation duration buckets in seconds (semantic conventions v1.41 GenAI metrics).
+pub const GEN_AI_DURATION_BUCKETS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+/// `OTEL_EXPORTER_OTLP_ENDPOINT`: base endpoint; set but empty turns telemetry off (seed).
+pub const ENV_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// `OTEL_SDK_DISABLED`: `true` (any case) turns telemetry off.
+pub const ENV_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// `OTEL_SERVICE_NAME`.
+pub const ENV_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// `OTEL_RESOURCE_ATTRIBUTES`.
+pub const ENV_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+/// Default OTLP gRPC endpoint (where `vystak-otel-viewer` listens).
+pub const DEFAULT_ENDPOINT: &str = "http://localhost:4317";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_semantic_convention_strings() {
+        assert_eq!(SERVICE_NAME, "service.name");
+        assert_eq!(SERVICE_VERSION, "service.version");
+        assert_eq!(HTTP_SERVER_REQUEST_DURATION, "http.server.request.duration");
+        assert_eq!(HTTP_CLIENT_REQUEST_DURATION, "http.client.request.duration");
+        assert_eq!(GEN_AI_CLIENT_TOKEN_USAGE, "gen_ai.client.token.usage");
+        assert_eq!(
+            GEN_AI_CLIENT_OPERATION_DURATION,
+            "gen_ai.client.operation.duration"
+        );
+        assert_eq!(ENV_OTLP_ENDPOINT, "OTEL_EXPORTER_OTLP_ENDPOINT");
+        assert_eq!(ENV_SDK_DISABLED, "OTEL_SDK_DISABLED");
+        assert_eq!(ENV_SERVICE_NAME, "OTEL_SERVICE_NAME");
+        assert_eq!(ENV_RESOURCE_ATTRIBUTES, "OTEL_RESOURCE_ATTRIBUTES");
+        assert_eq!(DEFAULT_ENDPOINT, "http://localhost:4317");
+    }
+
+    #[test]
+    fn bucket_lists_match_the_conventions() {
+        assert_eq!(
+            HTTP_DURATION_BUCKETS,
+            [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
+        );
+        let powers_of_four: Vec<f64> = (0..14).map(|i| 4f64.powi(i)).collect();
+        assert_eq!(GEN_AI_TOKEN_BUCKETS.to_vec(), powers_of_four);
+        let doubling: Vec<f64> = (0..14).map(|i| 0.01 * 2f64.powi(i)).collect();
+        for (a, b) in GEN_AI_DURATION_BUCKETS.iter().zip(doubling) {
+            assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        }
+        assert_eq!(GEN_AI_DURATION_BUCKETS[13], 81.92);
+    }
+}
