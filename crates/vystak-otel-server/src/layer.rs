@@ -1,0 +1,321 @@
+//! `OtelServerLayer`: configuration and the tower `Layer`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderName;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::{Meter, MeterProvider};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use tower_layer::Layer;
+
+use crate::request::{KnownMethods, RequestView};
+use crate::service::OtelServer;
+use crate::state::{Instruments, Shared};
+
+/// What to do with an inbound `traceparent` (and baggage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InboundTrust {
+    /// Continue the caller's trace: the server span is a child of the remote span (default).
+    #[default]
+    Trust,
+    /// Public ingress: start a new trace and add a span link to the remote context; baggage is
+    /// dropped.
+    NewRootWithLink,
+    /// Ignore inbound context entirely: a new trace, no link, no baggage.
+    Ignore,
+}
+
+pub(crate) type Filter = Arc<dyn Fn(&RequestView<'_>) -> bool + Send + Sync>;
+pub(crate) type RouteExtractor =
+    Arc<dyn Fn(&RequestView<'_>) -> Option<Cow<'static, str>> + Send + Sync>;
+pub(crate) type RequestHook = Arc<dyn Fn(&RequestView<'_>, &mut Vec<KeyValue>) + Send + Sync>;
+pub(crate) type ResponseHook =
+    Arc<dyn Fn(http::StatusCode, &http::HeaderMap, &mut Vec<KeyValue>) + Send + Sync>;
+
+#[derive(Clone)]
+pub(crate) enum PropagatorChoice {
+    Global,
+    Custom(Arc<dyn TextMapPropagator + Send + Sync>),
+}
+
+impl PropagatorChoice {
+    pub(crate) fn extract(&self, extractor: &dyn opentelemetry::propagation::Extractor) -> Context {
+        match self {
+            PropagatorChoice::Global => opentelemetry::global::get_text_map_propagator(|p| {
+                p.extract_with_context(&Context::new(), extractor)
+            }),
+            PropagatorChoice::Custom(p) => p.extract_with_context(&Context::new(), extractor),
+        }
+    }
+}
+
+/// A tower [`Layer`] that gives every request a SERVER span and `http.server.*` metrics.
+///
+/// See the [crate docs](crate) for what is recorded and how.
+#[derive(Clone)]
+#[must_use]
+pub struct OtelServerLayer {
+    pub(crate) tracer: Option<Arc<BoxedTracer>>,
+    pub(crate) meter: Option<Meter>,
+    pub(crate) propagator: PropagatorChoice,
+    pub(crate) known_methods: KnownMethods,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) route_extractor: Option<RouteExtractor>,
+    pub(crate) on_request: Option<RequestHook>,
+    pub(crate) on_response: Option<ResponseHook>,
+    pub(crate) request_headers: Arc<[HeaderName]>,
+    pub(crate) response_headers: Arc<[HeaderName]>,
+    pub(crate) sensitive_headers: Arc<[HeaderName]>,
+    pub(crate) trust: InboundTrust,
+    pub(crate) active_requests: bool,
+    pub(crate) body_sizes: bool,
+}
+
+impl fmt::Debug for OtelServerLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelServerLayer")
+            .field("tracer", &self.tracer.as_ref().map(|_| "custom"))
+            .field("meter", &self.meter.as_ref().map(|_| "custom"))
+            .field("known_methods", &self.known_methods)
+            .field("filter", &self.filter.is_some())
+            .field("route_extractor", &self.route_extractor.is_some())
+            .field("on_request", &self.on_request.is_some())
+            .field("on_response", &self.on_response.is_some())
+            .field("request_headers", &self.request_headers)
+            .field("response_headers", &self.response_headers)
+            .field("sensitive_headers", &self.sensitive_headers)
+            .field("trust", &self.trust)
+            .field("active_requests", &self.active_requests)
+            .field("body_sizes", &self.body_sizes)
+            .finish()
+    }
+}
+
+impl Default for OtelServerLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+impl OtelServerLayer {
+    /// A layer using the global tracer and meter providers and the global propagator, resolved
+    /// when the layer wraps a service (install telemetry before building the router). Reads
+    /// `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` once, here.
+    pub fn new() -> Self {
+        Self {
+            tracer: None,
+            meter: None,
+            propagator: PropagatorChoice::Global,
+            known_methods: KnownMethods::from_env(),
+            filter: None,
+            route_extractor: None,
+            on_request: None,
+            on_response: None,
+            request_headers: Arc::from([]),
+            response_headers: Arc::from([]),
+            sensitive_headers: Arc::from([
+                http::header::AUTHORIZATION,
+                http::header::COOKIE,
+                http::header::SET_COOKIE,
+                http::header::PROXY_AUTHORIZATION,
+            ]),
+            trust: InboundTrust::Trust,
+            active_requests: false,
+            body_sizes: false,
+        }
+    }
+
+    /// Spans from this tracer provider instead of the global one.
+    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+    {
+        let tracer = provider.tracer_with_scope(scope());
+        self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(tracer))));
+        self
+    }
+
+    /// Metrics from this meter provider instead of the global one.
+    pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        self.meter = Some(provider.meter_with_scope(scope()));
+        self
+    }
+
+    /// Extract inbound context with this propagator instead of the global one.
+    pub fn with_propagator(
+        mut self,
+        propagator: impl TextMapPropagator + Send + Sync + 'static,
+    ) -> Self {
+        self.propagator = PropagatorChoice::Custom(Arc::new(propagator));
+        self
+    }
+
+    /// Replaces the known-method list (case-sensitive; methods not in it become `_OTHER`).
+    pub fn with_known_methods<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.known_methods = KnownMethods::Custom(
+            methods
+                .into_iter()
+                .map(Into::into)
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        self
+    }
+
+    /// Only requests for which `filter` returns `true` get a span and metrics. A skipped request
+    /// still runs with the caller's extracted context current, so its outgoing calls continue
+    /// the caller's trace.
+    pub fn with_filter(
+        mut self,
+        filter: impl Fn(&RequestView<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.filter = Some(Arc::new(filter));
+        self
+    }
+
+    /// Where `http.route` comes from when axum's `MatchedPath` is not there (plain tower/hyper
+    /// services). Return a low-cardinality template, never the raw path.
+    pub fn with_route_extractor(
+        mut self,
+        extractor: impl Fn(&RequestView<'_>) -> Option<Cow<'static, str>> + Send + Sync + 'static,
+    ) -> Self {
+        self.route_extractor = Some(Arc::new(extractor));
+        self
+    }
+
+    /// Adds span attributes from the request (before the span starts, so samplers see them).
+    pub fn on_request(
+        mut self,
+        hook: impl Fn(&RequestView<'_>, &mut Vec<KeyValue>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_request = Some(Arc::new(hook));
+        self
+    }
+
+    /// Adds span attributes from the response head.
+    pub fn on_response(
+        mut self,
+        hook: impl Fn(http::StatusCode, &http::HeaderMap, &mut Vec<KeyValue>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_response = Some(Arc::new(hook));
+        self
+    }
+
+    /// Captures these request headers as `http.request.header.<name>` (string arrays).
+    pub fn with_request_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.request_headers = names.into_iter().collect::<Vec<_>>().into();
+        self
+    }
+
+    /// Captures these response headers as `http.response.header.<name>` (string arrays).
+    pub fn with_response_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.response_headers = names.into_iter().collect::<Vec<_>>().into();
+        self
+    }
+
+    /// Captured headers whose values are recorded as `REDACTED` (default: `authorization`,
+    /// `cookie`, `set-cookie`, `proxy-authorization`).
+    pub fn with_sensitive_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.sensitive_headers = names.into_iter().collect::<Vec<_>>().into();
+        self
+    }
+
+    /// How to treat inbound trace context (default [`InboundTrust::Trust`]).
+    pub fn with_inbound_trust(mut self, trust: InboundTrust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Records the opt-in `http.server.active_requests` up-down counter.
+    pub fn with_active_requests(mut self, enabled: bool) -> Self {
+        self.active_requests = enabled;
+        self
+    }
+
+    /// Records the opt-in `http.server.request.body.size` (from `Content-Length`) and
+    /// `http.server.response.body.size` (bytes actually sent) histograms.
+    pub fn with_body_sizes(mut self, enabled: bool) -> Self {
+        self.body_sizes = enabled;
+        self
+    }
+
+    pub(crate) fn shared(&self) -> Shared {
+        let tracer = match &self.tracer {
+            Some(t) => Some(t.clone()),
+            None => {
+                let tracer = opentelemetry::global::tracer_with_scope(scope());
+                sdk_installed(&tracer).then(|| Arc::new(tracer))
+            }
+        };
+        let meter = match (&self.meter, &tracer) {
+            (Some(m), _) => Some(m.clone()),
+            (None, Some(_)) => Some(opentelemetry::global::meter_with_scope(scope())),
+            (None, None) => None,
+        };
+        Shared {
+            tracer,
+            instruments: meter.map(|m| Instruments::new(&m, self.active_requests, self.body_sizes)),
+            propagator: self.propagator.clone(),
+            known_methods: self.known_methods.clone(),
+            filter: self.filter.clone(),
+            route_extractor: self.route_extractor.clone(),
+            on_request: self.on_request.clone(),
+            on_response: self.on_response.clone(),
+            request_headers: self.request_headers.clone(),
+            response_headers: self.response_headers.clone(),
+            sensitive_headers: self.sensitive_headers.clone(),
+            trust: self.trust,
+        }
+    }
+}
+
+/// `false` when `tracer` is the no-op tracer of an empty global provider (telemetry off): then the
+/// layer does no span or metric work at all.
+///
+/// The probe span's parent is a remote, unsampled context, so a parent-based sampler (the default)
+/// drops it and nothing is recorded; a no-op tracer returns the parent's context, which we make
+/// invalid-looking by checking the trace id it produced. A recording probe (a sampler that ignores
+/// the parent) is forgotten instead of ended, so it is never exported.
+pub(crate) fn sdk_installed(tracer: &BoxedTracer) -> bool {
+    use opentelemetry::trace::{Span, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    let parent = SpanContext::new(
+        TraceId::from(1u128),
+        SpanId::from(1u64),
+        TraceFlags::default(),
+        true,
+        TraceState::NONE,
+    );
+    let cx = Context::new().with_remote_span_context(parent);
+    let probe = tracer.start_with_context("vystak-otel-server.probe", &cx);
+    // A no-op tracer echoes the parent's span context and never records.
+    let sdk = probe.is_recording() || probe.span_context().span_id() != SpanId::from(1u64);
+    if probe.is_recording() {
+        std::mem::forget(probe);
+    }
+    sdk
+}
+
+impl<S> Layer<S> for OtelServerLayer {
+    type Service = OtelServer<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OtelServer::new(inner, Arc::new(self.shared()))
+    }
+}

@@ -1,0 +1,235 @@
+//! `OtelServer`: the middleware service.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use http::{Request, Response};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::future::ResponseFuture;
+use crate::headers::{capture, HeaderExtractor};
+use crate::layer::InboundTrust;
+use crate::request::{
+    normalize_method, protocol_version, redact_query, server_address, RequestView,
+};
+use crate::semconv::{
+    CLIENT_ADDRESS, HTTP_REQUEST_HEADER_PREFIX, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL,
+    HTTP_ROUTE, HTTP_SPAN_NAME_OTHER, NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT,
+    URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
+};
+use crate::state::{RequestState, Shared};
+
+/// The service produced by [`OtelServerLayer`](crate::OtelServerLayer).
+#[derive(Clone, Debug)]
+pub struct OtelServer<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> OtelServer<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+#[cfg(feature = "axum")]
+fn matched_path<B>(req: &Request<B>) -> Option<&str> {
+    req.extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+}
+
+#[cfg(not(feature = "axum"))]
+fn matched_path<B>(_req: &Request<B>) -> Option<&str> {
+    None
+}
+
+#[cfg(feature = "axum")]
+fn peer_ip<B>(req: &Request<B>) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+#[cfg(not(feature = "axum"))]
+fn peer_ip<B>(req: &Request<B>) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<std::net::SocketAddr>()
+        .map(|a| a.ip())
+}
+
+fn key(k: &'static str) -> Key {
+    Key::from_static_str(k)
+}
+
+impl<S, ReqB, ResB> Service<Request<ReqB>> for OtelServer<S>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    ResB: http_body::Body,
+{
+    type Response = Response<ResponseBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let shared = &self.shared;
+        let Some(tracer) = shared.tracer.clone() else {
+            // Telemetry off: no work at all.
+            return ResponseFuture::passthrough(self.inner.call(req), None);
+        };
+        let matched = matched_path(&req);
+        let view = RequestView {
+            method: req.method(),
+            uri: req.uri(),
+            version: req.version(),
+            headers: req.headers(),
+            route: matched,
+        };
+        let remote = match shared.trust {
+            InboundTrust::Ignore => Context::new(),
+            _ => shared.propagator.extract(&HeaderExtractor(req.headers())),
+        };
+        if let Some(filter) = &shared.filter {
+            if !filter(&view) {
+                let cx = (shared.trust == InboundTrust::Trust).then_some(remote);
+                let _guard = cx.clone().map(Context::attach);
+                return ResponseFuture::passthrough(self.inner.call(req), cx);
+            }
+        }
+        let route: Option<Cow<'static, str>> = match matched {
+            Some(m) => Some(Cow::Owned(m.to_owned())),
+            None => shared.route_extractor.as_ref().and_then(|f| f(&view)),
+        };
+
+        let method = normalize_method(req.method(), &shared.known_methods);
+        let name_method: &str = if method.value == OTHER {
+            HTTP_SPAN_NAME_OTHER
+        } else {
+            &method.value
+        };
+        let name: Cow<'static, str> = match (&route, &method.value) {
+            (Some(r), _) => Cow::Owned(format!("{name_method} {r}")),
+            (None, Cow::Borrowed(m)) if *m != OTHER => Cow::Borrowed(m),
+            (None, Cow::Borrowed(_)) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
+            (None, Cow::Owned(m)) => Cow::Owned(m.clone()),
+        };
+        let method_value: Value = match &method.value {
+            Cow::Borrowed(m) => Value::from(*m),
+            Cow::Owned(m) => Value::from(m.clone()),
+        };
+        let scheme: Value = match req.uri().scheme_str() {
+            None | Some("http") => Value::from("http"),
+            Some("https") => Value::from("https"),
+            Some(other) => Value::from(other.to_owned()),
+        };
+        let version = protocol_version(req.version());
+
+        let mut attrs = Vec::with_capacity(12);
+        attrs.push(KeyValue::new(
+            key(HTTP_REQUEST_METHOD),
+            method_value.clone(),
+        ));
+        if let Some(original) = method.original {
+            attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD_ORIGINAL), original));
+        }
+        let path = req.uri().path();
+        if !path.is_empty() {
+            attrs.push(KeyValue::new(key(URL_PATH), path.to_owned()));
+        }
+        attrs.push(KeyValue::new(key(URL_SCHEME), scheme.clone()));
+        if let Some(query) = req.uri().query().filter(|q| !q.is_empty()) {
+            attrs.push(KeyValue::new(
+                key(URL_QUERY),
+                redact_query(query).into_owned(),
+            ));
+        }
+        if let Some(route) = &route {
+            attrs.push(KeyValue::new(
+                key(HTTP_ROUTE),
+                StringValue::from(route.clone()),
+            ));
+        }
+        if let Some((host, port)) = server_address(req.uri(), req.headers()) {
+            attrs.push(KeyValue::new(key(SERVER_ADDRESS), host.to_owned()));
+            if let Some(port) = port {
+                attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+            }
+        }
+        if let Some(ip) = peer_ip(&req) {
+            attrs.push(KeyValue::new(key(CLIENT_ADDRESS), ip.to_string()));
+        }
+        if let Some(v) = version {
+            attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+        }
+        if let Some(ua) = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+        {
+            attrs.push(KeyValue::new(key(USER_AGENT_ORIGINAL), ua.to_owned()));
+        }
+        capture(
+            &shared.request_headers,
+            &shared.sensitive_headers,
+            req.headers(),
+            HTTP_REQUEST_HEADER_PREFIX,
+            &mut attrs,
+        );
+        if let Some(hook) = &shared.on_request {
+            hook(&view, &mut attrs);
+        }
+
+        let mut builder = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(attrs);
+        let parent = match shared.trust {
+            InboundTrust::Trust => remote,
+            InboundTrust::NewRootWithLink => {
+                let remote_sc = remote.span().span_context().clone();
+                if remote_sc.is_valid() {
+                    builder = builder.with_links(vec![Link::with_context(remote_sc)]);
+                }
+                Context::new()
+            }
+            InboundTrust::Ignore => Context::new(),
+        };
+        let span = tracer.build_with_context(builder, &parent);
+        let cx = parent.with_span(span);
+
+        let mut metric_attrs = Vec::with_capacity(6);
+        metric_attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method_value));
+        metric_attrs.push(KeyValue::new(key(URL_SCHEME), scheme));
+        if let Some(route) = route {
+            metric_attrs.push(KeyValue::new(key(HTTP_ROUTE), StringValue::from(route)));
+        }
+        if let Some(v) = version {
+            metric_attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+        }
+        let request_size = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let state = RequestState::new(shared.clone(), cx, metric_attrs, 2, request_size);
+        let future = {
+            let _guard = state.cx.clone().attach();
+            self.inner.call(req)
+        };
+        ResponseFuture::instrumented(future, state)
+    }
+}

@@ -1,0 +1,269 @@
+//! Shared per-service state and the per-request state that ends the span and records metrics
+//! exactly once — on completion, on error, or when dropped (cancellation).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::HeaderName;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
+use opentelemetry::trace::{Status, TraceContextExt};
+use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
+
+use crate::layer::{
+    Filter, InboundTrust, PropagatorChoice, RequestHook, ResponseHook, RouteExtractor,
+};
+use crate::request::KnownMethods;
+use crate::semconv::{
+    ERROR_TYPE, ERROR_TYPE_CANCELLED, HTTP_DURATION_BUCKETS, HTTP_RESPONSE_STATUS_CODE,
+    HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE, HTTP_SERVER_REQUEST_DURATION,
+    HTTP_SERVER_RESPONSE_BODY_SIZE, UNIT_BYTES, UNIT_REQUESTS, UNIT_SECONDS,
+};
+
+/// The instruments of one layer.
+#[derive(Debug)]
+pub(crate) struct Instruments {
+    duration: Histogram<f64>,
+    active: Option<UpDownCounter<i64>>,
+    request_size: Option<Histogram<u64>>,
+    response_size: Option<Histogram<u64>>,
+}
+
+impl Instruments {
+    pub(crate) fn new(meter: &Meter, active: bool, sizes: bool) -> Self {
+        Self {
+            duration: meter
+                .f64_histogram(HTTP_SERVER_REQUEST_DURATION)
+                .with_unit(UNIT_SECONDS)
+                .with_description("Duration of HTTP server requests.")
+                .with_boundaries(HTTP_DURATION_BUCKETS.to_vec())
+                .build(),
+            active: active.then(|| {
+                meter
+                    .i64_up_down_counter(HTTP_SERVER_ACTIVE_REQUESTS)
+                    .with_unit(UNIT_REQUESTS)
+                    .with_description("Number of active HTTP server requests.")
+                    .build()
+            }),
+            request_size: sizes.then(|| {
+                meter
+                    .u64_histogram(HTTP_SERVER_REQUEST_BODY_SIZE)
+                    .with_unit(UNIT_BYTES)
+                    .with_description("Size of HTTP server request bodies.")
+                    .build()
+            }),
+            response_size: sizes.then(|| {
+                meter
+                    .u64_histogram(HTTP_SERVER_RESPONSE_BODY_SIZE)
+                    .with_unit(UNIT_BYTES)
+                    .with_description("Size of HTTP server response bodies.")
+                    .build()
+            }),
+        }
+    }
+}
+
+/// Everything a service needs, resolved once when the layer wraps it.
+pub(crate) struct Shared {
+    /// `None`: no tracer provider is installed (telemetry off) — no span or metric work.
+    pub(crate) tracer: Option<Arc<BoxedTracer>>,
+    pub(crate) instruments: Option<Instruments>,
+    pub(crate) propagator: PropagatorChoice,
+    pub(crate) known_methods: KnownMethods,
+    pub(crate) filter: Option<Filter>,
+    pub(crate) route_extractor: Option<RouteExtractor>,
+    pub(crate) on_request: Option<RequestHook>,
+    pub(crate) on_response: Option<ResponseHook>,
+    pub(crate) request_headers: Arc<[HeaderName]>,
+    pub(crate) response_headers: Arc<[HeaderName]>,
+    pub(crate) sensitive_headers: Arc<[HeaderName]>,
+    pub(crate) trust: InboundTrust,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("tracing", &self.tracer.is_some())
+            .field("metrics", &self.instruments.is_some())
+            .field("trust", &self.trust)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a request ended.
+pub(crate) enum Outcome {
+    /// The response body finished (or was empty).
+    Complete,
+    /// The inner service or the body failed with an error of this (static) type name.
+    Error(&'static str),
+    /// Dropped before completing.
+    Cancelled,
+}
+
+/// One instrumented request: its context (holding the server span), start time and metric
+/// attributes. Finishing is idempotent; dropping an unfinished state finishes it as cancelled.
+pub(crate) struct RequestState {
+    shared: Arc<Shared>,
+    pub(crate) cx: Context,
+    start: Instant,
+    /// method, scheme, route, protocol version (low cardinality only).
+    metric_attrs: Vec<KeyValue>,
+    active_attrs_len: usize,
+    status: Option<u16>,
+    request_size: Option<u64>,
+    response_bytes: u64,
+    finished: bool,
+}
+
+impl RequestState {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        cx: Context,
+        metric_attrs: Vec<KeyValue>,
+        active_attrs_len: usize,
+        request_size: Option<u64>,
+    ) -> Self {
+        if let Some(active) = shared.instruments.as_ref().and_then(|i| i.active.as_ref()) {
+            active.add(1, &metric_attrs[..active_attrs_len]);
+        }
+        Self {
+            shared,
+            cx,
+            start: Instant::now(),
+            metric_attrs,
+            active_attrs_len,
+            status: None,
+            request_size,
+            response_bytes: 0,
+            finished: false,
+        }
+    }
+
+    /// Records the response head: status code, span status for 5xx, response hook and headers.
+    pub(crate) fn on_response_head(&mut self, status: http::StatusCode, headers: &http::HeaderMap) {
+        let code = status.as_u16();
+        self.status = Some(code);
+        let span = self.cx.span();
+        if !span.is_recording() {
+            return;
+        }
+        let mut attrs = vec![KeyValue::new(
+            Key::from_static_str(HTTP_RESPONSE_STATUS_CODE),
+            i64::from(code),
+        )];
+        if status.is_server_error() {
+            attrs.push(KeyValue::new(
+                Key::from_static_str(ERROR_TYPE),
+                status_str(code),
+            ));
+        }
+        crate::headers::capture(
+            &self.shared.response_headers,
+            &self.shared.sensitive_headers,
+            headers,
+            crate::semconv::HTTP_RESPONSE_HEADER_PREFIX,
+            &mut attrs,
+        );
+        if let Some(hook) = &self.shared.on_response {
+            hook(status, headers, &mut attrs);
+        }
+        span.set_attributes(attrs);
+    }
+
+    pub(crate) fn add_response_bytes(&mut self, n: u64) {
+        self.response_bytes += n;
+    }
+
+    /// Ends the span and records the metrics, once.
+    pub(crate) fn finish(&mut self, outcome: Outcome) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let error_type: Option<Value> = match outcome {
+            Outcome::Complete => match self.status {
+                Some(code) if code >= 500 => Some(status_str(code).into()),
+                _ => None,
+            },
+            Outcome::Error(ty) => Some(StringValue::from(ty).into()),
+            Outcome::Cancelled => Some(StringValue::from(ERROR_TYPE_CANCELLED).into()),
+        };
+        let span = self.cx.span();
+        if span.is_recording() {
+            match (&outcome, &error_type) {
+                (Outcome::Complete, Some(_)) => span.set_status(Status::error("")),
+                (Outcome::Complete, None) => {}
+                (Outcome::Error(ty), Some(ty_value)) => {
+                    span.set_attribute(KeyValue::new(
+                        Key::from_static_str(ERROR_TYPE),
+                        ty_value.clone(),
+                    ));
+                    span.set_status(Status::error(format!("request failed: {ty}")));
+                }
+                (Outcome::Cancelled, Some(ty_value)) => {
+                    span.set_attribute(KeyValue::new(
+                        Key::from_static_str(ERROR_TYPE),
+                        ty_value.clone(),
+                    ));
+                    span.set_status(Status::error(
+                        "request cancelled before the response completed",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        span.end();
+        let Some(instruments) = &self.shared.instruments else {
+            return;
+        };
+        let base = self.metric_attrs.len();
+        if let Some(code) = self.status {
+            self.metric_attrs.push(KeyValue::new(
+                Key::from_static_str(HTTP_RESPONSE_STATUS_CODE),
+                i64::from(code),
+            ));
+        }
+        if let Some(ty) = error_type {
+            self.metric_attrs
+                .push(KeyValue::new(Key::from_static_str(ERROR_TYPE), ty));
+        }
+        instruments
+            .duration
+            .record(self.start.elapsed().as_secs_f64(), &self.metric_attrs);
+        if let Some(h) = &instruments.response_size {
+            h.record(self.response_bytes, &self.metric_attrs);
+        }
+        if let (Some(h), Some(size)) = (&instruments.request_size, self.request_size) {
+            h.record(size, &self.metric_attrs);
+        }
+        self.metric_attrs.truncate(base);
+        if let Some(active) = &instruments.active {
+            active.add(-1, &self.metric_attrs[..self.active_attrs_len]);
+        }
+    }
+}
+
+impl Drop for RequestState {
+    fn drop(&mut self) {
+        self.finish(Outcome::Cancelled);
+    }
+}
+
+/// The status code as a string, without allocating for the common 5xx codes.
+fn status_str(code: u16) -> Value {
+    match static_code(code) {
+        Some(s) => Value::from(s),
+        None => Value::from(code.to_string()),
+    }
+}
+
+fn static_code(code: u16) -> Option<&'static str> {
+    Some(match code {
+        500 => "500",
+        501 => "501",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        _ => return None,
+    })
+}

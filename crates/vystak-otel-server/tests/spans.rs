@@ -1,0 +1,484 @@
+//! Span names, attributes, status rules, propagation and configuration, through a real axum
+//! server on 127.0.0.1 and real reqwest requests.
+
+mod common;
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::{any, get, post};
+use axum::Router;
+use common::{attrs, serve, Telemetry, Value, PARENT_ID, TRACEPARENT, TRACE_ID};
+use http::HeaderName;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
+use opentelemetry::KeyValue;
+use vystak_otel_server::InboundTrust;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn a_request_becomes_a_server_span_that_continues_the_callers_trace() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/agents/{name}/a2a", post(|| async { "ok" }))
+        .layer(t.layer());
+    let (base, addr) = serve(app).await;
+    let resp = client()
+        .post(format!("{base}/agents/weather/a2a?color=blue&sig=secret"))
+        .header("traceparent", TRACEPARENT)
+        .header("user-agent", "vystak-test/1")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "ok",
+        "the response passes through"
+    );
+    t.wait_spans(1).await;
+    let span = t.span("POST /agents/{name}/a2a");
+    assert_eq!(span.span_kind, SpanKind::Server);
+    assert_eq!(span.span_context.trace_id().to_string(), TRACE_ID);
+    assert_eq!(span.parent_span_id.to_string(), PARENT_ID);
+    assert!(span.parent_span_is_remote);
+    assert_eq!(span.status, Status::Unset);
+    let a = attrs(&span);
+    let expect = [
+        ("http.request.method", "POST".to_owned()),
+        ("url.path", "/agents/weather/a2a".to_owned()),
+        ("url.scheme", "http".to_owned()),
+        ("url.query", "color=blue&sig=REDACTED".to_owned()),
+        ("http.route", "/agents/{name}/a2a".to_owned()),
+        ("http.response.status_code", "200".to_owned()),
+        ("server.address", "127.0.0.1".to_owned()),
+        ("server.port", addr.port().to_string()),
+        ("client.address", "127.0.0.1".to_owned()),
+        ("network.protocol.version", "1.1".to_owned()),
+        ("user_agent.original", "vystak-test/1".to_owned()),
+    ];
+    for (k, v) in &expect {
+        assert_eq!(a.get(*k), Some(v), "{k} in {a:#?}");
+    }
+    assert!(!a.contains_key("error.type"));
+    assert!(
+        a.values().all(|v| !v.is_empty()),
+        "no empty attribute: {a:#?}"
+    );
+    // integer types where the conventions say int
+    let status = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "http.response.status_code")
+        .unwrap();
+    assert_eq!(status.value, opentelemetry::Value::I64(200));
+
+    let duration = t.points_named("http.server.request.duration");
+    assert_eq!(duration.len(), 1, "{duration:#?}");
+    let p = &duration[0];
+    assert_eq!(p.unit, "s");
+    assert_eq!(
+        p.attrs,
+        [
+            ("http.request.method", "POST"),
+            ("url.scheme", "http"),
+            ("http.route", "/agents/{name}/a2a"),
+            ("network.protocol.version", "1.1"),
+            ("http.response.status_code", "200"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    );
+    match &p.value {
+        Value::Histogram { count, bounds, .. } => {
+            assert_eq!(*count, 1);
+            assert_eq!(
+                bounds,
+                &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn status_rules_5xx_error_4xx_unset_and_unmatched_routes() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/fail", get(|| async { StatusCode::BAD_GATEWAY }))
+        .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
+        .layer(t.layer());
+    let (base, _) = serve(app).await;
+    for path in ["/fail", "/missing"] {
+        client().get(format!("{base}{path}")).send().await.unwrap();
+    }
+    t.wait_spans(2).await;
+    let fail = t.span("GET /fail");
+    assert!(matches!(fail.status, Status::Error { .. }));
+    assert_eq!(attrs(&fail)["error.type"], "502");
+    let missing = t.span("GET /missing");
+    assert_eq!(missing.status, Status::Unset);
+    assert!(!attrs(&missing).contains_key("error.type"));
+    let metric_errors: Vec<_> = t
+        .points_named("http.server.request.duration")
+        .into_iter()
+        .filter_map(|p| p.attrs.get("error.type").cloned())
+        .collect();
+    assert_eq!(metric_errors, ["502"]);
+}
+
+#[tokio::test]
+async fn unknown_methods_are_other_with_the_original_and_span_name_http() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/cache", any(|| async { "purged" }))
+        .layer(t.layer());
+    let (base, _) = serve(app).await;
+    client()
+        .request(
+            reqwest::Method::from_bytes(b"PURGE").unwrap(),
+            format!("{base}/cache"),
+        )
+        .send()
+        .await
+        .unwrap();
+    t.wait_spans(1).await;
+    let span = t.span("HTTP /cache");
+    let a = attrs(&span);
+    assert_eq!(a["http.request.method"], "_OTHER");
+    assert_eq!(a["http.request.method_original"], "PURGE");
+    let p = &t.points_named("http.server.request.duration")[0];
+    assert_eq!(p.attrs["http.request.method"], "_OTHER");
+
+    // With PURGE declared known, it is kept.
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/cache", any(|| async { "purged" }))
+        .layer(t.layer().with_known_methods(["GET", "PURGE"]));
+    let (base, _) = serve(app).await;
+    client()
+        .request(
+            reqwest::Method::from_bytes(b"PURGE").unwrap(),
+            format!("{base}/cache"),
+        )
+        .send()
+        .await
+        .unwrap();
+    t.wait_spans(1).await;
+    assert_eq!(
+        attrs(&t.span("PURGE /cache"))["http.request.method"],
+        "PURGE"
+    );
+}
+
+#[tokio::test]
+async fn the_handler_runs_inside_the_server_span_context() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route(
+            "/ctx",
+            get(|| async {
+                tokio::task::yield_now().await; // a second poll still sees the context
+                let cx = opentelemetry::Context::current();
+                format!(
+                    "{}-{}",
+                    cx.span().span_context().trace_id(),
+                    cx.span().span_context().span_id()
+                )
+            }),
+        )
+        .layer(t.layer());
+    let (base, _) = serve(app).await;
+    let body = client()
+        .get(format!("{base}/ctx"))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    t.wait_spans(1).await;
+    let span = t.span("GET /ctx");
+    assert_eq!(
+        body,
+        format!("{TRACE_ID}-{}", span.span_context.span_id()),
+        "the handler's current span is the server span"
+    );
+}
+
+#[tokio::test]
+async fn handler_tracing_spans_nest_under_the_server_span() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let t = Telemetry::new();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&t.tp, "tracing-bridge");
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let app = Router::new()
+        .route(
+            "/traced",
+            get(|| async {
+                let span = tracing::info_span!("handler.work");
+                let _e = span.enter();
+                "done"
+            }),
+        )
+        .layer(t.layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let d = dispatch.clone();
+    tokio::spawn(async move {
+        let _default = tracing::dispatcher::set_global_default(d);
+        axum::serve(listener, app).await.unwrap();
+    });
+    // Install the dispatcher for the server task only (scoped defaults don't cross tasks).
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    client()
+        .get(format!("http://{addr}/traced"))
+        .send()
+        .await
+        .unwrap();
+    let spans = t.wait_spans(2).await;
+    let server = t.span("GET /traced");
+    let work = spans
+        .iter()
+        .find(|s| s.name == "handler.work")
+        .expect("tracing span exported");
+    assert_eq!(work.span_context.trace_id(), server.span_context.trace_id());
+    assert_eq!(work.parent_span_id, server.span_context.span_id());
+}
+
+#[tokio::test]
+async fn filtered_requests_get_no_span_but_keep_the_callers_context() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route(
+            "/health",
+            get(|| async {
+                opentelemetry::Context::current()
+                    .span()
+                    .span_context()
+                    .trace_id()
+                    .to_string()
+            }),
+        )
+        .route("/work", get(|| async { "w" }))
+        .layer(t.layer().with_filter(|req| req.path() != "/health"));
+    let (base, _) = serve(app).await;
+    let seen = client()
+        .get(format!("{base}/health"))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen, TRACE_ID,
+        "the handler still continues the caller's trace"
+    );
+    client().get(format!("{base}/work")).send().await.unwrap();
+    let spans = t.wait_spans(1).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(t.finished().len(), 1, "{spans:#?}");
+    assert_eq!(spans[0].name, "GET /work");
+    assert!(t
+        .points_named("http.server.request.duration")
+        .iter()
+        .all(|p| p.attrs.get("http.route").map(String::as_str) == Some("/work")));
+}
+
+#[tokio::test]
+async fn hooks_and_allow_listed_headers_with_redaction() {
+    let t = Telemetry::new();
+    let layer = t
+        .layer()
+        .with_request_headers([
+            HeaderName::from_static("x-tenant"),
+            http::header::AUTHORIZATION,
+        ])
+        .with_response_headers([HeaderName::from_static("x-reply")])
+        .on_request(|req, attrs| {
+            attrs.push(KeyValue::new(
+                "app.has_tenant",
+                req.headers.contains_key("x-tenant"),
+            ))
+        })
+        .on_response(|status, _headers, attrs| {
+            attrs.push(KeyValue::new("app.ok", status.is_success()))
+        });
+    let app = Router::new()
+        .route("/h", get(|| async { ([("x-reply", "r1")], "h") }))
+        .layer(layer);
+    let (base, _) = serve(app).await;
+    client()
+        .get(format!("{base}/h"))
+        .header("x-tenant", "acme")
+        .header("x-other", "not captured")
+        .header("authorization", "Bearer secret-token")
+        .send()
+        .await
+        .unwrap();
+    t.wait_spans(1).await;
+    let a = attrs(&t.span("GET /h"));
+    assert_eq!(a["http.request.header.x-tenant"], r#"["acme"]"#);
+    assert_eq!(a["http.request.header.authorization"], r#"["REDACTED"]"#);
+    assert!(!a.contains_key("http.request.header.x-other"));
+    assert_eq!(a["http.response.header.x-reply"], r#"["r1"]"#);
+    assert_eq!(a["app.has_tenant"], "true");
+    assert_eq!(a["app.ok"], "true");
+    assert!(!a.values().any(|v| v.contains("secret-token")));
+}
+
+#[tokio::test]
+async fn inbound_trust_policies() {
+    for (trust, expect_parent, expect_link) in [
+        (InboundTrust::Trust, true, false),
+        (InboundTrust::NewRootWithLink, false, true),
+        (InboundTrust::Ignore, false, false),
+    ] {
+        let t = Telemetry::new();
+        let app = Router::new()
+            .route("/in", get(|| async { "in" }))
+            .layer(t.layer().with_inbound_trust(trust));
+        let (base, _) = serve(app).await;
+        client()
+            .get(format!("{base}/in"))
+            .header("traceparent", TRACEPARENT)
+            .send()
+            .await
+            .unwrap();
+        t.wait_spans(1).await;
+        let span = t.span("GET /in");
+        let continued = span.span_context.trace_id().to_string() == TRACE_ID;
+        assert_eq!(continued, expect_parent, "{trust:?}");
+        if !expect_parent {
+            assert_eq!(
+                span.parent_span_id,
+                opentelemetry::trace::SpanId::INVALID,
+                "{trust:?} is a root"
+            );
+        }
+        let links: Vec<_> = span.links.iter().collect();
+        assert_eq!(!links.is_empty(), expect_link, "{trust:?}");
+        if expect_link {
+            assert_eq!(links[0].span_context.trace_id().to_string(), TRACE_ID);
+            assert_eq!(links[0].span_context.span_id().to_string(), PARENT_ID);
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_traceparent_starts_a_new_trace_and_still_serves() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .layer(t.layer());
+    let (base, _) = serve(app).await;
+    for bad in [
+        "garbage",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        "zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "",
+    ] {
+        let resp = client()
+            .get(format!("{base}/x"))
+            .header("traceparent", bad)
+            .header("tracestate", "=,,=bad")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{bad:?}");
+    }
+    let spans = t.wait_spans(5).await;
+    assert_eq!(spans.len(), 5);
+    for s in spans {
+        assert_eq!(s.parent_span_id, opentelemetry::trace::SpanId::INVALID);
+        assert_ne!(s.span_context.trace_id().to_string(), TRACE_ID);
+    }
+}
+
+#[tokio::test]
+async fn inner_service_errors_pass_through_and_mark_error() {
+    use tower::{service_fn, Layer, ServiceExt};
+    let t = Telemetry::new();
+    let svc = t
+        .layer()
+        .layer(service_fn(|_req: http::Request<String>| async {
+            Err::<http::Response<String>, std::io::Error>(std::io::Error::other("backend down"))
+        }));
+    let err = svc
+        .oneshot(http::Request::get("/plain").body(String::new()).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "backend down", "the error is unchanged");
+    let span = t.span("GET");
+    assert!(matches!(span.status, Status::Error { .. }));
+    assert_eq!(attrs(&span)["error.type"], "std::io::error::Error");
+    let p = &t.points_named("http.server.request.duration")[0];
+    assert_eq!(p.attrs["error.type"], "std::io::error::Error");
+}
+
+#[tokio::test]
+async fn plain_tower_services_get_routes_from_an_extractor_and_work_in_service_builder() {
+    use tower::{service_fn, ServiceBuilder, ServiceExt};
+    let t = Telemetry::new();
+    let svc = ServiceBuilder::new()
+        .layer(t.layer().with_route_extractor(|req| {
+            req.path()
+                .starts_with("/users/")
+                .then_some(Cow::Borrowed("/users/{id}"))
+        }))
+        .service(service_fn(|_req: http::Request<String>| async {
+            Ok::<_, Infallible>(http::Response::new(String::from("user")))
+        }));
+    let resp = svc
+        .oneshot(
+            http::Request::get("https://api.local:8443/users/42")
+                .version(http::Version::HTTP_2)
+                .body(String::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap();
+    assert_eq!(body.to_bytes(), "user");
+    let span = t.span("GET /users/{id}");
+    let a = attrs(&span);
+    assert_eq!(a["http.route"], "/users/{id}");
+    assert_eq!(a["url.scheme"], "https");
+    assert_eq!(a["server.address"], "api.local");
+    assert_eq!(a["server.port"], "8443");
+    assert_eq!(a["network.protocol.version"], "2");
+    assert!(!a.contains_key("client.address"));
+}
+
+#[tokio::test]
+async fn http2_requests_report_protocol_version_2() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/h2", get(|| async { "two" }))
+        .layer(t.layer());
+    let (base, _) = serve(app).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let resp = client.get(format!("{base}/h2")).send().await.unwrap();
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    t.wait_spans(1).await;
+    let a = attrs(&t.span("GET /h2"));
+    assert_eq!(a["network.protocol.version"], "2");
+    assert!(a.contains_key("server.address"), "{a:#?}");
+}
