@@ -1,1 +1,129 @@
-fn main() {}
+//! Per-request cost of `OtelServerLayer` over a bare axum router, in one run:
+//! bare · ours sampled (span + duration metric) · ours unsampled · ours with telemetry off ·
+//! `opentelemetry-instrumentation-tower` (spans + metrics) as the peer.
+//!
+//! Requests go through `tower::ServiceExt::oneshot` in-process (no sockets), so the numbers are
+//! the middleware's. Allocations per request are counted with `stats_alloc` and printed.
+//!
+//! `cargo bench -p vystak-otel-server --bench server`
+
+use std::alloc::System;
+use std::hint::black_box;
+
+use axum::body::Body;
+use axum::routing::post;
+use axum::Router;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http_body_util::BodyExt;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use tower::ServiceExt;
+use vystak_otel_server::OtelServerLayer;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Drops every batch: the exporter's cost stays out of the measurement.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+fn app() -> Router {
+    Router::new().route("/agents/{name}/a2a", post(|| async { "ok" }))
+}
+
+fn request() -> http::Request<Body> {
+    http::Request::post("/agents/weather/a2a")
+        .header("host", "127.0.0.1:8080")
+        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .header("user-agent", "bench")
+        .body(Body::from("{}"))
+        .unwrap()
+}
+
+async fn one(router: &Router) {
+    let resp = router.clone().oneshot(request()).await.unwrap();
+    let body = resp.into_body().collect().await.unwrap();
+    black_box(body);
+}
+
+fn providers(sampler: Sampler) -> (SdkTracerProvider, SdkMeterProvider) {
+    let tp = SdkTracerProvider::builder()
+        .with_batch_exporter(Discard)
+        .with_sampler(sampler)
+        .build();
+    let mp = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    (tp, mp)
+}
+
+fn allocations(rt: &tokio::runtime::Runtime, router: &Router) -> f64 {
+    const N: usize = 2_000;
+    rt.block_on(one(router)); // warm
+    let region = Region::new(GLOBAL);
+    rt.block_on(async {
+        for _ in 0..N {
+            one(router).await;
+        }
+    });
+    region.change().allocations as f64 / N as f64
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _enter = rt.enter();
+
+    // Built before any global provider is installed: telemetry off.
+    let off = app().layer(OtelServerLayer::new());
+    let (tp, mp) = providers(Sampler::AlwaysOn);
+    let sampled = app().layer(
+        OtelServerLayer::new()
+            .with_tracer_provider(&tp)
+            .with_meter_provider(&mp),
+    );
+    let (tp_off, mp_off) = providers(Sampler::AlwaysOff);
+    let unsampled = app().layer(
+        OtelServerLayer::new()
+            .with_tracer_provider(&tp_off)
+            .with_meter_provider(&mp_off),
+    );
+    // The peer reads the global providers only.
+    let (gtp, gmp) = providers(Sampler::AlwaysOn);
+    opentelemetry::global::set_tracer_provider(gtp.clone());
+    opentelemetry::global::set_meter_provider(gmp.clone());
+    let peer = app().layer(opentelemetry_instrumentation_tower::http::server::Layer::new());
+    let bare = app();
+
+    let variants = [
+        ("bare router", &bare),
+        ("vystak sampled", &sampled),
+        ("vystak unsampled", &unsampled),
+        ("vystak telemetry off", &off),
+        ("opentelemetry-instrumentation-tower 0.19", &peer),
+    ];
+    let mut group = c.benchmark_group("server per request");
+    for (name, router) in variants {
+        group.bench_function(name, |b| b.to_async(&rt).iter(|| one(router)));
+    }
+    group.finish();
+    println!("\nallocations per request:");
+    for (name, router) in variants {
+        println!("  {name:<42} {:>6.1}", allocations(&rt, router));
+    }
+    let _ = (tp.shutdown(), tp_off.shutdown(), gtp.shutdown(), mp.shutdown(), mp_off.shutdown(), gmp.shutdown());
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -182,7 +182,7 @@ impl RequestState {
         self.finished = true;
         let error_type: Option<Value> = match outcome {
             Outcome::Complete => match self.status {
-                Some(code) if code >= 500 => Some(status_str(code).into()),
+                Some(code) if code >= 500 => Some(status_str(code)),
                 _ => None,
             },
             Outcome::Error(ty) => Some(StringValue::from(ty).into()),
