@@ -43,7 +43,10 @@ fn app() -> Router {
 fn request() -> http::Request<Body> {
     http::Request::post("/agents/weather/a2a")
         .header("host", "127.0.0.1:8080")
-        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .header("user-agent", "bench")
         .body(Body::from("{}"))
         .unwrap()
@@ -122,7 +125,14 @@ fn bench(c: &mut Criterion) {
     for (name, router) in variants {
         println!("  {name:<42} {:>6.1}", allocations(&rt, router));
     }
-    let _ = (tp.shutdown(), tp_off.shutdown(), gtp.shutdown(), mp.shutdown(), mp_off.shutdown(), gmp.shutdown());
+    let _ = (
+        tp.shutdown(),
+        tp_off.shutdown(),
+        gtp.shutdown(),
+        mp.shutdown(),
+        mp_off.shutdown(),
+        gmp.shutdown(),
+    );
 }
 
 criterion_group!(benches, bench);

@@ -1,0 +1,384 @@
+//! `OtelClientMiddleware`.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::Extensions;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::{Histogram, MeterProvider};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, Value};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::carrier::HeaderInjector;
+use crate::extensions::{Attempts, DisableOtelPropagation, DisableOtelSpan, OtelName};
+use crate::semconv::{
+    error_types, ERROR_TYPE, HTTP_CLIENT_REQUEST_DURATION, HTTP_DURATION_BUCKETS,
+    HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_STATUS_CODE, HTTP_SPAN_NAME_OTHER, KNOWN_METHODS, NETWORK_PROTOCOL_VERSION,
+    OTHER, SERVER_ADDRESS, SERVER_PORT, UNIT_SECONDS, URL_FULL,
+};
+use crate::url::redacted_url;
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+fn key(k: &'static str) -> Key {
+    Key::from_static_str(k)
+}
+
+#[derive(Clone)]
+enum PropagatorChoice {
+    Global,
+    Custom(Arc<dyn TextMapPropagator + Send + Sync>),
+}
+
+/// reqwest-middleware instrumentation: one CLIENT span per attempt, `traceparent` injection and
+/// `http.client.request.duration`. See the [crate docs](crate).
+#[derive(Clone)]
+#[must_use]
+pub struct OtelClientMiddleware {
+    /// `None` when no tracer provider is installed (telemetry off): no span or metric work.
+    tracer: Option<Arc<BoxedTracer>>,
+    duration: Option<Histogram<f64>>,
+    propagator: PropagatorChoice,
+    known_methods: Option<Arc<[String]>>,
+    overwrite_traceparent: bool,
+    metrics: bool,
+}
+
+impl fmt::Debug for OtelClientMiddleware {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelClientMiddleware")
+            .field("tracing", &self.tracer.is_some())
+            .field("metrics", &self.duration.is_some())
+            .field("known_methods", &self.known_methods)
+            .field("overwrite_traceparent", &self.overwrite_traceparent)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for OtelClientMiddleware {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `false` when `tracer` is the no-op tracer of an empty global provider. See the server crate's
+/// twin: the probe's parent is unsampled and remote, so a parent-based sampler drops it; a no-op
+/// tracer echoes the parent's span id; a recording probe is forgotten, never exported.
+fn sdk_installed(tracer: &BoxedTracer) -> bool {
+    use opentelemetry::trace::{Span, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    let parent = SpanContext::new(
+        TraceId::from(1u128),
+        SpanId::from(1u64),
+        TraceFlags::default(),
+        true,
+        TraceState::NONE,
+    );
+    let cx = Context::new().with_remote_span_context(parent);
+    let probe = tracer.start_with_context("vystak-otel-client.probe", &cx);
+    let sdk = probe.is_recording() || probe.span_context().span_id() != SpanId::from(1u64);
+    if probe.is_recording() {
+        std::mem::forget(probe);
+    }
+    sdk
+}
+
+fn duration_histogram(meter: &opentelemetry::metrics::Meter) -> Histogram<f64> {
+    meter
+        .f64_histogram(HTTP_CLIENT_REQUEST_DURATION)
+        .with_unit(UNIT_SECONDS)
+        .with_description("Duration of HTTP client requests.")
+        .with_boundaries(HTTP_DURATION_BUCKETS.to_vec())
+        .build()
+}
+
+impl OtelClientMiddleware {
+    /// Uses the global tracer and meter providers (resolved now: install telemetry first) and the
+    /// global propagator. Reads `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` once, here.
+    pub fn new() -> Self {
+        let tracer = opentelemetry::global::tracer_with_scope(scope());
+        let tracer = sdk_installed(&tracer).then(|| Arc::new(tracer));
+        let duration = tracer
+            .as_ref()
+            .map(|_| duration_histogram(&opentelemetry::global::meter_with_scope(scope())));
+        let known_methods = std::env::var(crate::semconv::ENV_KNOWN_METHODS)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+                    .into()
+            });
+        Self {
+            tracer,
+            duration,
+            propagator: PropagatorChoice::Global,
+            known_methods,
+            overwrite_traceparent: false,
+            metrics: true,
+        }
+    }
+
+    /// Spans from this tracer provider.
+    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+    {
+        self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(
+            provider.tracer_with_scope(scope()),
+        ))));
+        self
+    }
+
+    /// Metrics from this meter provider.
+    pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        self.duration = Some(duration_histogram(&provider.meter_with_scope(scope())));
+        self
+    }
+
+    /// Injects with this propagator instead of the global one.
+    pub fn with_propagator(
+        mut self,
+        propagator: impl TextMapPropagator + Send + Sync + 'static,
+    ) -> Self {
+        self.propagator = PropagatorChoice::Custom(Arc::new(propagator));
+        self
+    }
+
+    /// Replaces the known-method list (case-sensitive).
+    pub fn with_known_methods<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.known_methods = Some(
+            methods
+                .into_iter()
+                .map(Into::into)
+                .collect::<Vec<_>>()
+                .into(),
+        );
+        self
+    }
+
+    /// Replace a `traceparent` the caller set explicitly (default `false`: it is kept, and so is
+    /// its `tracestate`).
+    pub fn with_overwrite_traceparent(mut self, overwrite: bool) -> Self {
+        self.overwrite_traceparent = overwrite;
+        self
+    }
+
+    /// Record `http.client.request.duration` (default `true`).
+    pub fn with_metrics(mut self, enabled: bool) -> Self {
+        self.metrics = enabled;
+        self
+    }
+
+    fn inject(&self, cx: &Context, req: &mut reqwest::Request) {
+        let keep = !self.overwrite_traceparent && req.headers().contains_key("traceparent");
+        let mut injector = HeaderInjector {
+            headers: req.headers_mut(),
+            keep_existing_traceparent: keep,
+        };
+        match &self.propagator {
+            PropagatorChoice::Global => opentelemetry::global::get_text_map_propagator(|p| {
+                p.inject_context(cx, &mut injector)
+            }),
+            PropagatorChoice::Custom(p) => p.inject_context(cx, &mut injector),
+        }
+    }
+
+    fn method(&self, method: &http::Method) -> (Value, Option<String>) {
+        let s = method.as_str();
+        let known = match &self.known_methods {
+            Some(list) => list.iter().any(|m| m == s),
+            None => KNOWN_METHODS.contains(&s),
+        };
+        if !known {
+            return (Value::from(OTHER), Some(s.to_owned()));
+        }
+        let value = match *method {
+            http::Method::GET => Value::from("GET"),
+            http::Method::POST => Value::from("POST"),
+            http::Method::PUT => Value::from("PUT"),
+            http::Method::DELETE => Value::from("DELETE"),
+            http::Method::PATCH => Value::from("PATCH"),
+            http::Method::HEAD => Value::from("HEAD"),
+            http::Method::OPTIONS => Value::from("OPTIONS"),
+            _ => Value::from(s.to_owned()),
+        };
+        (value, None)
+    }
+}
+
+/// Ends the span once; if the caller drops the request future first, the span ends with status
+/// UNSET and no `error.type` (a cancellation is not an error).
+struct Ender {
+    cx: Context,
+    done: bool,
+}
+
+impl Drop for Ender {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cx.span().end();
+        }
+    }
+}
+
+fn version(v: http::Version) -> Option<&'static str> {
+    Some(match v {
+        http::Version::HTTP_09 => "0.9",
+        http::Version::HTTP_10 => "1.0",
+        http::Version::HTTP_11 => "1.1",
+        http::Version::HTTP_2 => "2",
+        http::Version::HTTP_3 => "3",
+        _ => return None,
+    })
+}
+
+/// A low-cardinality `error.type` for a transport error.
+pub(crate) fn error_type(err: &reqwest_middleware::Error) -> &'static str {
+    match err {
+        reqwest_middleware::Error::Reqwest(e) if e.is_timeout() => error_types::TIMEOUT,
+        reqwest_middleware::Error::Reqwest(e) if e.is_connect() => error_types::CONNECT,
+        reqwest_middleware::Error::Reqwest(e) if e.is_redirect() => error_types::REDIRECT,
+        reqwest_middleware::Error::Reqwest(e) if e.is_body() => error_types::BODY,
+        reqwest_middleware::Error::Reqwest(e) if e.is_decode() => error_types::DECODE,
+        reqwest_middleware::Error::Reqwest(e) if e.is_request() => error_types::REQUEST,
+        reqwest_middleware::Error::Reqwest(_) => OTHER,
+        reqwest_middleware::Error::Middleware(_) => error_types::MIDDLEWARE,
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for OtelClientMiddleware {
+    async fn handle(
+        &self,
+        mut req: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let propagate = extensions.get::<DisableOtelPropagation>().is_none();
+        let tracer = match &self.tracer {
+            Some(t) if extensions.get::<DisableOtelSpan>().is_none() => t,
+            _ => {
+                if propagate {
+                    self.inject(&Context::current(), &mut req);
+                }
+                return next.run(req, extensions).await;
+            }
+        };
+        let attempt = {
+            let attempts = extensions.get_or_insert_default::<Attempts>();
+            let n = attempts.0;
+            attempts.0 += 1;
+            n
+        };
+
+        let (method, original) = self.method(req.method());
+        let name: Cow<'static, str> = match extensions.get::<OtelName>() {
+            Some(OtelName(n)) => n.clone(),
+            None if original.is_some() => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
+            None => match &method {
+                Value::String(s) => Cow::Owned(s.as_str().to_owned()),
+                _ => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
+            },
+        };
+        let url = req.url();
+        let host = url.host_str().filter(|h| !h.is_empty()).map(str::to_owned);
+        let port = url.port_or_known_default();
+        let mut attrs = Vec::with_capacity(8);
+        attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method.clone()));
+        if let Some(original) = original {
+            attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD_ORIGINAL), original));
+        }
+        if let Some(host) = &host {
+            attrs.push(KeyValue::new(key(SERVER_ADDRESS), host.clone()));
+        }
+        if let Some(port) = port {
+            attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+        }
+        attrs.push(KeyValue::new(key(URL_FULL), redacted_url(url)));
+        if attempt > 0 {
+            attrs.push(KeyValue::new(
+                key(HTTP_REQUEST_RESEND_COUNT),
+                i64::from(attempt),
+            ));
+        }
+        let parent = Context::current();
+        let span = tracer.build_with_context(
+            tracer
+                .span_builder(name)
+                .with_kind(SpanKind::Client)
+                .with_attributes(attrs),
+            &parent,
+        );
+        let cx = parent.with_span(span);
+        if propagate {
+            self.inject(&cx, &mut req);
+        }
+        let mut ender = Ender {
+            cx: cx.clone(),
+            done: false,
+        };
+        let start = Instant::now();
+        let result = next.run(req, extensions).with_context(cx.clone()).await;
+        let elapsed = start.elapsed().as_secs_f64();
+
+        let span = cx.span();
+        let mut metric_attrs = Vec::with_capacity(6);
+        metric_attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method));
+        if let Some(host) = host {
+            metric_attrs.push(KeyValue::new(key(SERVER_ADDRESS), host));
+        }
+        if let Some(port) = port {
+            metric_attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+        }
+        match &result {
+            Ok(resp) => {
+                let code = i64::from(resp.status().as_u16());
+                span.set_attribute(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
+                metric_attrs.push(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
+                if let Some(v) = version(resp.version()) {
+                    span.set_attribute(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+                    metric_attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+                }
+                if resp.status().is_client_error() || resp.status().is_server_error() {
+                    let ty = resp.status().as_str().to_owned();
+                    span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty.clone()));
+                    span.set_status(Status::error(""));
+                    metric_attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+                }
+            }
+            Err(err) => {
+                let ty = error_type(err);
+                span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty));
+                span.set_status(Status::error(err.to_string()));
+                metric_attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+            }
+        }
+        span.end();
+        ender.done = true;
+        if self.metrics {
+            if let Some(h) = &self.duration {
+                h.record(elapsed, &metric_attrs);
+            }
+        }
+        result
+    }
+}
