@@ -40,6 +40,11 @@ fn app() -> Router {
     Router::new().route("/agents/{name}/a2a", post(|| async { "ok" }))
 }
 
+/// What `axum::serve` does per connection: turn handlers into routes (and apply the layers) once.
+fn ready(router: Router) -> Router {
+    router.with_state(())
+}
+
 fn request() -> http::Request<Body> {
     http::Request::post("/agents/weather/a2a")
         .header("host", "127.0.0.1:8080")
@@ -89,25 +94,29 @@ fn bench(c: &mut Criterion) {
     let _enter = rt.enter();
 
     // Built before any global provider is installed: telemetry off.
-    let off = app().layer(OtelServerLayer::new());
+    let off = ready(app().layer(OtelServerLayer::new()));
     let (tp, mp) = providers(Sampler::AlwaysOn);
-    let sampled = app().layer(
-        OtelServerLayer::new()
-            .with_tracer_provider(&tp)
-            .with_meter_provider(&mp),
+    let sampled = ready(
+        app().layer(
+            OtelServerLayer::new()
+                .with_tracer_provider(&tp)
+                .with_meter_provider(&mp),
+        ),
     );
     let (tp_off, mp_off) = providers(Sampler::AlwaysOff);
-    let unsampled = app().layer(
-        OtelServerLayer::new()
-            .with_tracer_provider(&tp_off)
-            .with_meter_provider(&mp_off),
+    let unsampled = ready(
+        app().layer(
+            OtelServerLayer::new()
+                .with_tracer_provider(&tp_off)
+                .with_meter_provider(&mp_off),
+        ),
     );
     // The peer reads the global providers only.
     let (gtp, gmp) = providers(Sampler::AlwaysOn);
     opentelemetry::global::set_tracer_provider(gtp.clone());
     opentelemetry::global::set_meter_provider(gmp.clone());
-    let peer = app().layer(opentelemetry_instrumentation_tower::http::server::Layer::new());
-    let bare = app();
+    let peer = ready(app().layer(opentelemetry_instrumentation_tower::http::server::Layer::new()));
+    let bare = ready(app());
 
     let variants = [
         ("bare router", &bare),

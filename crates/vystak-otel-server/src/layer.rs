@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use http::HeaderName;
 use opentelemetry::global::BoxedTracer;
@@ -74,6 +74,9 @@ pub struct OtelServerLayer {
     pub(crate) trust: InboundTrust,
     pub(crate) active_requests: bool,
     pub(crate) body_sizes: bool,
+    /// Resolved once, on the first `layer()` call, and shared by every service (axum calls
+    /// `layer()` per route and again per connection for handler routes).
+    cache: Arc<OnceLock<Arc<Shared>>>,
 }
 
 impl fmt::Debug for OtelServerLayer {
@@ -109,13 +112,16 @@ pub(crate) fn scope() -> InstrumentationScope {
 }
 
 impl OtelServerLayer {
-    /// A layer using the global tracer and meter providers and the global propagator, resolved
-    /// when the layer wraps a service (install telemetry before building the router). Reads
-    /// `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` once, here.
+    /// A layer using the global tracer and meter providers and the global propagator, captured
+    /// now: install telemetry (e.g. `vystak_telemetry::Telemetry::init`) before creating the layer.
+    /// With no tracer provider installed (telemetry off) the layer does no span or metric work.
+    /// Reads `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` once, here.
     pub fn new() -> Self {
+        let global = opentelemetry::global::tracer_with_scope(scope());
+        let off = !sdk_installed(&global);
         Self {
-            tracer: None,
-            meter: None,
+            tracer: (!off).then(|| Arc::new(global)),
+            meter: (!off).then(|| opentelemetry::global::meter_with_scope(scope())),
             propagator: PropagatorChoice::Global,
             known_methods: KnownMethods::from_env(),
             filter: None,
@@ -133,6 +139,7 @@ impl OtelServerLayer {
             trust: InboundTrust::Trust,
             active_requests: false,
             body_sizes: false,
+            cache: Arc::default(),
         }
     }
 
@@ -143,6 +150,7 @@ impl OtelServerLayer {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
+        self.cache = Arc::default();
         let tracer = provider.tracer_with_scope(scope());
         self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(tracer))));
         self
@@ -150,6 +158,7 @@ impl OtelServerLayer {
 
     /// Metrics from this meter provider instead of the global one.
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        self.cache = Arc::default();
         self.meter = Some(provider.meter_with_scope(scope()));
         self
     }
@@ -159,6 +168,7 @@ impl OtelServerLayer {
         mut self,
         propagator: impl TextMapPropagator + Send + Sync + 'static,
     ) -> Self {
+        self.cache = Arc::default();
         self.propagator = PropagatorChoice::Custom(Arc::new(propagator));
         self
     }
@@ -169,6 +179,7 @@ impl OtelServerLayer {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        self.cache = Arc::default();
         self.known_methods = KnownMethods::Custom(
             methods
                 .into_iter()
@@ -186,6 +197,7 @@ impl OtelServerLayer {
         mut self,
         filter: impl Fn(&RequestView<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
+        self.cache = Arc::default();
         self.filter = Some(Arc::new(filter));
         self
     }
@@ -196,6 +208,7 @@ impl OtelServerLayer {
         mut self,
         extractor: impl Fn(&RequestView<'_>) -> Option<Cow<'static, str>> + Send + Sync + 'static,
     ) -> Self {
+        self.cache = Arc::default();
         self.route_extractor = Some(Arc::new(extractor));
         self
     }
@@ -205,6 +218,7 @@ impl OtelServerLayer {
         mut self,
         hook: impl Fn(&RequestView<'_>, &mut Vec<KeyValue>) + Send + Sync + 'static,
     ) -> Self {
+        self.cache = Arc::default();
         self.on_request = Some(Arc::new(hook));
         self
     }
@@ -214,18 +228,21 @@ impl OtelServerLayer {
         mut self,
         hook: impl Fn(http::StatusCode, &http::HeaderMap, &mut Vec<KeyValue>) + Send + Sync + 'static,
     ) -> Self {
+        self.cache = Arc::default();
         self.on_response = Some(Arc::new(hook));
         self
     }
 
     /// Captures these request headers as `http.request.header.<name>` (string arrays).
     pub fn with_request_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.cache = Arc::default();
         self.request_headers = names.into_iter().collect::<Vec<_>>().into();
         self
     }
 
     /// Captures these response headers as `http.response.header.<name>` (string arrays).
     pub fn with_response_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.cache = Arc::default();
         self.response_headers = names.into_iter().collect::<Vec<_>>().into();
         self
     }
@@ -233,18 +250,21 @@ impl OtelServerLayer {
     /// Captured headers whose values are recorded as `REDACTED` (default: `authorization`,
     /// `cookie`, `set-cookie`, `proxy-authorization`).
     pub fn with_sensitive_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.cache = Arc::default();
         self.sensitive_headers = names.into_iter().collect::<Vec<_>>().into();
         self
     }
 
     /// How to treat inbound trace context (default [`InboundTrust::Trust`]).
     pub fn with_inbound_trust(mut self, trust: InboundTrust) -> Self {
+        self.cache = Arc::default();
         self.trust = trust;
         self
     }
 
     /// Records the opt-in `http.server.active_requests` up-down counter.
     pub fn with_active_requests(mut self, enabled: bool) -> Self {
+        self.cache = Arc::default();
         self.active_requests = enabled;
         self
     }
@@ -252,23 +272,22 @@ impl OtelServerLayer {
     /// Records the opt-in `http.server.request.body.size` (from `Content-Length`) and
     /// `http.server.response.body.size` (bytes actually sent) histograms.
     pub fn with_body_sizes(mut self, enabled: bool) -> Self {
+        self.cache = Arc::default();
         self.body_sizes = enabled;
         self
     }
 
     pub(crate) fn shared(&self) -> Shared {
-        let tracer = match &self.tracer {
-            Some(t) => Some(t.clone()),
-            None => {
-                let tracer = opentelemetry::global::tracer_with_scope(scope());
-                sdk_installed(&tracer).then(|| Arc::new(tracer))
-            }
-        };
-        let meter = match (&self.meter, &tracer) {
-            (Some(m), _) => Some(m.clone()),
-            (None, Some(_)) => Some(opentelemetry::global::meter_with_scope(scope())),
-            (None, None) => None,
-        };
+        let meter = self.meter.clone();
+        // Metrics without spans (a meter provider given, no tracer): a no-op tracer keeps the
+        // request path uniform; its spans are never recorded.
+        let tracer = self.tracer.clone().or_else(|| {
+            meter.as_ref().map(|_| {
+                Arc::new(BoxedTracer::new(Box::new(
+                    opentelemetry::trace::noop::NoopTracer::new(),
+                )))
+            })
+        });
         Shared {
             tracer,
             instruments: meter.map(|m| Instruments::new(&m, self.active_requests, self.body_sizes)),
@@ -316,6 +335,7 @@ impl<S> Layer<S> for OtelServerLayer {
     type Service = OtelServer<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        OtelServer::new(inner, Arc::new(self.shared()))
+        let shared = self.cache.get_or_init(|| Arc::new(self.shared())).clone();
+        OtelServer::new(inner, shared)
     }
 }
