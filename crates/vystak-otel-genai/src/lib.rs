@@ -1,1 +1,95 @@
-//! GenAiLayer: gen_ai.chat spans and gen_ai.client token/duration histograms for any Rust model client.
+//! # vystak-otel-genai
+//!
+//! A `gen_ai.chat` CLIENT span and the token and duration histograms for every model call, with
+//! any Rust model client — the seed's "GenAI calls" and "Token-usage metrics". Three ways in,
+//! one recorder underneath:
+//!
+//! 1. [`GenAiLayer`]: a tower layer for a model client that is a `Service<Req>`, where the request
+//!    implements [`GenAiRequest`] and the response [`GenAiResponse`];
+//! 2. [`instrument`] / [`GenAiInstrumentation::instrument`]: any future returning
+//!    `Result<T, E>` where `T: GenAiResponse`;
+//! 3. [`GenAiInstrumentation::instrument_stream`]: streaming replies; the span and duration end at
+//!    the last chunk, the time to first chunk is recorded, usage comes from the chunks, and a
+//!    stream dropped early still records the usage it saw.
+//!
+//! The span is a child of the current context at call time but **owned by the wrapper**: it ends
+//! when the model call ends, even if the parent (say, an agent's server span whose a2a handler
+//! spawned the call in a background task) ended first.
+//!
+//! ## Default
+//!
+//! ```no_run
+//! use vystak_otel_genai::{anthropic::MessagesResponse, instrument, GenAiCall};
+//!
+//! # async fn run(http: reqwest::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! let call = GenAiCall::anthropic("claude-haiku-4-5-20251001").with_max_tokens(512);
+//! let reply: MessagesResponse = instrument(call, async {
+//!     http.post("http://127.0.0.1:8080/v1/messages")
+//!         .json(&serde_json::json!({"model": "claude-haiku-4-5-20251001", "max_tokens": 512,
+//!                                   "messages": [{"role": "user", "content": "Hi"}]}))
+//!         .send().await?.json::<MessagesResponse>().await
+//! }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Customised
+//!
+//! ```
+//! use opentelemetry_sdk::metrics::SdkMeterProvider;
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//! use vystak_otel_genai::{GenAiInstrumentation, GenAiLayer, SemconvMode};
+//!
+//! let (tp, mp) = (SdkTracerProvider::builder().build(), SdkMeterProvider::builder().build());
+//! let genai = GenAiInstrumentation::new()
+//!     .with_tracer_provider(&tp)
+//!     .with_meter_provider(&mp)
+//!     .with_semconv_mode(SemconvMode::LatestExperimental) // or OTEL_SEMCONV_STABILITY_OPT_IN
+//!     .with_content_capture(false);                      // the default
+//! let layer = GenAiLayer::with_instrumentation(genai);
+//! ```
+//!
+//! ## What is recorded (seed names, the default)
+//!
+//! - Span `gen_ai.chat`, kind CLIENT: `gen_ai.operation.name=chat`, `gen_ai.system`,
+//!   `gen_ai.request.model`, `gen_ai.response.model`, `gen_ai.response.id`,
+//!   `gen_ai.response.finish_reasons`, `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`,
+//!   `gen_ai.usage.cache_read_input_tokens`, `gen_ai.usage.cache_creation_input_tokens`,
+//!   request parameters, `server.address`/`server.port`, `error.type` + ERROR on failure.
+//! - `gen_ai.client.token.usage` (`{token}`, buckets 1…67108864): one point per reported direction,
+//!   `gen_ai.token.type` = `input` | `output` | `cache_read` | `cache_creation`;
+//!   `gen_ai.client.operation.duration` (s, buckets 0.01…81.92), also on failure with `error.type`;
+//!   `gen_ai.client.operation.time_to_first_chunk` for streams. Attributes: `gen_ai.system`,
+//!   `gen_ai.request.model` (the response's model when known, as the seed does),
+//!   `gen_ai.operation.name`. The buckets are set on the instruments, so they hold with any SDK
+//!   setup.
+//! - [`SemconvMode::LatestExperimental`]: span `chat {model}`, `gen_ai.provider.name`,
+//!   `gen_ai.usage.cache_read.input_tokens` / `…cache_creation.input_tokens`, Anthropic input
+//!   tokens summed with cache tokens (semconv v1.41), token types `input`/`output` only.
+//! - Content (`gen_ai.input.messages`, `gen_ai.output.messages`) only when enabled
+//!   (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true|SPAN_ONLY|SPAN_AND_EVENT`), capped.
+//!
+//! ## Features
+//! - `anthropic` (default): [`anthropic`] Messages response and stream-event types.
+//! - `openai` (default): [`openai`] Chat Completions / Responses types.
+
+#[cfg(feature = "anthropic")]
+pub mod anthropic;
+mod call;
+mod future;
+mod instrumentation;
+mod layer;
+#[cfg(feature = "openai")]
+pub mod openai;
+pub mod semconv;
+mod stream;
+mod usage;
+
+pub use call::GenAiCall;
+pub use future::{instrument, Instrumented};
+pub use instrumentation::{
+    capture_content_from_env, CallGuard, CallResult, GenAiInstrumentation, DEFAULT_CONTENT_CAP,
+};
+pub use layer::{GenAiLayer, GenAiService};
+pub use semconv::SemconvMode;
+pub use stream::InstrumentedStream;
+pub use usage::{GenAiChunk, GenAiRequest, GenAiResponse, Usage};

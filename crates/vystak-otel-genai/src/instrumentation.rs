@@ -1,0 +1,517 @@
+//! `GenAiInstrumentation`: the tracer, instruments and options shared by the layer, `instrument()`
+//! and the stream wrapper; and `CallGuard`, the one recorder underneath all three.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Array, Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
+
+use crate::call::GenAiCall;
+use crate::semconv::*;
+use crate::usage::{GenAiResponse, Usage};
+
+/// Default cap on captured message content (bytes, cut at a character boundary).
+pub const DEFAULT_CONTENT_CAP: usize = 16 * 1024;
+
+fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+fn key(k: &'static str) -> Key {
+    Key::from_static_str(k)
+}
+
+#[derive(Clone, Debug)]
+struct Instruments {
+    tokens: Histogram<u64>,
+    duration: Histogram<f64>,
+    ttfc: Histogram<f64>,
+}
+
+impl Instruments {
+    fn new(meter: &Meter) -> Self {
+        Self {
+            tokens: meter
+                .u64_histogram(GEN_AI_CLIENT_TOKEN_USAGE)
+                .with_unit(UNIT_TOKEN)
+                .with_description("Number of input and output tokens used.")
+                .with_boundaries(TOKEN_BUCKETS.to_vec())
+                .build(),
+            duration: meter
+                .f64_histogram(GEN_AI_CLIENT_OPERATION_DURATION)
+                .with_unit(UNIT_SECONDS)
+                .with_description("GenAI operation duration.")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            ttfc: meter
+                .f64_histogram(GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK)
+                .with_unit(UNIT_SECONDS)
+                .with_description("Time to the first chunk of a streaming reply.")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+        }
+    }
+}
+
+/// Tracer, instruments and options for GenAI calls. Cheap to clone.
+///
+/// ```
+/// use opentelemetry_sdk::trace::SdkTracerProvider;
+/// use vystak_otel_genai::{GenAiInstrumentation, SemconvMode};
+///
+/// let tp = SdkTracerProvider::builder().build();
+/// let genai = GenAiInstrumentation::new()
+///     .with_tracer_provider(&tp)
+///     .with_semconv_mode(SemconvMode::LatestExperimental)
+///     .with_content_capture(true);
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct GenAiInstrumentation {
+    tracer: Arc<BoxedTracer>,
+    instruments: Instruments,
+    mode: SemconvMode,
+    capture_content: bool,
+    content_cap: usize,
+}
+
+impl fmt::Debug for GenAiInstrumentation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GenAiInstrumentation")
+            .field("mode", &self.mode)
+            .field("capture_content", &self.capture_content)
+            .field("content_cap", &self.content_cap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for GenAiInstrumentation {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Content capture from `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`: `true`,
+/// `SPAN_ONLY` or `SPAN_AND_EVENT` (any case) turn it on; anything else leaves it off.
+pub fn capture_content_from_env(value: Option<&str>) -> bool {
+    value.is_some_and(|v| {
+        let v = v.trim();
+        v.eq_ignore_ascii_case("true")
+            || v.eq_ignore_ascii_case("span_only")
+            || v.eq_ignore_ascii_case("span_and_event")
+    })
+}
+
+impl GenAiInstrumentation {
+    /// Global tracer and meter providers (captured now), names from
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN`, content capture from
+    /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (off by default).
+    pub fn new() -> Self {
+        Self {
+            tracer: Arc::new(opentelemetry::global::tracer_with_scope(scope())),
+            instruments: Instruments::new(&opentelemetry::global::meter_with_scope(scope())),
+            mode: SemconvMode::from_env(),
+            capture_content: capture_content_from_env(
+                std::env::var(ENV_CAPTURE_MESSAGE_CONTENT).ok().as_deref(),
+            ),
+            content_cap: DEFAULT_CONTENT_CAP,
+        }
+    }
+
+    /// Spans from this tracer provider.
+    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+    {
+        self.tracer = Arc::new(BoxedTracer::new(Box::new(
+            provider.tracer_with_scope(scope()),
+        )));
+        self
+    }
+
+    /// Metrics from this meter provider.
+    pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
+        self.instruments = Instruments::new(&provider.meter_with_scope(scope()));
+        self
+    }
+
+    /// Which names to emit (default: the seed's, or `OTEL_SEMCONV_STABILITY_OPT_IN`).
+    pub fn with_semconv_mode(mut self, mode: SemconvMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Record prompt and completion content (`gen_ai.input.messages`, `gen_ai.output.messages`).
+    /// Off by default.
+    pub fn with_content_capture(mut self, enabled: bool) -> Self {
+        self.capture_content = enabled;
+        self
+    }
+
+    /// Cap on each captured content attribute, in bytes (default [`DEFAULT_CONTENT_CAP`]).
+    pub fn with_content_cap(mut self, bytes: usize) -> Self {
+        self.content_cap = bytes;
+        self
+    }
+
+    /// Starts a model call: a CLIENT span (`gen_ai.chat`, or `chat {model}` in the latest mode)
+    /// as a child of the current context. The returned guard owns the span: it ends when the
+    /// guard finishes, whatever happened to the parent.
+    pub fn start(&self, call: GenAiCall) -> CallGuard {
+        let name = match self.mode {
+            SemconvMode::Seed => std::borrow::Cow::Borrowed(SPAN_GEN_AI_CHAT),
+            SemconvMode::LatestExperimental => {
+                std::borrow::Cow::Owned(format!("{} {}", call.operation, call.request_model))
+            }
+        };
+        let mut attrs = Vec::with_capacity(12);
+        attrs.push(KeyValue::new(
+            key(GEN_AI_OPERATION_NAME),
+            call.operation.clone(),
+        ));
+        attrs.push(KeyValue::new(self.provider_key(), call.provider.clone()));
+        attrs.push(KeyValue::new(
+            key(GEN_AI_REQUEST_MODEL),
+            call.request_model.clone(),
+        ));
+        if let Some(t) = call.temperature {
+            attrs.push(KeyValue::new(key(GEN_AI_REQUEST_TEMPERATURE), t));
+        }
+        if let Some(p) = call.top_p {
+            attrs.push(KeyValue::new(key(GEN_AI_REQUEST_TOP_P), p));
+        }
+        if let Some(k) = call.top_k {
+            attrs.push(KeyValue::new(key(GEN_AI_REQUEST_TOP_K), k));
+        }
+        if let Some(n) = call.max_tokens {
+            attrs.push(KeyValue::new(key(GEN_AI_REQUEST_MAX_TOKENS), n));
+        }
+        if !call.stop_sequences.is_empty() {
+            attrs.push(KeyValue::new(
+                key(GEN_AI_REQUEST_STOP_SEQUENCES),
+                string_array(&call.stop_sequences),
+            ));
+        }
+        if call.stream {
+            attrs.push(KeyValue::new(key(GEN_AI_REQUEST_STREAM), true));
+        }
+        if let Some(addr) = &call.server_address {
+            attrs.push(KeyValue::new(key(SERVER_ADDRESS), addr.clone()));
+            if let Some(port) = call.server_port {
+                attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+            }
+        }
+        if self.capture_content {
+            if let Some(input) = &call.input_messages {
+                attrs.push(KeyValue::new(
+                    key(GEN_AI_INPUT_MESSAGES),
+                    cap(input, self.content_cap),
+                ));
+            }
+        }
+        let parent = Context::current();
+        let span = self.tracer.build_with_context(
+            self.tracer
+                .span_builder(name)
+                .with_kind(SpanKind::Client)
+                .with_attributes(attrs),
+            &parent,
+        );
+        CallGuard {
+            inner: Some(Recorder {
+                inst: self.clone(),
+                cx: parent.with_span(span),
+                call,
+                start: Instant::now(),
+                first_chunk: None,
+            }),
+        }
+    }
+
+    fn provider_key(&self) -> Key {
+        match self.mode {
+            SemconvMode::Seed => key(GEN_AI_SYSTEM),
+            SemconvMode::LatestExperimental => key(GEN_AI_PROVIDER_NAME),
+        }
+    }
+}
+
+fn string_array(items: &[String]) -> Value {
+    Value::Array(Array::String(
+        items.iter().map(|s| StringValue::from(s.clone())).collect(),
+    ))
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+pub(crate) fn cap(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// What a finished call reported.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallResult {
+    /// Token usage.
+    pub usage: Usage,
+    /// The model that answered.
+    pub response_model: Option<String>,
+    /// The provider's response id.
+    pub response_id: Option<String>,
+    /// Finish reasons.
+    pub finish_reasons: Vec<String>,
+    /// Output messages JSON (recorded only with content capture).
+    pub output_messages: Option<String>,
+}
+
+impl CallResult {
+    /// Collects what a [`GenAiResponse`] reports.
+    pub fn from_response(response: &impl GenAiResponse) -> Self {
+        Self {
+            usage: response.usage().unwrap_or_default(),
+            response_model: response.response_model().map(str::to_owned),
+            response_id: response.response_id().map(str::to_owned),
+            finish_reasons: response.finish_reasons(),
+            output_messages: response.output_messages(),
+        }
+    }
+}
+
+struct Recorder {
+    inst: GenAiInstrumentation,
+    cx: Context,
+    call: GenAiCall,
+    start: Instant,
+    first_chunk: Option<f64>,
+}
+
+/// Owns one model call's span; finishing records the span attributes and the metrics exactly
+/// once. Dropped unfinished, it finishes as cancelled (finish reason `error`, usage seen so far is
+/// not known here, so none is recorded).
+#[must_use = "a call guard ends the span when it finishes or is dropped"]
+pub struct CallGuard {
+    inner: Option<Recorder>,
+}
+
+impl fmt::Debug for CallGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallGuard")
+            .field("finished", &self.inner.is_none())
+            .finish()
+    }
+}
+
+/// How a call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    Ok,
+    Error(&'static str),
+    Cancelled,
+}
+
+impl CallGuard {
+    /// The context holding the call's span: make it current around the model request so its
+    /// HTTP client span is a child of the `gen_ai.chat` span.
+    pub fn context(&self) -> Context {
+        self.inner
+            .as_ref()
+            .map(|r| r.cx.clone())
+            .unwrap_or_else(Context::current)
+    }
+
+    /// Records the time to the first chunk of a streaming reply (first call wins).
+    pub fn first_chunk(&mut self) {
+        if let Some(r) = self.inner.as_mut() {
+            if r.first_chunk.is_none() {
+                r.first_chunk = Some(r.start.elapsed().as_secs_f64());
+            }
+        }
+    }
+
+    /// Finishes successfully with what the response reported.
+    pub fn finish(mut self, result: CallResult) {
+        self.end(End::Ok, result);
+    }
+
+    /// Finishes with an error; `error_type` should be low-cardinality (a type name, an error
+    /// code). The duration is still recorded, with `error.type`.
+    pub fn finish_error(mut self, error_type: &'static str, partial: CallResult) {
+        self.end(End::Error(error_type), partial);
+    }
+
+    pub(crate) fn end(&mut self, how: End, mut result: CallResult) {
+        let Some(r) = self.inner.take() else { return };
+        let seed = r.inst.mode == SemconvMode::Seed;
+        let span = r.cx.span();
+        let mut usage = result.usage;
+        // semconv v1.41 anthropic.md: input_tokens includes cache tokens; Anthropic's does not.
+        if !seed && r.call.provider == PROVIDER_ANTHROPIC {
+            if let Some(input) = usage.input_tokens.as_mut() {
+                *input += usage.cache_read_input_tokens.unwrap_or(0)
+                    + usage.cache_creation_input_tokens.unwrap_or(0);
+            }
+        }
+        if how == End::Cancelled && result.finish_reasons.is_empty() {
+            result.finish_reasons.push(FINISH_REASON_ERROR.to_owned());
+        }
+        let mut attrs = Vec::with_capacity(10);
+        if let Some(model) = &result.response_model {
+            attrs.push(KeyValue::new(key(GEN_AI_RESPONSE_MODEL), model.clone()));
+        }
+        if let Some(id) = &result.response_id {
+            attrs.push(KeyValue::new(key(GEN_AI_RESPONSE_ID), id.clone()));
+        }
+        if !result.finish_reasons.is_empty() {
+            attrs.push(KeyValue::new(
+                key(GEN_AI_RESPONSE_FINISH_REASONS),
+                string_array(&result.finish_reasons),
+            ));
+        }
+        let (cache_read_key, cache_creation_key) = if seed {
+            (
+                GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+            )
+        } else {
+            (
+                GEN_AI_USAGE_CACHE_READ_DOT_INPUT_TOKENS,
+                GEN_AI_USAGE_CACHE_CREATION_DOT_INPUT_TOKENS,
+            )
+        };
+        for (k, v) in [
+            (GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens),
+            (GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens),
+            (cache_read_key, usage.cache_read_input_tokens),
+            (cache_creation_key, usage.cache_creation_input_tokens),
+        ] {
+            if let Some(v) = v {
+                attrs.push(KeyValue::new(key(k), v as i64));
+            }
+        }
+        if !seed {
+            if let Some(v) = usage.reasoning_output_tokens {
+                attrs.push(KeyValue::new(
+                    key(GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+                    v as i64,
+                ));
+            }
+        }
+        if let Some(ttfc) = r.first_chunk {
+            attrs.push(KeyValue::new(
+                key(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
+                ttfc,
+            ));
+        }
+        if r.inst.capture_content {
+            if let Some(out) = &result.output_messages {
+                attrs.push(KeyValue::new(
+                    key(GEN_AI_OUTPUT_MESSAGES),
+                    cap(out, r.inst.content_cap),
+                ));
+            }
+        }
+        if let End::Error(ty) = how {
+            attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+        }
+        span.set_attributes(attrs);
+        if let End::Error(ty) = how {
+            span.set_status(Status::error(format!("model call failed: {ty}")));
+        }
+        span.end();
+
+        // Metrics: the seed takes the model from the response; fall back to the request.
+        let model = match (seed, &result.response_model) {
+            (true, Some(m)) => m.clone(),
+            _ => r.call.request_model.clone(),
+        };
+        let mut metric_attrs = vec![
+            KeyValue::new(key(GEN_AI_OPERATION_NAME), r.call.operation.clone()),
+            KeyValue::new(r.inst.provider_key(), r.call.provider.clone()),
+            KeyValue::new(key(GEN_AI_REQUEST_MODEL), model),
+        ];
+        if !seed {
+            if let Some(m) = &result.response_model {
+                metric_attrs.push(KeyValue::new(key(GEN_AI_RESPONSE_MODEL), m.clone()));
+            }
+        }
+        if let Some(addr) = &r.call.server_address {
+            metric_attrs.push(KeyValue::new(key(SERVER_ADDRESS), addr.clone()));
+            if let Some(port) = r.call.server_port {
+                metric_attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+            }
+        }
+        let base = metric_attrs.len();
+        let mut points = vec![
+            (TOKEN_TYPE_INPUT, usage.input_tokens),
+            (TOKEN_TYPE_OUTPUT, usage.output_tokens),
+        ];
+        if seed {
+            points.push((TOKEN_TYPE_CACHE_READ, usage.cache_read_input_tokens));
+            points.push((TOKEN_TYPE_CACHE_CREATION, usage.cache_creation_input_tokens));
+        }
+        for (ty, value) in points {
+            if let Some(v) = value {
+                metric_attrs.push(KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty));
+                r.inst.instruments.tokens.record(v, &metric_attrs);
+                metric_attrs.truncate(base);
+            }
+        }
+        if let Some(ttfc) = r.first_chunk {
+            r.inst.instruments.ttfc.record(ttfc, &metric_attrs);
+        }
+        if let End::Error(ty) = how {
+            metric_attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+        }
+        r.inst
+            .instruments
+            .duration
+            .record(r.start.elapsed().as_secs_f64(), &metric_attrs);
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.end(End::Cancelled, CallResult::default());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_is_capped_at_a_char_boundary() {
+        assert_eq!(cap("héllo", 2), "h");
+        assert_eq!(cap("héllo", 3), "hé");
+        assert_eq!(cap("abc", 10), "abc");
+    }
+
+    #[test]
+    fn capture_env_values() {
+        for on in ["true", "TRUE", "SPAN_ONLY", "span_and_event"] {
+            assert!(capture_content_from_env(Some(on)), "{on}");
+        }
+        for off in [
+            None,
+            Some("false"),
+            Some("NO_CONTENT"),
+            Some("EVENT_ONLY"),
+            Some(""),
+        ] {
+            assert!(!capture_content_from_env(off), "{off:?}");
+        }
+    }
+}

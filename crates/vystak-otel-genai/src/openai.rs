@@ -1,0 +1,220 @@
+//! OpenAI Chat Completions and Responses: usage from bodies and stream chunks (feature `openai`).
+
+use serde::Deserialize;
+
+use crate::usage::{GenAiChunk, GenAiResponse, Usage};
+
+/// `prompt_tokens_details` / `input_tokens_details`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct InputDetails {
+    /// Cached input tokens (a subset of the input tokens).
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
+}
+
+/// `completion_tokens_details` / `output_tokens_details`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct OutputDetails {
+    /// Reasoning tokens (a subset of the output tokens).
+    #[serde(default)]
+    pub reasoning_tokens: Option<u64>,
+}
+
+/// Chat Completions `usage`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct ChatUsage {
+    /// Prompt tokens (including cached ones).
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Details of the prompt tokens.
+    #[serde(default)]
+    pub prompt_tokens_details: Option<InputDetails>,
+    /// Details of the completion tokens.
+    #[serde(default)]
+    pub completion_tokens_details: Option<OutputDetails>,
+}
+
+impl From<&ChatUsage> for Usage {
+    fn from(u: &ChatUsage) -> Usage {
+        Usage {
+            input_tokens: Some(u.prompt_tokens),
+            output_tokens: Some(u.completion_tokens),
+            cache_read_input_tokens: u
+                .prompt_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens),
+            cache_creation_input_tokens: None,
+            reasoning_output_tokens: u
+                .completion_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens),
+        }
+    }
+}
+
+/// One choice's finish reason.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct Choice {
+    /// `stop`, `length`, `tool_calls`, …
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// A Chat Completions response, or one streaming chunk (`chat.completion.chunk`; with
+/// `stream_options.include_usage` the last chunk carries `usage`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct ChatCompletion {
+    /// `chatcmpl-…`.
+    pub id: String,
+    /// The model.
+    pub model: String,
+    /// Choices.
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+    /// Usage (absent on most stream chunks).
+    #[serde(default)]
+    pub usage: Option<ChatUsage>,
+}
+
+impl GenAiResponse for ChatCompletion {
+    fn usage(&self) -> Option<Usage> {
+        self.usage.as_ref().map(Usage::from)
+    }
+    fn response_model(&self) -> Option<&str> {
+        Some(&self.model)
+    }
+    fn response_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn finish_reasons(&self) -> Vec<String> {
+        self.choices
+            .iter()
+            .filter_map(|c| c.finish_reason.clone())
+            .collect()
+    }
+}
+
+impl GenAiChunk for ChatCompletion {
+    fn usage(&self) -> Option<Usage> {
+        self.usage.as_ref().map(Usage::from)
+    }
+    fn response_model(&self) -> Option<&str> {
+        Some(&self.model)
+    }
+    fn response_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn finish_reason(&self) -> Option<&str> {
+        self.choices.iter().find_map(|c| c.finish_reason.as_deref())
+    }
+}
+
+/// Responses API `usage`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct ResponsesUsage {
+    /// Input tokens (including cached ones).
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Details of the input tokens.
+    #[serde(default)]
+    pub input_tokens_details: Option<InputDetails>,
+    /// Details of the output tokens.
+    #[serde(default)]
+    pub output_tokens_details: Option<OutputDetails>,
+}
+
+/// A Responses API response (`POST /v1/responses`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Response {
+    /// `resp_…`.
+    pub id: String,
+    /// The model.
+    pub model: String,
+    /// `completed`, `incomplete`, …
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Usage.
+    #[serde(default)]
+    pub usage: Option<ResponsesUsage>,
+}
+
+impl GenAiResponse for Response {
+    fn usage(&self) -> Option<Usage> {
+        self.usage.as_ref().map(|u| Usage {
+            input_tokens: Some(u.input_tokens),
+            output_tokens: Some(u.output_tokens),
+            cache_read_input_tokens: u
+                .input_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens),
+            cache_creation_input_tokens: None,
+            reasoning_output_tokens: u
+                .output_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens),
+        })
+    }
+    fn response_model(&self) -> Option<&str> {
+        Some(&self.model)
+    }
+    fn response_id(&self) -> Option<&str> {
+        Some(&self.id)
+    }
+    fn finish_reasons(&self) -> Vec<String> {
+        self.status.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_completion_with_cached_and_reasoning_tokens() {
+        let body = r#"{"id":"chatcmpl-123","object":"chat.completion","created":1677652288,
+          "model":"gpt-4o-mini-2024-07-18",
+          "choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"logprobs":null,"finish_reason":"stop"}],
+          "usage":{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,
+                   "prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0},
+                   "completion_tokens_details":{"reasoning_tokens":64,"audio_tokens":0}}}"#;
+        let c: ChatCompletion = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            GenAiResponse::usage(&c).unwrap(),
+            Usage {
+                input_tokens: Some(2006),
+                output_tokens: Some(300),
+                cache_read_input_tokens: Some(1920),
+                cache_creation_input_tokens: None,
+                reasoning_output_tokens: Some(64),
+            }
+        );
+        assert_eq!(c.finish_reasons(), ["stop"]);
+    }
+
+    #[test]
+    fn stream_chunks_carry_usage_only_at_the_end() {
+        let first = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#;
+        let last = r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11}}"#;
+        let first: ChatCompletion = serde_json::from_str(first).unwrap();
+        let last: ChatCompletion = serde_json::from_str(last).unwrap();
+        assert_eq!(GenAiChunk::usage(&first), None);
+        assert_eq!(GenAiChunk::usage(&last).unwrap().input_tokens, Some(9));
+    }
+
+    #[test]
+    fn responses_api_usage() {
+        let body = r#"{"id":"resp_67cc","object":"response","created_at":1741476542,"status":"completed",
+          "model":"gpt-4.1-2025-04-14","output":[],
+          "usage":{"input_tokens":328,"input_tokens_details":{"cached_tokens":128},
+                   "output_tokens":52,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":380}}"#;
+        let r: Response = serde_json::from_str(body).unwrap();
+        let u = GenAiResponse::usage(&r).unwrap();
+        assert_eq!(
+            (u.input_tokens, u.cache_read_input_tokens, u.output_tokens),
+            (Some(328), Some(128), Some(52))
+        );
+        assert_eq!(r.finish_reasons(), ["completed"]);
+    }
+}

@@ -1,0 +1,223 @@
+//! Every GenAI name this crate emits. The seed's names are the default; the released semantic
+//! conventions (v1.41, `gen_ai_latest_experimental`) are behind [`SemconvMode::LatestExperimental`].
+
+/// Which names to emit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SemconvMode {
+    /// The seed's names: span `gen_ai.chat`, `gen_ai.system`,
+    /// `gen_ai.usage.cache_read_input_tokens`, raw provider input tokens, token types
+    /// `input|output|cache_read|cache_creation`. The default.
+    #[default]
+    Seed,
+    /// Released GenAI semantic conventions (v1.41): span `chat {model}`, `gen_ai.provider.name`,
+    /// `gen_ai.usage.cache_read.input_tokens`, Anthropic input tokens summed with cache tokens,
+    /// token types `input|output` only.
+    LatestExperimental,
+}
+
+impl SemconvMode {
+    /// `LatestExperimental` when `OTEL_SEMCONV_STABILITY_OPT_IN` lists `gen_ai_latest_experimental`.
+    pub fn from_env() -> Self {
+        Self::from_opt_in(std::env::var(ENV_SEMCONV_STABILITY_OPT_IN).ok().as_deref())
+    }
+
+    /// Parses an `OTEL_SEMCONV_STABILITY_OPT_IN` value.
+    pub fn from_opt_in(value: Option<&str>) -> Self {
+        match value {
+            Some(v) if v.split(',').any(|p| p.trim() == GEN_AI_LATEST_EXPERIMENTAL) => {
+                Self::LatestExperimental
+            }
+            _ => Self::Seed,
+        }
+    }
+}
+
+/// `OTEL_SEMCONV_STABILITY_OPT_IN`.
+pub const ENV_SEMCONV_STABILITY_OPT_IN: &str = "OTEL_SEMCONV_STABILITY_OPT_IN";
+/// The opt-in value that selects [`SemconvMode::LatestExperimental`].
+pub const GEN_AI_LATEST_EXPERIMENTAL: &str = "gen_ai_latest_experimental";
+/// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`.
+pub const ENV_CAPTURE_MESSAGE_CONTENT: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+
+/// Span name of a model call in the seed's form.
+pub const SPAN_GEN_AI_CHAT: &str = "gen_ai.chat";
+/// `gen_ai.operation.name`.
+pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+/// The `chat` operation.
+pub const OPERATION_CHAT: &str = "chat";
+/// `gen_ai.system` (seed; deprecated in semconv v1.37 for `gen_ai.provider.name`).
+pub const GEN_AI_SYSTEM: &str = "gen_ai.system";
+/// `gen_ai.provider.name` (latest).
+pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+/// `gen_ai.request.model`.
+pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+/// `gen_ai.response.model`.
+pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+/// `gen_ai.response.id`.
+pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+/// `gen_ai.response.finish_reasons`.
+pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+/// `gen_ai.response.time_to_first_chunk` (s).
+pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+/// `gen_ai.request.stream`.
+pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+/// `gen_ai.request.temperature`.
+pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+/// `gen_ai.request.max_tokens`.
+pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+/// `gen_ai.request.top_p`.
+pub const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
+/// `gen_ai.request.top_k`.
+pub const GEN_AI_REQUEST_TOP_K: &str = "gen_ai.request.top_k";
+/// `gen_ai.request.stop_sequences`.
+pub const GEN_AI_REQUEST_STOP_SEQUENCES: &str = "gen_ai.request.stop_sequences";
+/// `gen_ai.usage.input_tokens`.
+pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+/// `gen_ai.usage.output_tokens`.
+pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// `gen_ai.usage.cache_read_input_tokens` (seed).
+pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read_input_tokens";
+/// `gen_ai.usage.cache_creation_input_tokens` (seed).
+pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_creation_input_tokens";
+/// `gen_ai.usage.cache_read.input_tokens` (latest).
+pub const GEN_AI_USAGE_CACHE_READ_DOT_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+/// `gen_ai.usage.cache_creation.input_tokens` (latest).
+pub const GEN_AI_USAGE_CACHE_CREATION_DOT_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_creation.input_tokens";
+/// `gen_ai.usage.reasoning.output_tokens` (latest).
+pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+/// `gen_ai.input.messages` (opt-in content).
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// `gen_ai.output.messages` (opt-in content).
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// `server.address`.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// `server.port`.
+pub const SERVER_PORT: &str = "server.port";
+/// `error.type`.
+pub const ERROR_TYPE: &str = "error.type";
+
+/// Histogram `gen_ai.client.token.usage` (`{token}`).
+pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// Histogram `gen_ai.client.operation.duration` (s).
+pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+/// Histogram `gen_ai.client.operation.time_to_first_chunk` (s).
+pub const GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: &str =
+    "gen_ai.client.operation.time_to_first_chunk";
+/// `gen_ai.token.type`.
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+/// Token type `input`.
+pub const TOKEN_TYPE_INPUT: &str = "input";
+/// Token type `output`.
+pub const TOKEN_TYPE_OUTPUT: &str = "output";
+/// Token type `cache_read` (seed).
+pub const TOKEN_TYPE_CACHE_READ: &str = "cache_read";
+/// Token type `cache_creation` (seed).
+pub const TOKEN_TYPE_CACHE_CREATION: &str = "cache_creation";
+/// Unit of the token histogram.
+pub const UNIT_TOKEN: &str = "{token}";
+/// Unit of the duration histograms.
+pub const UNIT_SECONDS: &str = "s";
+/// Finish reason recorded for a stream that ended before its finish reason arrived.
+pub const FINISH_REASON_ERROR: &str = "error";
+/// Provider `anthropic` (the default `gen_ai.system` for Vystak's Anthropic-compatible endpoints).
+pub const PROVIDER_ANTHROPIC: &str = "anthropic";
+/// Provider `openai`.
+pub const PROVIDER_OPENAI: &str = "openai";
+
+/// Token buckets: powers of 4 from 1 to 67108864.
+pub const TOKEN_BUCKETS: [f64; 14] = [
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
+/// Operation duration buckets in seconds: 0.01 doubling to 81.92.
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_exact() {
+        for (got, want) in [
+            (SPAN_GEN_AI_CHAT, "gen_ai.chat"),
+            (GEN_AI_OPERATION_NAME, "gen_ai.operation.name"),
+            (GEN_AI_SYSTEM, "gen_ai.system"),
+            (GEN_AI_PROVIDER_NAME, "gen_ai.provider.name"),
+            (GEN_AI_REQUEST_MODEL, "gen_ai.request.model"),
+            (GEN_AI_RESPONSE_MODEL, "gen_ai.response.model"),
+            (GEN_AI_RESPONSE_ID, "gen_ai.response.id"),
+            (
+                GEN_AI_RESPONSE_FINISH_REASONS,
+                "gen_ai.response.finish_reasons",
+            ),
+            (
+                GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+                "gen_ai.response.time_to_first_chunk",
+            ),
+            (GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.input_tokens"),
+            (GEN_AI_USAGE_OUTPUT_TOKENS, "gen_ai.usage.output_tokens"),
+            (
+                GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                "gen_ai.usage.cache_read_input_tokens",
+            ),
+            (
+                GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                "gen_ai.usage.cache_creation_input_tokens",
+            ),
+            (
+                GEN_AI_USAGE_CACHE_READ_DOT_INPUT_TOKENS,
+                "gen_ai.usage.cache_read.input_tokens",
+            ),
+            (
+                GEN_AI_USAGE_CACHE_CREATION_DOT_INPUT_TOKENS,
+                "gen_ai.usage.cache_creation.input_tokens",
+            ),
+            (GEN_AI_CLIENT_TOKEN_USAGE, "gen_ai.client.token.usage"),
+            (
+                GEN_AI_CLIENT_OPERATION_DURATION,
+                "gen_ai.client.operation.duration",
+            ),
+            (
+                GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK,
+                "gen_ai.client.operation.time_to_first_chunk",
+            ),
+            (GEN_AI_TOKEN_TYPE, "gen_ai.token.type"),
+            (TOKEN_TYPE_INPUT, "input"),
+            (TOKEN_TYPE_OUTPUT, "output"),
+            (TOKEN_TYPE_CACHE_READ, "cache_read"),
+            (TOKEN_TYPE_CACHE_CREATION, "cache_creation"),
+            (UNIT_TOKEN, "{token}"),
+            (UNIT_SECONDS, "s"),
+            (PROVIDER_ANTHROPIC, "anthropic"),
+            (
+                ENV_SEMCONV_STABILITY_OPT_IN,
+                "OTEL_SEMCONV_STABILITY_OPT_IN",
+            ),
+            (
+                ENV_CAPTURE_MESSAGE_CONTENT,
+                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
+        let powers: Vec<f64> = (0..14).map(|i| 4f64.powi(i)).collect();
+        assert_eq!(TOKEN_BUCKETS.to_vec(), powers);
+        assert_eq!(DURATION_BUCKETS[0], 0.01);
+        assert_eq!(DURATION_BUCKETS[13], 81.92);
+    }
+
+    #[test]
+    fn opt_in_parsing() {
+        assert_eq!(SemconvMode::from_opt_in(None), SemconvMode::Seed);
+        assert_eq!(SemconvMode::from_opt_in(Some("http")), SemconvMode::Seed);
+        assert_eq!(
+            SemconvMode::from_opt_in(Some("http, gen_ai_latest_experimental")),
+            SemconvMode::LatestExperimental
+        );
+    }
+}

@@ -1,0 +1,437 @@
+//! The recorder through all three ways in, asserted with in-memory exporters.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use vystak_otel_genai::anthropic::{MessagesResponse, StreamEvent};
+use vystak_otel_genai::{
+    GenAiCall, GenAiInstrumentation, GenAiLayer, GenAiRequest, GenAiResponse, SemconvMode, Usage,
+};
+
+struct T {
+    spans: InMemorySpanExporter,
+    metrics: InMemoryMetricExporter,
+    tp: SdkTracerProvider,
+    mp: SdkMeterProvider,
+}
+
+#[derive(Debug, PartialEq)]
+struct Point {
+    name: String,
+    unit: String,
+    attrs: BTreeMap<String, String>,
+    count: u64,
+    sum: f64,
+    bounds: Vec<f64>,
+}
+
+impl T {
+    fn new() -> Self {
+        let spans = InMemorySpanExporter::default();
+        let metrics = InMemoryMetricExporter::default();
+        let tp = SdkTracerProvider::builder()
+            .with_simple_exporter(spans.clone())
+            .build();
+        let mp = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
+            .build();
+        Self {
+            spans,
+            metrics,
+            tp,
+            mp,
+        }
+    }
+    fn inst(&self) -> GenAiInstrumentation {
+        GenAiInstrumentation::new()
+            .with_tracer_provider(&self.tp)
+            .with_meter_provider(&self.mp)
+            .with_semconv_mode(SemconvMode::Seed)
+            .with_content_capture(false)
+    }
+    fn spans(&self) -> Vec<SpanData> {
+        self.spans.get_finished_spans().unwrap()
+    }
+    fn points(&self, name: &str) -> Vec<Point> {
+        self.mp.force_flush().unwrap();
+        let all = self.metrics.get_finished_metrics().unwrap();
+        let mut out = Vec::new();
+        let Some(last) = all.last() else { return out };
+        for sm in last.scope_metrics() {
+            for m in sm.metrics().filter(|m| m.name() == name) {
+                let attrs = |it: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
+                    it.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect()
+                };
+                match m.data() {
+                    AggregatedMetrics::U64(MetricData::Histogram(h)) => {
+                        for dp in h.data_points() {
+                            out.push(Point {
+                                name: name.into(),
+                                unit: m.unit().into(),
+                                attrs: attrs(&mut dp.attributes()),
+                                count: dp.count(),
+                                sum: dp.sum() as f64,
+                                bounds: dp.bounds().collect(),
+                            });
+                        }
+                    }
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                        for dp in h.data_points() {
+                            out.push(Point {
+                                name: name.into(),
+                                unit: m.unit().into(),
+                                attrs: attrs(&mut dp.attributes()),
+                                count: dp.count(),
+                                sum: dp.sum(),
+                                bounds: dp.bounds().collect(),
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            a.attrs
+                .get("gen_ai.token.type")
+                .cmp(&b.attrs.get("gen_ai.token.type"))
+        });
+        out
+    }
+}
+
+fn attrs(span: &SpanData) -> BTreeMap<String, String> {
+    span.attributes
+        .iter()
+        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+        .collect()
+}
+
+fn reply() -> MessagesResponse {
+    serde_json::from_value(serde_json::json!({
+        "id": "msg_abc", "type": "message", "role": "assistant",
+        "model": "claude-haiku-4-5-20251001",
+        "content": [{"type": "text", "text": "Sunny."}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 20, "output_tokens": 5,
+                  "cache_read_input_tokens": 1000, "cache_creation_input_tokens": 30}
+    }))
+    .unwrap()
+}
+
+const TOKEN_BOUNDS: [f64; 14] = [
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
+const DURATION_BOUNDS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+#[tokio::test]
+async fn instrument_records_the_seed_span_and_one_token_point_per_direction() {
+    let t = T::new();
+    let call = GenAiCall::anthropic("claude-haiku-4-5")
+        .with_max_tokens(256)
+        .with_temperature(0.5)
+        .with_server("api.anthropic.com", 443);
+    let out = t
+        .inst()
+        .instrument(call, async { Ok::<_, std::io::Error>(reply()) })
+        .await
+        .unwrap();
+    assert_eq!(out.text(), "Sunny.");
+    let spans = t.spans();
+    assert_eq!(spans.len(), 1);
+    let s = &spans[0];
+    assert_eq!(s.name, "gen_ai.chat");
+    assert_eq!(s.span_kind, SpanKind::Client);
+    assert_eq!(s.status, Status::Unset);
+    let a = attrs(s);
+    for (k, v) in [
+        ("gen_ai.operation.name", "chat"),
+        ("gen_ai.system", "anthropic"),
+        ("gen_ai.request.model", "claude-haiku-4-5"),
+        ("gen_ai.response.model", "claude-haiku-4-5-20251001"),
+        ("gen_ai.response.id", "msg_abc"),
+        ("gen_ai.response.finish_reasons", r#"["end_turn"]"#),
+        ("gen_ai.usage.input_tokens", "20"),
+        ("gen_ai.usage.output_tokens", "5"),
+        ("gen_ai.usage.cache_read_input_tokens", "1000"),
+        ("gen_ai.usage.cache_creation_input_tokens", "30"),
+        ("gen_ai.request.max_tokens", "256"),
+        ("gen_ai.request.temperature", "0.5"),
+        ("server.address", "api.anthropic.com"),
+        ("server.port", "443"),
+    ] {
+        assert_eq!(a.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    assert!(!a.contains_key("gen_ai.input.messages") && !a.contains_key("gen_ai.output.messages"));
+    assert!(!a.contains_key("gen_ai.provider.name"));
+
+    let tokens = t.points("gen_ai.client.token.usage");
+    let by_type: Vec<(String, f64)> = tokens
+        .iter()
+        .map(|p| (p.attrs["gen_ai.token.type"].clone(), p.sum))
+        .collect();
+    assert_eq!(
+        by_type,
+        [
+            ("cache_creation".to_owned(), 30.0),
+            ("cache_read".to_owned(), 1000.0),
+            ("input".to_owned(), 20.0),
+            ("output".to_owned(), 5.0)
+        ]
+    );
+    for p in &tokens {
+        assert_eq!(p.unit, "{token}");
+        assert_eq!(p.count, 1);
+        assert_eq!(p.bounds, TOKEN_BOUNDS);
+        assert_eq!(p.attrs["gen_ai.system"], "anthropic");
+        assert_eq!(
+            p.attrs["gen_ai.request.model"], "claude-haiku-4-5-20251001",
+            "the seed takes the model from the response"
+        );
+    }
+    let duration = t.points("gen_ai.client.operation.duration");
+    assert_eq!(duration.len(), 1);
+    assert_eq!(duration[0].unit, "s");
+    assert_eq!(duration[0].bounds, DURATION_BOUNDS);
+    assert!(!duration[0].attrs.contains_key("error.type"));
+}
+
+#[tokio::test]
+async fn failures_are_errors_and_still_record_the_duration() {
+    let t = T::new();
+    let result = t
+        .inst()
+        .instrument(GenAiCall::anthropic("m"), async {
+            Err::<MessagesResponse, _>(std::io::Error::other("overloaded"))
+        })
+        .await;
+    assert!(result.is_err());
+    let s = &t.spans()[0];
+    assert!(matches!(s.status, Status::Error { .. }));
+    assert_eq!(attrs(s)["error.type"], "std::io::error::Error");
+    assert!(
+        t.points("gen_ai.client.token.usage").is_empty(),
+        "no usage, no token points"
+    );
+    let d = t.points("gen_ai.client.operation.duration");
+    assert_eq!(d[0].attrs["error.type"], "std::io::error::Error");
+    assert_eq!(
+        d[0].attrs["gen_ai.request.model"], "m",
+        "falls back to the requested model"
+    );
+}
+
+fn events() -> Vec<Result<StreamEvent, std::io::Error>> {
+    [
+        r#"{"type":"message_start","message":{"id":"msg_s","type":"message","role":"assistant","content":[],"model":"claude-haiku-4-5-20251001","usage":{"input_tokens":40,"cache_read_input_tokens":500,"cache_creation_input_tokens":0,"output_tokens":1}}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}}"#,
+        r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":12}}"#,
+        r#"{"type":"message_stop"}"#,
+    ]
+    .into_iter()
+    .map(|d| Ok(StreamEvent::parse(d).unwrap()))
+    .collect()
+}
+
+#[tokio::test]
+async fn a_stream_ends_the_span_at_its_last_chunk_with_usage_and_time_to_first_chunk() {
+    let t = T::new();
+    let source = futures_util::stream::iter(events()).then(|e| async move {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        e
+    });
+    let mut stream = Box::pin(
+        t.inst()
+            .instrument_stream(GenAiCall::anthropic("claude-haiku-4-5"), source),
+    );
+    let mut n = 0;
+    while let Some(item) = stream.next().await {
+        item.unwrap();
+        n += 1;
+        if n < 5 {
+            assert!(
+                t.spans().is_empty(),
+                "the span stays open until the last chunk"
+            );
+        }
+    }
+    let s = &t.spans()[0];
+    let a = attrs(s);
+    assert_eq!(a["gen_ai.request.stream"], "true");
+    assert_eq!(a["gen_ai.usage.input_tokens"], "40");
+    assert_eq!(a["gen_ai.usage.output_tokens"], "12");
+    assert_eq!(a["gen_ai.usage.cache_read_input_tokens"], "500");
+    assert_eq!(a["gen_ai.response.id"], "msg_s");
+    assert_eq!(a["gen_ai.response.finish_reasons"], r#"["end_turn"]"#);
+    let ttfc: f64 = a["gen_ai.response.time_to_first_chunk"].parse().unwrap();
+    assert!(ttfc > 0.0);
+    let ttfc_points = t.points("gen_ai.client.operation.time_to_first_chunk");
+    assert_eq!(ttfc_points.len(), 1);
+    assert_eq!(ttfc_points[0].bounds, DURATION_BOUNDS);
+}
+
+#[tokio::test]
+async fn a_stream_dropped_early_records_finish_reason_error_and_the_usage_seen() {
+    let t = T::new();
+    let mut stream = Box::pin(t.inst().instrument_stream(
+        GenAiCall::anthropic("m"),
+        futures_util::stream::iter(events()),
+    ));
+    stream.next().await.unwrap().unwrap(); // message_start only
+    drop(stream);
+    let s = &t.spans()[0];
+    let a = attrs(s);
+    assert_eq!(a["gen_ai.response.finish_reasons"], r#"["error"]"#);
+    assert_eq!(a["gen_ai.usage.input_tokens"], "40");
+    assert_eq!(a["gen_ai.usage.output_tokens"], "1");
+    let input: Vec<f64> = t
+        .points("gen_ai.client.token.usage")
+        .iter()
+        .filter(|p| p.attrs["gen_ai.token.type"] == "input")
+        .map(|p| p.sum)
+        .collect();
+    assert_eq!(input, [40.0]);
+}
+
+#[tokio::test]
+async fn latest_experimental_names_and_the_anthropic_input_sum() {
+    let t = T::new();
+    t.inst()
+        .with_semconv_mode(SemconvMode::LatestExperimental)
+        .instrument(GenAiCall::anthropic("claude-haiku-4-5"), async {
+            Ok::<_, std::io::Error>(reply())
+        })
+        .await
+        .unwrap();
+    let s = &t.spans()[0];
+    assert_eq!(s.name, "chat claude-haiku-4-5");
+    let a = attrs(s);
+    assert_eq!(a["gen_ai.provider.name"], "anthropic");
+    assert!(!a.contains_key("gen_ai.system"));
+    assert_eq!(
+        a["gen_ai.usage.input_tokens"], "1050",
+        "20 + 1000 cache read + 30 cache creation"
+    );
+    assert_eq!(a["gen_ai.usage.cache_read.input_tokens"], "1000");
+    assert_eq!(a["gen_ai.usage.cache_creation.input_tokens"], "30");
+    let types: Vec<String> = t
+        .points("gen_ai.client.token.usage")
+        .iter()
+        .map(|p| p.attrs["gen_ai.token.type"].clone())
+        .collect();
+    assert_eq!(types, ["input", "output"]);
+    let p = &t.points("gen_ai.client.token.usage")[0];
+    assert_eq!(p.attrs["gen_ai.request.model"], "claude-haiku-4-5");
+    assert_eq!(
+        p.attrs["gen_ai.response.model"],
+        "claude-haiku-4-5-20251001"
+    );
+}
+
+/// The seed's a2a case: the agent's server span closes before the background model call ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_span_outlives_a_parent_that_ended_first() {
+    let t = T::new();
+    let parent = t.tp.tracer("agent").start("POST /a2a");
+    let cx = opentelemetry::Context::current_with_span(parent);
+    let parent_id = cx.span().span_context().span_id();
+    let inst = t.inst();
+    let (release, wait) = tokio::sync::oneshot::channel::<()>();
+    let task = {
+        let _g = cx.clone().attach();
+        let fut = inst.instrument(GenAiCall::anthropic("m"), async move {
+            wait.await.unwrap();
+            Ok::<_, std::io::Error>(reply())
+        });
+        tokio::spawn(fut)
+    };
+    cx.span().end(); // the server span ends first
+    assert_eq!(t.spans().len(), 1);
+    release.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    let spans = t.spans();
+    let chat = spans.iter().find(|s| s.name == "gen_ai.chat").unwrap();
+    let server = spans.iter().find(|s| s.name == "POST /a2a").unwrap();
+    assert!(chat.end_time > server.end_time);
+    assert_eq!(chat.parent_span_id, parent_id);
+    assert_eq!(chat.span_context.trace_id(), server.span_context.trace_id());
+    assert_eq!(attrs(chat)["gen_ai.usage.cache_read_input_tokens"], "1000");
+}
+
+#[tokio::test]
+async fn content_capture_is_off_by_default_and_capped_when_on() {
+    let t = T::new();
+    let call = GenAiCall::anthropic("m").with_input_messages(
+        r#"[{"role":"user","parts":[{"type":"text","content":"secret prompt"}]}]"#,
+    );
+    t.inst()
+        .instrument(call.clone(), async { Ok::<_, std::io::Error>(reply()) })
+        .await
+        .unwrap();
+    assert!(!attrs(&t.spans()[0]).contains_key("gen_ai.input.messages"));
+    t.inst()
+        .with_content_capture(true)
+        .with_content_cap(20)
+        .instrument(call, async { Ok::<_, std::io::Error>(reply()) })
+        .await
+        .unwrap();
+    let a = attrs(&t.spans()[1]);
+    assert_eq!(a["gen_ai.input.messages"].len(), 20);
+    assert!(a["gen_ai.output.messages"].starts_with(r#"[{"#));
+}
+
+struct Req(&'static str);
+impl GenAiRequest for Req {
+    fn gen_ai_call(&self) -> GenAiCall {
+        GenAiCall::chat("openai", self.0)
+    }
+}
+struct Resp;
+impl GenAiResponse for Resp {
+    fn usage(&self) -> Option<Usage> {
+        Some(Usage {
+            input_tokens: Some(7),
+            output_tokens: Some(3),
+            ..Usage::default()
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_layer_wraps_a_model_client_service() {
+    use tower::{Layer, ServiceExt};
+    let t = T::new();
+    let svc =
+        GenAiLayer::with_instrumentation(t.inst()).layer(tower::service_fn(|_req: Req| async {
+            let inside = opentelemetry::Context::current()
+                .span()
+                .span_context()
+                .is_valid();
+            assert!(inside, "the model call runs inside the gen_ai.chat span");
+            Ok::<_, std::convert::Infallible>(Resp)
+        }));
+    svc.oneshot(Req("gpt-4o")).await.unwrap();
+    let a = attrs(&t.spans()[0]);
+    assert_eq!(a["gen_ai.system"], "openai");
+    assert_eq!(a["gen_ai.usage.input_tokens"], "7");
+    let types: Vec<String> = t
+        .points("gen_ai.client.token.usage")
+        .iter()
+        .map(|p| p.attrs["gen_ai.token.type"].clone())
+        .collect();
+    assert_eq!(
+        types,
+        ["input", "output"],
+        "no cache points when the provider reported none"
+    );
+}
