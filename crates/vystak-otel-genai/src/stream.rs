@@ -47,6 +47,14 @@ impl<S> std::fmt::Debug for InstrumentedStream<S> {
     }
 }
 
+impl<S> InstrumentedStream<S> {
+    /// The context holding the call's span: make it current around the HTTP request that
+    /// produces the stream, so that request's span is a child of the model-call span.
+    pub fn context(&self) -> opentelemetry::Context {
+        self.state.guard.context()
+    }
+}
+
 impl<S, C, E> Stream for InstrumentedStream<S>
 where
     S: Stream<Item = Result<C, E>>,
