@@ -1,0 +1,75 @@
+//! Every name this crate emits (messaging semantic conventions v1.44, development status).
+
+/// `messaging.system`.
+pub const MESSAGING_SYSTEM: &str = "messaging.system";
+/// The `messaging.system` value for NATS (no well-known value exists; the OpenTelemetry Java
+/// agent uses `nats`).
+pub const MESSAGING_SYSTEM_NATS: &str = "nats";
+/// `messaging.destination.name` (the subject).
+pub const MESSAGING_DESTINATION_NAME: &str = "messaging.destination.name";
+/// `messaging.destination.temporary` (reply inboxes).
+pub const MESSAGING_DESTINATION_TEMPORARY: &str = "messaging.destination.temporary";
+/// `messaging.operation.name`.
+pub const MESSAGING_OPERATION_NAME: &str = "messaging.operation.name";
+/// `messaging.operation.type`.
+pub const MESSAGING_OPERATION_TYPE: &str = "messaging.operation.type";
+/// `messaging.message.body.size`.
+pub const MESSAGING_MESSAGE_BODY_SIZE: &str = "messaging.message.body.size";
+/// `messaging.consumer.group.name` (the queue group).
+pub const MESSAGING_CONSUMER_GROUP_NAME: &str = "messaging.consumer.group.name";
+/// `error.type`.
+pub const ERROR_TYPE: &str = "error.type";
+/// Operation `send` (PRODUCER span whose context is injected into the message).
+pub const OPERATION_SEND: &str = "send";
+/// Operation `process` (CONSUMER span).
+pub const OPERATION_PROCESS: &str = "process";
+/// Prefix of NATS reply inboxes, never used in span names.
+pub const INBOX_PREFIX: &str = "_INBOX.";
+
+/// JSON-RPC envelope path of the seed's carrier: `params._meta.headers`.
+pub const ENVELOPE_PARAMS: &str = "params";
+/// `_meta` (MCP SEP-414 and the seed).
+pub const ENVELOPE_META: &str = "_meta";
+/// `headers` under `_meta` (the seed).
+pub const ENVELOPE_HEADERS: &str = "headers";
+
+/// `error.type` of a request that timed out.
+pub const ERROR_TIMEOUT: &str = "timeout";
+/// `error.type` when no one listens on the subject.
+pub const ERROR_NO_RESPONDERS: &str = "no_responders";
+/// `error.type` of a payload larger than the server accepts.
+pub const ERROR_MAX_PAYLOAD: &str = "max_payload_exceeded";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_exact() {
+        for (got, want) in [
+            (MESSAGING_SYSTEM, "messaging.system"),
+            (MESSAGING_SYSTEM_NATS, "nats"),
+            (MESSAGING_DESTINATION_NAME, "messaging.destination.name"),
+            (
+                MESSAGING_DESTINATION_TEMPORARY,
+                "messaging.destination.temporary",
+            ),
+            (MESSAGING_OPERATION_NAME, "messaging.operation.name"),
+            (MESSAGING_OPERATION_TYPE, "messaging.operation.type"),
+            (MESSAGING_MESSAGE_BODY_SIZE, "messaging.message.body.size"),
+            (
+                MESSAGING_CONSUMER_GROUP_NAME,
+                "messaging.consumer.group.name",
+            ),
+            (ERROR_TYPE, "error.type"),
+            (OPERATION_SEND, "send"),
+            (OPERATION_PROCESS, "process"),
+            (INBOX_PREFIX, "_INBOX."),
+            (ENVELOPE_PARAMS, "params"),
+            (ENVELOPE_META, "_meta"),
+            (ENVELOPE_HEADERS, "headers"),
+        ] {
+            assert_eq!(got, want);
+        }
+    }
+}

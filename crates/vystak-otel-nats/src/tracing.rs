@@ -1,0 +1,293 @@
+//! `NatsTracing`: PRODUCER `send` spans around request/publish of an envelope, and CONSUMER
+//! `process` spans for received messages.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::header::HeaderMap;
+use bytes::Bytes;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
+use serde_json::Value;
+
+use crate::envelope::{extract_with, inject_with};
+use crate::error::NatsError;
+use crate::headers::{NatsHeaderExtractor, NatsHeaderInjector};
+use crate::semconv::*;
+
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+fn key(k: &'static str) -> Key {
+    Key::from_static_str(k)
+}
+
+#[derive(Clone)]
+enum PropagatorChoice {
+    Global,
+    Custom(Arc<dyn TextMapPropagator + Send + Sync>),
+}
+
+/// Tracer and propagator for NATS messaging spans. Cheap to clone.
+///
+/// ```no_run
+/// # async fn run(nats: async_nats::Client) -> Result<(), vystak_otel_nats::NatsError> {
+/// use vystak_otel_nats::NatsTracing;
+/// let mut envelope = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "message/send",
+///                                        "params": {"message": {"parts": []}}});
+/// let reply = NatsTracing::new()
+///     .request(&nats, "vystak.agents.time-agent", &mut envelope, std::time::Duration::from_secs(60))
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct NatsTracing {
+    tracer: Arc<BoxedTracer>,
+    propagator: PropagatorChoice,
+}
+
+impl fmt::Debug for NatsTracing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsTracing").finish_non_exhaustive()
+    }
+}
+
+impl Default for NatsTracing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `send {subject}`, or just `send` for a temporary reply subject (never an `_INBOX` name).
+fn span_name(operation: &'static str, subject: &str) -> Cow<'static, str> {
+    if subject.starts_with(INBOX_PREFIX) || subject.is_empty() {
+        Cow::Borrowed(operation)
+    } else {
+        Cow::Owned(format!("{operation} {subject}"))
+    }
+}
+
+impl NatsTracing {
+    /// The global tracer provider (captured now) and the global propagator.
+    pub fn new() -> Self {
+        Self {
+            tracer: Arc::new(opentelemetry::global::tracer_with_scope(scope())),
+            propagator: PropagatorChoice::Global,
+        }
+    }
+
+    /// Spans from this tracer provider.
+    pub fn with_tracer_provider<P>(mut self, provider: &P) -> Self
+    where
+        P: TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+    {
+        self.tracer = Arc::new(BoxedTracer::new(Box::new(
+            provider.tracer_with_scope(scope()),
+        )));
+        self
+    }
+
+    /// Inject and extract with this propagator.
+    pub fn with_propagator(
+        mut self,
+        propagator: impl TextMapPropagator + Send + Sync + 'static,
+    ) -> Self {
+        self.propagator = PropagatorChoice::Custom(Arc::new(propagator));
+        self
+    }
+
+    fn with_prop<T>(&self, f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
+        match &self.propagator {
+            PropagatorChoice::Global => {
+                // `get_text_map_propagator` takes an `FnMut`; it calls it exactly once.
+                let mut f = Some(f);
+                opentelemetry::global::get_text_map_propagator(|p| f.take().map(|f| f(p)))
+                    .expect("the global propagator closure runs once")
+            }
+            PropagatorChoice::Custom(p) => f(p.as_ref()),
+        }
+    }
+
+    /// Starts a PRODUCER `send {subject}` span (child of the current context) and injects its
+    /// context into the envelope's `params._meta.headers` and into NATS headers.
+    fn start_send(
+        &self,
+        subject: &str,
+        envelope: &mut Value,
+    ) -> (Context, HeaderMap, Bytes, Result<(), NatsError>) {
+        let mut attrs = vec![
+            KeyValue::new(key(MESSAGING_SYSTEM), MESSAGING_SYSTEM_NATS),
+            KeyValue::new(key(MESSAGING_OPERATION_NAME), OPERATION_SEND),
+            KeyValue::new(key(MESSAGING_OPERATION_TYPE), OPERATION_SEND),
+            KeyValue::new(key(MESSAGING_DESTINATION_NAME), subject.to_owned()),
+        ];
+        if subject.starts_with(INBOX_PREFIX) {
+            attrs.push(KeyValue::new(key(MESSAGING_DESTINATION_TEMPORARY), true));
+        }
+        let parent = Context::current();
+        let span = self.tracer.build_with_context(
+            self.tracer
+                .span_builder(span_name(OPERATION_SEND, subject))
+                .with_kind(SpanKind::Producer)
+                .with_attributes(attrs),
+            &parent,
+        );
+        let cx = parent.with_span(span);
+        let mut headers = HeaderMap::new();
+        self.with_prop(|p| {
+            inject_with(envelope, &cx, p);
+            p.inject_context(&cx, &mut NatsHeaderInjector(&mut headers));
+        });
+        match serde_json::to_vec(envelope) {
+            Ok(bytes) => {
+                cx.span().set_attribute(KeyValue::new(
+                    key(MESSAGING_MESSAGE_BODY_SIZE),
+                    bytes.len() as i64,
+                ));
+                (cx, headers, Bytes::from(bytes), Ok(()))
+            }
+            Err(e) => (cx, headers, Bytes::new(), Err(NatsError::Encode(e))),
+        }
+    }
+
+    fn end(cx: &Context, error: Option<&NatsError>) {
+        let span = cx.span();
+        if let Some(e) = error {
+            span.set_attribute(KeyValue::new(key(ERROR_TYPE), e.error_type()));
+            span.set_status(Status::error(e.to_string()));
+        }
+        span.end();
+    }
+
+    /// Sends `envelope` as a request inside a PRODUCER span whose context is injected, and waits
+    /// at most `timeout` for the reply.
+    ///
+    /// # Errors
+    /// [`NatsError`] when the request fails, times out or nobody listens (the span says which).
+    pub async fn request(
+        &self,
+        client: &async_nats::Client,
+        subject: impl Into<String>,
+        envelope: &mut Value,
+        timeout: Duration,
+    ) -> Result<async_nats::Message, NatsError> {
+        let subject = subject.into();
+        let (cx, headers, payload, encoded) = self.start_send(&subject, envelope);
+        if let Err(e) = encoded {
+            Self::end(&cx, Some(&e));
+            return Err(e);
+        }
+        let result = match tokio::time::timeout(
+            timeout,
+            client.request_with_headers(subject, headers, payload),
+        )
+        .await
+        {
+            Ok(r) => r.map_err(NatsError::from),
+            Err(_) => Err(NatsError::Timeout(timeout)),
+        };
+        Self::end(&cx, result.as_ref().err());
+        result
+    }
+
+    /// Publishes `envelope` inside a PRODUCER span whose context is injected.
+    ///
+    /// # Errors
+    /// [`NatsError`] when the envelope cannot be encoded or published.
+    pub async fn publish(
+        &self,
+        client: &async_nats::Client,
+        subject: impl Into<String>,
+        envelope: &mut Value,
+    ) -> Result<(), NatsError> {
+        let subject = subject.into();
+        let (cx, headers, payload, encoded) = self.start_send(&subject, envelope);
+        if let Err(e) = encoded {
+            Self::end(&cx, Some(&e));
+            return Err(e);
+        }
+        let result = client
+            .publish_with_headers(subject, headers, payload)
+            .await
+            .map_err(NatsError::from);
+        Self::end(&cx, result.as_ref().err());
+        result
+    }
+
+    /// The caller's context of a received message: the JSON-RPC envelope first, then NATS headers.
+    pub fn extract(&self, message: &async_nats::Message) -> Context {
+        self.with_prop(|p| {
+            if let Ok(envelope) = serde_json::from_slice::<Value>(&message.payload) {
+                let cx = extract_with(&envelope, p);
+                if cx.span().span_context().is_valid() {
+                    return cx;
+                }
+            }
+            match &message.headers {
+                Some(h) => p.extract(&NatsHeaderExtractor(h)),
+                None => Context::new(),
+            }
+        })
+    }
+
+    /// Starts a CONSUMER `process {name}` span for a received message, parented on the caller's
+    /// extracted context (the single-message case the conventions allow). `name` should be the
+    /// subscribed subject (low cardinality), not a reply inbox. End it with `cx.span().end()`.
+    pub fn process_span(
+        &self,
+        message: &async_nats::Message,
+        name: &str,
+        queue_group: Option<&str>,
+    ) -> Context {
+        let parent = self.extract(message);
+        let mut attrs = vec![
+            KeyValue::new(key(MESSAGING_SYSTEM), MESSAGING_SYSTEM_NATS),
+            KeyValue::new(key(MESSAGING_OPERATION_NAME), OPERATION_PROCESS),
+            KeyValue::new(key(MESSAGING_OPERATION_TYPE), OPERATION_PROCESS),
+            KeyValue::new(key(MESSAGING_DESTINATION_NAME), message.subject.to_string()),
+            KeyValue::new(
+                key(MESSAGING_MESSAGE_BODY_SIZE),
+                message.payload.len() as i64,
+            ),
+        ];
+        if let Some(group) = queue_group {
+            attrs.push(KeyValue::new(
+                key(MESSAGING_CONSUMER_GROUP_NAME),
+                group.to_owned(),
+            ));
+        }
+        let span = self.tracer.build_with_context(
+            self.tracer
+                .span_builder(span_name(OPERATION_PROCESS, name))
+                .with_kind(SpanKind::Consumer)
+                .with_attributes(attrs),
+            &parent,
+        );
+        parent.with_span(span)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbox_subjects_never_reach_span_names() {
+        assert_eq!(
+            span_name(OPERATION_SEND, "vystak.agents.time"),
+            "send vystak.agents.time"
+        );
+        assert_eq!(span_name(OPERATION_SEND, "_INBOX.abc.def"), "send");
+        assert_eq!(span_name(OPERATION_PROCESS, ""), "process");
+    }
+}
