@@ -16,6 +16,7 @@
 //! | `viewer`     | [`viewer`]             | `vystak-otel-viewer`     | embedded OTLP gRPC receiver + trace-tree / token-summary rendering |
 //! | `full`       | all of the above       |                          | default |
 #![forbid(unsafe_code)]
+#![doc = include_str!("../README.md")]
 
 #[cfg(feature = "client")]
 pub use vystak_otel_client as client;
@@ -27,7 +28,7 @@ pub use vystak_otel_nats as nats;
 pub use vystak_otel_propagator as propagator;
 #[cfg(feature = "server")]
 pub use vystak_otel_server as server;
-#[cfg(feature = "telemetry")]
-pub use vystak_telemetry as telemetry;
 #[cfg(feature = "viewer")]
 pub use vystak_otel_viewer as viewer;
+#[cfg(feature = "telemetry")]
+pub use vystak_telemetry as telemetry;

@@ -42,7 +42,7 @@ impl RoleArgs {
 
     fn flag(&self, key: &str) -> bool {
         let flag = format!("--{key}");
-        self.0.iter().any(|a| *a == flag)
+        self.0.contains(&flag)
     }
 
     fn need(&self, key: &str) -> Result<String, String> {
