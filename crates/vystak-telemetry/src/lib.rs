@@ -1,7 +1,7 @@
 //! # vystak-telemetry
 //!
 //! Telemetry initialisation for vystak-otel services: OTLP **gRPC** tracer and meter providers
-//! (batch spans, periodic metrics), W3C tracecontext + baggage propagation, a resource with
+//! (batch spans, periodic metrics), strict W3C Trace Context Level 2 + baggage propagation, a resource with
 //! `service.name` / `service.version` / `OTEL_RESOURCE_ATTRIBUTES`, views with the semantic
 //! conventions' bucket boundaries, the seed's service names and its benign-error filter.
 //!

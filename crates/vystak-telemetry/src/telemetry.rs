@@ -6,7 +6,7 @@ use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::resource::{Resource, TelemetryResourceDetector};
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
@@ -47,10 +47,11 @@ enum SamplerConfig {
     Custom(Sampler),
 }
 
-/// The W3C propagator `init` installs: tracecontext + baggage.
+/// The propagator `init` installs: W3C Trace Context Level 2 (the strict
+/// [`W3cTraceContextPropagator`](vystak_otel_propagator::W3cTraceContextPropagator)) + W3C baggage.
 pub fn default_propagator() -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
+        Box::new(vystak_otel_propagator::W3cTraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ])
 }

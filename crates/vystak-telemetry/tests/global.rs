@@ -23,6 +23,15 @@ async fn init_installs_tracer_meter_and_w3c_propagator() {
         let id = cx.span().span_context().trace_id().to_string();
         assert!(headers["traceparent"].contains(&id), "{headers:?}");
     });
+    // The strict W3C propagator is the one installed: a one-digit version restarts the trace
+    // (the stock SDK propagator would continue it).
+    let mut bad = HashMap::new();
+    bad.insert(
+        "traceparent".to_owned(),
+        "0-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+    );
+    let cx = global::get_text_map_propagator(|p| p.extract(&bad));
+    assert!(!cx.span().span_context().is_valid());
     global::meter("global-test")
         .u64_counter("global.counter")
         .build()
