@@ -117,9 +117,12 @@ fn bench(c: &mut Criterion) {
     opentelemetry::global::set_meter_provider(gmp.clone());
     let peer = ready(app().layer(opentelemetry_instrumentation_tower::http::server::Layer::new()));
     let bare = ready(app());
+    // What any layer costs in axum (a boxed future and body per layered route): the floor.
+    let identity = ready(app().layer(tower::layer::util::Identity::new()));
 
     let variants = [
         ("bare router", &bare),
+        ("identity layer (axum's per-layer cost)", &identity),
         ("vystak sampled", &sampled),
         ("vystak unsampled", &unsampled),
         ("vystak telemetry off", &off),
