@@ -65,3 +65,8 @@ mod url;
 
 pub use extensions::{DisableOtelPropagation, DisableOtelSpan, OtelName};
 pub use middleware::OtelClientMiddleware;
+
+/// The crate README, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

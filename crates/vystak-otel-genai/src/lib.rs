@@ -93,3 +93,8 @@ pub use layer::{GenAiLayer, GenAiService};
 pub use semconv::SemconvMode;
 pub use stream::InstrumentedStream;
 pub use usage::{GenAiChunk, GenAiRequest, GenAiResponse, Usage};
+
+/// The crate README, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

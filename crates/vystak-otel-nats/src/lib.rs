@@ -45,3 +45,8 @@ pub use envelope::{extract, extract_with, inject, inject_with, InjectOutcome};
 pub use error::NatsError;
 pub use headers::{NatsHeaderExtractor, NatsHeaderInjector};
 pub use tracing::NatsTracing;
+
+/// The crate README, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -39,3 +39,8 @@ pub use tracestate::{
     format_tracestate, from_trace_state, insert_member, parse_tracestate, to_trace_state,
     valid_key, valid_value, TracestateError, LARGE_MEMBER_LEN, MAX_HEADER_LEN, MAX_MEMBERS,
 };
+
+/// The crate README, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -86,3 +86,8 @@ pub use layer::{InboundTrust, OtelServerLayer};
 pub use request::RequestView;
 pub use semconv::{SLACK_APP_MENTION, SLACK_MESSAGE};
 pub use service::OtelServer;
+
+/// The crate README, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -237,7 +237,8 @@ async fn handler_tracing_spans_nest_under_the_server_span() {
         let _default = tracing::dispatcher::set_global_default(d);
         axum::serve(listener, app).await.unwrap();
     });
-    // Install the dispatcher for the server task only (scoped defaults don't cross tasks).
+    // The subscriber is installed process-wide from the server task (this test binary has no other
+    // test that sets one), so every handler task sees it.
     tokio::time::sleep(Duration::from_millis(50)).await;
     client()
         .get(format!("http://{addr}/traced"))

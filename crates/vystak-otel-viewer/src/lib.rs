@@ -45,3 +45,8 @@ pub use record::{
     AttrValue, EventRecord, LinkRecord, MetricPoint, PointValue, SpanKind, SpanRecord, SpanStatus,
 };
 pub use store::{Store, DEFAULT_MAX_POINTS, DEFAULT_MAX_SPANS};
+
+/// The crate README, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

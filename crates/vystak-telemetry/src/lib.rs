@@ -74,3 +74,8 @@ pub use guard::TelemetryGuard;
 pub use service_name::{Channel, ServiceName, PREFIX};
 pub use telemetry::{default_propagator, Telemetry, DEFAULT_MAX_QUEUE_SIZE};
 pub use views::{semconv_buckets_view, BUCKETS};
+
+/// The crate README, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
