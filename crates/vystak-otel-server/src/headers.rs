@@ -1,34 +1,10 @@
-//! Header carriers for propagation, and allow-listed header capture.
+//! Allow-listed header capture. (Propagation reads headers through
+//! `vystak_otel_propagator::HeaderMapExtractor`, which exposes every line of a repeated header.)
 
 use http::{HeaderMap, HeaderName};
-use opentelemetry::propagation::Extractor;
 use opentelemetry::{Array, Key, KeyValue, StringValue, Value};
 
 use crate::semconv::REDACTED;
-
-/// Reads propagation fields from request headers; repeated headers are all exposed
-/// ([`Extractor::get_all`]) so a strict propagator can combine or reject them.
-pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a HeaderMap);
-
-impl Extractor for HeaderExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(HeaderName::as_str).collect()
-    }
-
-    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values: Vec<&str> = self
-            .0
-            .get_all(key)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
-        (!values.is_empty()).then_some(values)
-    }
-}
 
 /// Appends `prefix<name>` string-array attributes for the allow-listed headers that are present;
 /// values of `sensitive` headers become `REDACTED`.
@@ -64,17 +40,6 @@ pub(crate) fn capture(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repeated_headers_are_all_exposed() {
-        let mut headers = HeaderMap::new();
-        headers.append("tracestate", "a=1".parse().unwrap());
-        headers.append("tracestate", "b=2".parse().unwrap());
-        let ex = HeaderExtractor(&headers);
-        assert_eq!(ex.get("tracestate"), Some("a=1"));
-        assert_eq!(ex.get_all("tracestate"), Some(vec!["a=1", "b=2"]));
-        assert_eq!(ex.get_all("traceparent"), None);
-    }
 
     #[test]
     fn capture_uses_lowercase_names_arrays_and_redaction() {

@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
-use crate::headers::{capture, HeaderExtractor};
+use crate::headers::capture;
 use crate::layer::InboundTrust;
 use crate::request::{
     normalize_method, protocol_version, redact_query, server_address, RequestView,
@@ -22,6 +22,7 @@ use crate::semconv::{
     URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
 };
 use crate::state::{RequestState, Shared};
+use vystak_otel_propagator::HeaderMapExtractor;
 
 /// The service produced by [`OtelServerLayer`](crate::OtelServerLayer).
 #[derive(Clone, Debug)]
@@ -100,7 +101,9 @@ where
         };
         let remote = match shared.trust {
             InboundTrust::Ignore => Context::new(),
-            _ => shared.propagator.extract(&HeaderExtractor(req.headers())),
+            _ => shared
+                .propagator
+                .extract(&HeaderMapExtractor(req.headers())),
         };
         if let Some(filter) = &shared.filter {
             if !filter(&view) {
