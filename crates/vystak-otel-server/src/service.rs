@@ -123,12 +123,24 @@ where
         } else {
             &method.value
         };
+        // `{method} {route}` without going through `format!` (it is on every request).
         let name: Cow<'static, str> = match (&route, &method.value) {
-            (Some(r), _) => Cow::Owned(format!("{name_method} {r}")),
+            (Some(r), _) => {
+                let mut n = String::with_capacity(name_method.len() + 1 + r.len());
+                n.push_str(name_method);
+                n.push(' ');
+                n.push_str(r);
+                Cow::Owned(n)
+            }
             (None, Cow::Borrowed(m)) if *m != OTHER => Cow::Borrowed(m),
             (None, Cow::Borrowed(_)) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
             (None, Cow::Owned(m)) => Cow::Owned(m.clone()),
         };
+        // One shared string for the span attribute and the metric attribute.
+        let route: Option<opentelemetry::StringValue> = route.map(|r| match r {
+            Cow::Borrowed(s) => StringValue::from(s),
+            Cow::Owned(s) => StringValue::from(std::sync::Arc::<str>::from(s)),
+        });
         let method_value: Value = match &method.value {
             Cow::Borrowed(m) => Value::from(*m),
             Cow::Owned(m) => Value::from(m.clone()),
@@ -218,7 +230,7 @@ where
         metric_attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method_value));
         metric_attrs.push(KeyValue::new(key(URL_SCHEME), scheme));
         if let Some(route) = route {
-            metric_attrs.push(KeyValue::new(key(HTTP_ROUTE), StringValue::from(route)));
+            metric_attrs.push(KeyValue::new(key(HTTP_ROUTE), route));
         }
         if let Some(v) = version {
             metric_attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
