@@ -16,6 +16,12 @@ use std::borrow::Cow;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtelName(pub Cow<'static, str>);
 
+/// The low-cardinality template of this request's URL, e.g. `/agents/{name}/a2a`: recorded as
+/// `url.template` and used in the span name (`POST /agents/{name}/a2a`), as the HTTP semantic
+/// conventions describe for clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlTemplate(pub Cow<'static, str>);
+
 /// Do not inject trace context into this request (e.g. calls to third-party APIs that must not
 /// see our trace ids). The span is still recorded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -52,7 +52,8 @@
 //!   ends the span without an error. The span ends when the response headers arrive.
 //! - `http.client.request.duration` (s, semconv buckets) with method, server address/port,
 //!   status code, `error.type`, protocol version.
-//! - Per request: [`OtelName`], [`DisableOtelPropagation`] (third-party APIs that must not see
+//! - Per request: [`OtelName`], [`UrlTemplate`] (`url.template` and span name
+//!   `{method} {template}`), [`DisableOtelPropagation`] (third-party APIs that must not see
 //!   our trace ids), [`DisableOtelSpan`], set with `RequestBuilder::with_extension`.
 //! - With no tracer provider installed (telemetry off), no span or metric work is done; the
 //!   global propagator is still applied.
@@ -63,7 +64,7 @@ mod middleware;
 pub mod semconv;
 mod url;
 
-pub use extensions::{DisableOtelPropagation, DisableOtelSpan, OtelName};
+pub use extensions::{DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
 pub use middleware::OtelClientMiddleware;
 
 /// The crate README, compiled as a doctest.

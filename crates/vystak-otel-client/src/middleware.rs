@@ -15,12 +15,12 @@ use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, Value};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::carrier::HeaderInjector;
-use crate::extensions::{Attempts, DisableOtelPropagation, DisableOtelSpan, OtelName};
+use crate::extensions::{Attempts, DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
 use crate::semconv::{
     error_types, ERROR_TYPE, HTTP_CLIENT_REQUEST_DURATION, HTTP_DURATION_BUCKETS,
     HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_REQUEST_RESEND_COUNT,
     HTTP_RESPONSE_STATUS_CODE, HTTP_SPAN_NAME_OTHER, KNOWN_METHODS, NETWORK_PROTOCOL_VERSION,
-    OTHER, SERVER_ADDRESS, SERVER_PORT, UNIT_SECONDS, URL_FULL,
+    OTHER, SERVER_ADDRESS, SERVER_PORT, UNIT_SECONDS, URL_FULL, URL_TEMPLATE,
 };
 use crate::url::redacted_url;
 
@@ -291,13 +291,17 @@ impl Middleware for OtelClientMiddleware {
         };
 
         let (method, original) = self.method(req.method());
-        let name: Cow<'static, str> = match extensions.get::<OtelName>() {
-            Some(OtelName(n)) => n.clone(),
-            None if original.is_some() => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
-            None => match &method {
-                Value::String(s) => Cow::Owned(s.as_str().to_owned()),
-                _ => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
-            },
+        let template = extensions.get::<UrlTemplate>().map(|t| t.0.clone());
+        // `{method}`, or `HTTP` for `_OTHER` (semconv §1.1).
+        let method_name: Cow<'static, str> = match (&original, &method) {
+            (Some(_), _) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
+            (None, Value::String(s)) => Cow::Owned(s.as_str().to_owned()),
+            (None, _) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
+        };
+        let name: Cow<'static, str> = match (extensions.get::<OtelName>(), &template) {
+            (Some(OtelName(n)), _) => n.clone(),
+            (None, Some(t)) => Cow::Owned(format!("{method_name} {t}")),
+            (None, None) => method_name,
         };
         let url = req.url();
         let host = url.host_str().filter(|h| !h.is_empty()).map(str::to_owned);
@@ -314,6 +318,9 @@ impl Middleware for OtelClientMiddleware {
             attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
         }
         attrs.push(KeyValue::new(key(URL_FULL), redacted_url(url)));
+        if let Some(t) = template {
+            attrs.push(KeyValue::new(key(URL_TEMPLATE), t));
+        }
         if attempt > 0 {
             attrs.push(KeyValue::new(
                 key(HTTP_REQUEST_RESEND_COUNT),

@@ -14,6 +14,8 @@ pub const SERVER_ADDRESS: &str = "server.address";
 pub const SERVER_PORT: &str = "server.port";
 /// `url.full`.
 pub const URL_FULL: &str = "url.full";
+/// `url.template` (development).
+pub const URL_TEMPLATE: &str = "url.template";
 /// `network.protocol.version`.
 pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
 /// `error.type`.
@@ -82,6 +84,7 @@ mod tests {
             (SERVER_ADDRESS, "server.address"),
             (SERVER_PORT, "server.port"),
             (URL_FULL, "url.full"),
+            (URL_TEMPLATE, "url.template"),
             (NETWORK_PROTOCOL_VERSION, "network.protocol.version"),
             (ERROR_TYPE, "error.type"),
             (HTTP_CLIENT_REQUEST_DURATION, "http.client.request.duration"),

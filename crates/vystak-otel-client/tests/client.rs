@@ -9,7 +9,7 @@ use common::{attrs, echo_server, Telemetry};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::Context;
-use vystak_otel_client::{DisableOtelPropagation, DisableOtelSpan, OtelName};
+use vystak_otel_client::{DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
 
 type Headers = BTreeMap<String, String>;
 
@@ -304,4 +304,27 @@ async fn unknown_methods_are_other() {
     let a = attrs(span);
     assert_eq!(a["http.request.method"], "_OTHER");
     assert_eq!(a["http.request.method_original"], "PURGE");
+}
+
+#[tokio::test]
+async fn a_url_template_names_the_span_and_is_recorded() {
+    let t = Telemetry::new();
+    let base = echo_server().await;
+    t.client()
+        .post(format!("{base}/agents/weather/a2a"))
+        .with_extension(UrlTemplate("/agents/{name}/a2a".into()))
+        .send()
+        .await
+        .unwrap();
+    let span = &t.finished()[0];
+    assert_eq!(span.name, "POST /agents/{name}/a2a");
+    assert_eq!(attrs(span)["url.template"], "/agents/{name}/a2a");
+    assert_eq!(
+        attrs(span)["url.full"],
+        format!("{base}/agents/weather/a2a")
+    );
+    assert!(
+        !t.durations()[0].0.contains_key("url.template"),
+        "url.template is opt-in on the duration metric"
+    );
 }

@@ -69,9 +69,10 @@ where
         let result = ready!(this.inner.poll(task));
         Poll::Ready(match result {
             Ok(response) => {
-                let (parts, body) = response.into_parts();
+                let (mut parts, body) = response.into_parts();
                 let mut state = this.state.take();
                 if let Some(st) = state.as_mut() {
+                    st.inject_response_headers(&mut parts.headers);
                     st.on_response_head(parts.status, &parts.headers);
                     if body.is_end_stream() {
                         st.finish(Outcome::Complete);

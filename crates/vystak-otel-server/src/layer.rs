@@ -74,6 +74,7 @@ pub struct OtelServerLayer {
     pub(crate) trust: InboundTrust,
     pub(crate) active_requests: bool,
     pub(crate) body_sizes: bool,
+    pub(crate) response_traceparent: bool,
     /// Resolved once, on the first `layer()` call, and shared by every service (axum calls
     /// `layer()` per route and again per connection for handler routes).
     cache: Arc<OnceLock<Arc<Shared>>>,
@@ -95,6 +96,7 @@ impl fmt::Debug for OtelServerLayer {
             .field("trust", &self.trust)
             .field("active_requests", &self.active_requests)
             .field("body_sizes", &self.body_sizes)
+            .field("response_traceparent", &self.response_traceparent)
             .finish()
     }
 }
@@ -139,6 +141,7 @@ impl OtelServerLayer {
             trust: InboundTrust::Trust,
             active_requests: false,
             body_sizes: false,
+            response_traceparent: false,
             cache: Arc::default(),
         }
     }
@@ -277,6 +280,15 @@ impl OtelServerLayer {
         self
     }
 
+    /// Adds `traceparent` (and `tracestate`) of the server span to the response headers, so a
+    /// caller without instrumentation (a browser, a test, a support ticket) can find the trace.
+    /// Off by default: it reveals trace ids to whoever made the request.
+    pub fn with_response_traceparent(mut self, enabled: bool) -> Self {
+        self.cache = Arc::default();
+        self.response_traceparent = enabled;
+        self
+    }
+
     pub(crate) fn shared(&self) -> Shared {
         let meter = self.meter.clone();
         // Metrics without spans (a meter provider given, no tracer): a no-op tracer keeps the
@@ -301,6 +313,7 @@ impl OtelServerLayer {
             response_headers: self.response_headers.clone(),
             sensitive_headers: self.sensitive_headers.clone(),
             trust: self.trust,
+            response_traceparent: self.response_traceparent,
         }
     }
 }

@@ -172,10 +172,7 @@ where
             ));
         }
         if let Some(route) = &route {
-            attrs.push(KeyValue::new(
-                key(HTTP_ROUTE),
-                StringValue::from(route.clone()),
-            ));
+            attrs.push(KeyValue::new(key(HTTP_ROUTE), route.clone()));
         }
         if let Some((host, port)) = server_address(req.uri(), req.headers()) {
             attrs.push(KeyValue::new(key(SERVER_ADDRESS), host.to_owned()));

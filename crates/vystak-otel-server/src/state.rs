@@ -78,6 +78,7 @@ pub(crate) struct Shared {
     pub(crate) response_headers: Arc<[HeaderName]>,
     pub(crate) sensitive_headers: Arc<[HeaderName]>,
     pub(crate) trust: InboundTrust,
+    pub(crate) response_traceparent: bool,
 }
 
 impl std::fmt::Debug for Shared {
@@ -168,6 +169,18 @@ impl RequestState {
             hook(status, headers, &mut attrs);
         }
         span.set_attributes(attrs);
+    }
+
+    /// Writes the server span's `traceparent` / `tracestate` into the response headers when
+    /// configured.
+    pub(crate) fn inject_response_headers(&self, headers: &mut http::HeaderMap) {
+        use opentelemetry::propagation::TextMapPropagator;
+        if self.shared.response_traceparent {
+            vystak_otel_propagator::W3cTraceContextPropagator::new().inject_context(
+                &self.cx,
+                &mut vystak_otel_propagator::HeaderMapInjector(headers),
+            );
+        }
     }
 
     pub(crate) fn add_response_bytes(&mut self, n: u64) {

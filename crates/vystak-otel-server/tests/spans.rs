@@ -483,3 +483,36 @@ async fn http2_requests_report_protocol_version_2() {
     assert_eq!(a["network.protocol.version"], "2");
     assert!(a.contains_key("server.address"), "{a:#?}");
 }
+
+#[tokio::test]
+async fn the_response_can_carry_the_server_spans_traceparent() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .route("/y", get(|| async { "y" }))
+        .layer(t.layer().with_response_traceparent(true));
+    let (base, _) = serve(app).await;
+    let resp = client()
+        .get(format!("{base}/x"))
+        .header("traceparent", TRACEPARENT)
+        .send()
+        .await
+        .unwrap();
+    let header = resp.headers()["traceparent"].to_str().unwrap().to_owned();
+    resp.text().await.unwrap();
+    t.wait_spans(1).await;
+    let span = t.span("GET /x");
+    assert_eq!(
+        header,
+        format!("00-{TRACE_ID}-{}-01", span.span_context.span_id()),
+        "the response names the server span"
+    );
+    // Off by default.
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/x", get(|| async { "x" }))
+        .layer(t.layer());
+    let (base, _) = serve(app).await;
+    let resp = client().get(format!("{base}/x")).send().await.unwrap();
+    assert!(!resp.headers().contains_key("traceparent"));
+}
