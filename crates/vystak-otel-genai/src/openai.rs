@@ -95,15 +95,16 @@ impl GenAiResponse for ChatCompletion {
     }
 }
 
+/// A stream chunk reports the same fields as a full response (usage only on the last chunk).
 impl GenAiChunk for ChatCompletion {
     fn usage(&self) -> Option<Usage> {
-        self.usage.as_ref().map(Usage::from)
+        GenAiResponse::usage(self)
     }
     fn response_model(&self) -> Option<&str> {
-        Some(&self.model)
+        GenAiResponse::response_model(self)
     }
     fn response_id(&self) -> Option<&str> {
-        Some(&self.id)
+        GenAiResponse::response_id(self)
     }
     fn finish_reason(&self) -> Option<&str> {
         self.choices.iter().find_map(|c| c.finish_reason.as_deref())
