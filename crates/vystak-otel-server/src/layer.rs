@@ -12,6 +12,7 @@ use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use tower_layer::Layer;
 
+use crate::forwarded::ProxyNet;
 use crate::request::{KnownMethods, RequestView};
 use crate::service::OtelServer;
 use crate::state::{Instruments, Shared};
@@ -75,6 +76,7 @@ pub struct OtelServerLayer {
     pub(crate) active_requests: bool,
     pub(crate) body_sizes: bool,
     pub(crate) response_traceparent: bool,
+    pub(crate) trusted_proxies: Arc<[ProxyNet]>,
     /// Resolved once, on the first `layer()` call, and shared by every service (axum calls
     /// `layer()` per route and again per connection for handler routes).
     cache: Arc<OnceLock<Arc<Shared>>>,
@@ -97,6 +99,7 @@ impl fmt::Debug for OtelServerLayer {
             .field("active_requests", &self.active_requests)
             .field("body_sizes", &self.body_sizes)
             .field("response_traceparent", &self.response_traceparent)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -142,6 +145,7 @@ impl OtelServerLayer {
             active_requests: false,
             body_sizes: false,
             response_traceparent: false,
+            trusted_proxies: Arc::from([]),
             cache: Arc::default(),
         }
     }
@@ -280,6 +284,23 @@ impl OtelServerLayer {
         self
     }
 
+    /// Believe `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` / `X-Forwarded-Host` for
+    /// `client.address`, `url.scheme` and `server.address` — but only on requests whose TCP peer is
+    /// one of these proxies (IPs or CIDR blocks, e.g. `"10.0.0.0/8".parse()?`). The peer itself is
+    /// then `network.peer.address`. Default: no proxy is trusted, the headers are ignored.
+    pub fn with_trusted_proxies(
+        mut self,
+        proxies: impl IntoIterator<Item = impl Into<ProxyNet>>,
+    ) -> Self {
+        self.cache = Arc::default();
+        self.trusted_proxies = proxies
+            .into_iter()
+            .map(Into::into)
+            .collect::<Vec<_>>()
+            .into();
+        self
+    }
+
     /// Adds `traceparent` (and `tracestate`) of the server span to the response headers, so a
     /// caller without instrumentation (a browser, a test, a support ticket) can find the trace.
     /// Off by default: it reveals trace ids to whoever made the request.
@@ -314,6 +335,7 @@ impl OtelServerLayer {
             sensitive_headers: self.sensitive_headers.clone(),
             trust: self.trust,
             response_traceparent: self.response_traceparent,
+            trusted_proxies: self.trusted_proxies.clone(),
         }
     }
 }

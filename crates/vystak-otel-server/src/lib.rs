@@ -50,7 +50,9 @@
 //! - Attributes: `http.request.method`, `url.path`, `url.scheme` (`http` unless the request says
 //!   otherwise), `url.query` (sensitive values `REDACTED`), `http.route`,
 //!   `http.response.status_code`, `server.address` / `server.port` (`:authority` or `Host`),
-//!   `client.address` (axum `ConnectInfo`), `network.protocol.version` (`1.0`, `1.1`, `2`, `3`),
+//!   `client.address` (axum `ConnectInfo`; `Forwarded` / `X-Forwarded-*` only from
+//!   [trusted proxies](OtelServerLayer::with_trusted_proxies)), `network.peer.address` / `.port`,
+//!   `network.protocol.version` (`1.0`, `1.1`, `2`, `3`),
 //!   `user_agent.original`, `error.type`. None is ever an empty string.
 //! - Status: 5xx → ERROR with `error.type` = the code; 4xx → UNSET; an inner service error →
 //!   ERROR with `error.type` = the error's type name; a body error → ERROR; a request dropped before
@@ -71,6 +73,7 @@
 
 mod body;
 mod event;
+mod forwarded;
 mod future;
 mod headers;
 mod layer;
@@ -81,6 +84,7 @@ mod state;
 
 pub use body::ResponseBody;
 pub use event::{EventFuture, EventSpan};
+pub use forwarded::{ProxyNet, ProxyNetError};
 pub use future::ResponseFuture;
 pub use layer::{InboundTrust, OtelServerLayer};
 pub use request::RequestView;

@@ -131,7 +131,7 @@ pub(crate) fn server_address<'a>(
     parse_host(host)
 }
 
-fn parse_host(host: &str) -> Option<(&str, Option<u16>)> {
+pub(crate) fn parse_host(host: &str) -> Option<(&str, Option<u16>)> {
     if let Some(rest) = host.strip_prefix('[') {
         // [v6]:port
         let end = rest.find(']')?;

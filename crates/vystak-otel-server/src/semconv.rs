@@ -20,6 +20,10 @@ pub const SERVER_ADDRESS: &str = "server.address";
 pub const SERVER_PORT: &str = "server.port";
 /// `client.address`.
 pub const CLIENT_ADDRESS: &str = "client.address";
+/// `network.peer.address` (the TCP peer, which is a proxy when forwarding headers are trusted).
+pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
+/// `network.peer.port`.
+pub const NETWORK_PEER_PORT: &str = "network.peer.port";
 /// `network.protocol.version`.
 pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
 /// `user_agent.original`.
@@ -99,6 +103,8 @@ mod tests {
             (SERVER_PORT, "server.port"),
             (CLIENT_ADDRESS, "client.address"),
             (NETWORK_PROTOCOL_VERSION, "network.protocol.version"),
+            (NETWORK_PEER_ADDRESS, "network.peer.address"),
+            (NETWORK_PEER_PORT, "network.peer.port"),
             (USER_AGENT_ORIGINAL, "user_agent.original"),
             (ERROR_TYPE, "error.type"),
             (HTTP_REQUEST_HEADER_PREFIX, "http.request.header."),

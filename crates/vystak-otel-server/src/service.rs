@@ -18,8 +18,9 @@ use crate::request::{
 };
 use crate::semconv::{
     CLIENT_ADDRESS, HTTP_REQUEST_HEADER_PREFIX, HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL,
-    HTTP_ROUTE, HTTP_SPAN_NAME_OTHER, NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT,
-    URL_PATH, URL_QUERY, URL_SCHEME, USER_AGENT_ORIGINAL,
+    HTTP_ROUTE, HTTP_SPAN_NAME_OTHER, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT,
+    NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
+    USER_AGENT_ORIGINAL,
 };
 use crate::state::{RequestState, Shared};
 use vystak_otel_propagator::HeaderMapExtractor;
@@ -55,17 +56,16 @@ fn matched_path<B>(_req: &Request<B>) -> Option<&str> {
 }
 
 #[cfg(feature = "axum")]
-fn peer_ip<B>(req: &Request<B>) -> Option<std::net::IpAddr> {
+fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
     req.extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| c.0)
+        .or_else(|| req.extensions().get::<std::net::SocketAddr>().copied())
 }
 
 #[cfg(not(feature = "axum"))]
-fn peer_ip<B>(req: &Request<B>) -> Option<std::net::IpAddr> {
-    req.extensions()
-        .get::<std::net::SocketAddr>()
-        .map(|a| a.ip())
+fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
+    req.extensions().get::<std::net::SocketAddr>().copied()
 }
 
 fn key(k: &'static str) -> Key {
@@ -145,7 +145,23 @@ where
             Cow::Borrowed(m) => Value::from(*m),
             Cow::Owned(m) => Value::from(m.clone()),
         };
-        let scheme: Value = match req.uri().scheme_str() {
+        let peer = peer_addr(&req);
+        let forwarded = match peer {
+            Some(p)
+                if shared
+                    .trusted_proxies
+                    .iter()
+                    .any(|net| net.contains(p.ip())) =>
+            {
+                Some(crate::forwarded::read(req.headers()))
+            }
+            _ => None,
+        };
+        let fwd = forwarded.as_ref();
+        let scheme: Value = match fwd
+            .and_then(|f| f.proto.as_deref())
+            .or_else(|| req.uri().scheme_str())
+        {
             None | Some("http") => Value::from("http"),
             Some("https") => Value::from("https"),
             Some(other) => Value::from(other.to_owned()),
@@ -174,14 +190,24 @@ where
         if let Some(route) = &route {
             attrs.push(KeyValue::new(key(HTTP_ROUTE), route.clone()));
         }
-        if let Some((host, port)) = server_address(req.uri(), req.headers()) {
+        let address = match fwd.and_then(|f| f.host.as_deref()) {
+            Some(host) => crate::request::parse_host(host),
+            None => server_address(req.uri(), req.headers()),
+        };
+        if let Some((host, port)) = address {
             attrs.push(KeyValue::new(key(SERVER_ADDRESS), host.to_owned()));
             if let Some(port) = port {
                 attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
             }
         }
-        if let Some(ip) = peer_ip(&req) {
-            attrs.push(KeyValue::new(key(CLIENT_ADDRESS), ip.to_string()));
+        match (fwd.and_then(|f| f.client.clone()), peer) {
+            (Some(client), _) => attrs.push(KeyValue::new(key(CLIENT_ADDRESS), client)),
+            (None, Some(p)) => attrs.push(KeyValue::new(key(CLIENT_ADDRESS), p.ip().to_string())),
+            (None, None) => {}
+        }
+        if let Some(p) = peer {
+            attrs.push(KeyValue::new(key(NETWORK_PEER_ADDRESS), p.ip().to_string()));
+            attrs.push(KeyValue::new(key(NETWORK_PEER_PORT), i64::from(p.port())));
         }
         if let Some(v) = version {
             attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));

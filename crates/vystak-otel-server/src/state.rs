@@ -79,6 +79,7 @@ pub(crate) struct Shared {
     pub(crate) sensitive_headers: Arc<[HeaderName]>,
     pub(crate) trust: InboundTrust,
     pub(crate) response_traceparent: bool,
+    pub(crate) trusted_proxies: Arc<[crate::forwarded::ProxyNet]>,
 }
 
 impl std::fmt::Debug for Shared {

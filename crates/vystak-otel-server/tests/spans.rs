@@ -516,3 +516,82 @@ async fn the_response_can_carry_the_server_spans_traceparent() {
     let resp = client().get(format!("{base}/x")).send().await.unwrap();
     assert!(!resp.headers().contains_key("traceparent"));
 }
+
+#[tokio::test]
+async fn forwarded_headers_count_only_from_trusted_proxies() {
+    let headers = [
+        ("x-forwarded-for", "203.0.113.7, 10.0.0.1"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "api.example.com:8443"),
+    ];
+    // Default: nobody is trusted, a client cannot spoof its address, scheme or host.
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/f", get(|| async { "f" }))
+        .layer(t.layer());
+    let (base, addr) = serve(app).await;
+    let mut req = client().get(format!("{base}/f"));
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    req.send().await.unwrap();
+    t.wait_spans(1).await;
+    let a = attrs(&t.span("GET /f"));
+    assert_eq!(a["client.address"], "127.0.0.1");
+    assert_eq!(a["url.scheme"], "http");
+    assert_eq!(a["server.address"], "127.0.0.1");
+    assert_eq!(a["server.port"], addr.port().to_string());
+    assert_eq!(a["network.peer.address"], "127.0.0.1");
+
+    // The loopback peer is a trusted proxy: the original client, scheme and host are used.
+    let t = Telemetry::new();
+    let layer = t.layer().with_trusted_proxies(["127.0.0.0/8"
+        .parse::<vystak_otel_server::ProxyNet>()
+        .unwrap()]);
+    let app = Router::new()
+        .route("/f", get(|| async { "f" }))
+        .layer(layer);
+    let (base, _) = serve(app).await;
+    let mut req = client().get(format!("{base}/f"));
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    req.send().await.unwrap();
+    t.wait_spans(1).await;
+    let a = attrs(&t.span("GET /f"));
+    assert_eq!(a["client.address"], "203.0.113.7");
+    assert_eq!(a["url.scheme"], "https");
+    assert_eq!(a["server.address"], "api.example.com");
+    assert_eq!(a["server.port"], "8443");
+    assert_eq!(
+        a["network.peer.address"], "127.0.0.1",
+        "the proxy is the peer"
+    );
+    let p = &t.points_named("http.server.request.duration")[0];
+    assert_eq!(p.attrs["url.scheme"], "https");
+
+    // RFC 7239 Forwarded wins over X-Forwarded-*.
+    let t = Telemetry::new();
+    let layer = t
+        .layer()
+        .with_trusted_proxies([std::net::IpAddr::from([127, 0, 0, 1])]);
+    let app = Router::new()
+        .route("/f", get(|| async { "f" }))
+        .layer(layer);
+    let (base, _) = serve(app).await;
+    client()
+        .get(format!("{base}/f"))
+        .header(
+            "forwarded",
+            r#"for="[2001:db8:cafe::17]:4711";proto=https;host=example.com"#,
+        )
+        .header("x-forwarded-for", "198.51.100.1")
+        .send()
+        .await
+        .unwrap();
+    t.wait_spans(1).await;
+    let a = attrs(&t.span("GET /f"));
+    assert_eq!(a["client.address"], "2001:db8:cafe::17");
+    assert_eq!(a["server.address"], "example.com");
+    assert!(!a.contains_key("server.port"));
+}
