@@ -112,9 +112,15 @@ where
                 return ResponseFuture::passthrough(self.inner.call(req), cx);
             }
         }
-        let route: Option<Cow<'static, str>> = match matched {
-            Some(m) => Some(Cow::Owned(m.to_owned())),
-            None => shared.route_extractor.as_ref().and_then(|f| f(&view)),
+        // One shared string for the span name, the span attribute and the metric attribute: the
+        // matched path is copied once, into an `Arc<str>`.
+        let route: Option<StringValue> = match matched {
+            Some(m) => Some(StringValue::from(std::sync::Arc::<str>::from(m))),
+            None => shared
+                .route_extractor
+                .as_ref()
+                .and_then(|f| f(&view))
+                .map(StringValue::from),
         };
 
         let method = normalize_method(req.method(), &shared.known_methods);
@@ -126,6 +132,7 @@ where
         // `{method} {route}` without going through `format!` (it is on every request).
         let name: Cow<'static, str> = match (&route, &method.value) {
             (Some(r), _) => {
+                let r = r.as_str();
                 let mut n = String::with_capacity(name_method.len() + 1 + r.len());
                 n.push_str(name_method);
                 n.push(' ');
@@ -136,11 +143,6 @@ where
             (None, Cow::Borrowed(_)) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
             (None, Cow::Owned(m)) => Cow::Owned(m.clone()),
         };
-        // One shared string for the span attribute and the metric attribute.
-        let route: Option<opentelemetry::StringValue> = route.map(|r| match r {
-            Cow::Borrowed(s) => StringValue::from(s),
-            Cow::Owned(s) => StringValue::from(std::sync::Arc::<str>::from(s)),
-        });
         let method_value: Value = match &method.value {
             Cow::Borrowed(m) => Value::from(*m),
             Cow::Owned(m) => Value::from(m.clone()),
@@ -263,7 +265,7 @@ where
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let state = RequestState::new(shared.clone(), cx, metric_attrs, 2, request_size);
+        let state = RequestState::new(shared.clone(), cx, metric_attrs, request_size);
         let future = {
             let _guard = state.cx.clone().attach();
             self.inner.call(req)

@@ -92,6 +92,10 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// `http.request.method` and `url.scheme`: the required attributes of
+/// `http.server.active_requests`, always the first two metric attributes.
+pub(crate) const ACTIVE_ATTRS: usize = 2;
+
 /// How a request ended.
 pub(crate) enum Outcome {
     /// The response body finished (or was empty).
@@ -108,9 +112,9 @@ pub(crate) struct RequestState {
     shared: Arc<Shared>,
     pub(crate) cx: Context,
     start: Instant,
-    /// method, scheme, route, protocol version (low cardinality only).
+    /// method, scheme, route, protocol version (low cardinality only). The first
+    /// [`ACTIVE_ATTRS`] are the active-request counter's attributes.
     metric_attrs: Vec<KeyValue>,
-    active_attrs_len: usize,
     status: Option<u16>,
     request_size: Option<u64>,
     response_bytes: u64,
@@ -122,18 +126,16 @@ impl RequestState {
         shared: Arc<Shared>,
         cx: Context,
         metric_attrs: Vec<KeyValue>,
-        active_attrs_len: usize,
         request_size: Option<u64>,
     ) -> Self {
         if let Some(active) = shared.instruments.as_ref().and_then(|i| i.active.as_ref()) {
-            active.add(1, &metric_attrs[..active_attrs_len]);
+            active.add(1, &metric_attrs[..ACTIVE_ATTRS]);
         }
         Self {
             shared,
             cx,
             start: Instant::now(),
             metric_attrs,
-            active_attrs_len,
             status: None,
             request_size,
             response_bytes: 0,
@@ -252,7 +254,7 @@ impl RequestState {
         }
         self.metric_attrs.truncate(base);
         if let Some(active) = &instruments.active {
-            active.add(-1, &self.metric_attrs[..self.active_attrs_len]);
+            active.add(-1, &self.metric_attrs[..ACTIVE_ATTRS]);
         }
     }
 }
