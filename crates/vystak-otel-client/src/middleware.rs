@@ -11,7 +11,7 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::{Histogram, MeterProvider};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
-use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, Value};
+use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::carrier::HeaderInjector;
@@ -202,26 +202,27 @@ impl OtelClientMiddleware {
         }
     }
 
-    fn method(&self, method: &http::Method) -> (Value, Option<String>) {
+    /// The normalised method (static for the standard ones) and, for `_OTHER`, the original.
+    fn method(&self, method: &http::Method) -> (Cow<'static, str>, Option<String>) {
         let s = method.as_str();
         let known = match &self.known_methods {
             Some(list) => list.iter().any(|m| m == s),
             None => KNOWN_METHODS.contains(&s),
         };
         if !known {
-            return (Value::from(OTHER), Some(s.to_owned()));
+            return (Cow::Borrowed(OTHER), Some(s.to_owned()));
         }
         let value = match *method {
-            http::Method::GET => Value::from("GET"),
-            http::Method::POST => Value::from("POST"),
-            http::Method::PUT => Value::from("PUT"),
-            http::Method::DELETE => Value::from("DELETE"),
-            http::Method::PATCH => Value::from("PATCH"),
-            http::Method::HEAD => Value::from("HEAD"),
-            http::Method::OPTIONS => Value::from("OPTIONS"),
-            _ => Value::from(s.to_owned()),
+            http::Method::GET => "GET",
+            http::Method::POST => "POST",
+            http::Method::PUT => "PUT",
+            http::Method::DELETE => "DELETE",
+            http::Method::PATCH => "PATCH",
+            http::Method::HEAD => "HEAD",
+            http::Method::OPTIONS => "OPTIONS",
+            _ => return (Cow::Owned(s.to_owned()), None),
         };
-        (value, None)
+        (Cow::Borrowed(value), None)
     }
 }
 
@@ -293,11 +294,11 @@ impl Middleware for OtelClientMiddleware {
         let (method, original) = self.method(req.method());
         let template = extensions.get::<UrlTemplate>().map(|t| t.0.clone());
         // `{method}`, or `HTTP` for `_OTHER` (semconv §1.1).
-        let method_name: Cow<'static, str> = match (&original, &method) {
-            (Some(_), _) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
-            (None, Value::String(s)) => Cow::Owned(s.as_str().to_owned()),
-            (None, _) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
+        let method_name: Cow<'static, str> = match original {
+            Some(_) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
+            None => method.clone(),
         };
+        let method = Value::String(StringValue::from(method));
         let name: Cow<'static, str> = match (extensions.get::<OtelName>(), &template) {
             (Some(OtelName(n)), _) => n.clone(),
             (None, Some(t)) => Cow::Owned(format!("{method_name} {t}")),
