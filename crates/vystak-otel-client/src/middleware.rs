@@ -14,6 +14,8 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProv
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use reqwest_middleware::{Middleware, Next};
 
+use vystak_otel_propagator::PropagatorChoice;
+
 use crate::carrier::HeaderInjector;
 use crate::extensions::{Attempts, DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
 use crate::semconv::{
@@ -32,12 +34,6 @@ fn scope() -> InstrumentationScope {
 
 fn key(k: &'static str) -> Key {
     Key::from_static_str(k)
-}
-
-#[derive(Clone)]
-enum PropagatorChoice {
-    Global,
-    Custom(Arc<dyn TextMapPropagator + Send + Sync>),
 }
 
 /// reqwest-middleware instrumentation: one CLIENT span per attempt, `traceparent` injection and
@@ -155,7 +151,7 @@ impl OtelClientMiddleware {
         mut self,
         propagator: impl TextMapPropagator + Send + Sync + 'static,
     ) -> Self {
-        self.propagator = PropagatorChoice::Custom(Arc::new(propagator));
+        self.propagator = PropagatorChoice::custom(propagator);
         self
     }
 
@@ -194,12 +190,7 @@ impl OtelClientMiddleware {
             headers: req.headers_mut(),
             keep_existing_traceparent: keep,
         };
-        match &self.propagator {
-            PropagatorChoice::Global => opentelemetry::global::get_text_map_propagator(|p| {
-                p.inject_context(cx, &mut injector)
-            }),
-            PropagatorChoice::Custom(p) => p.inject_context(cx, &mut injector),
-        }
+        self.propagator.inject(cx, &mut injector);
     }
 
     /// The normalised method (static for the standard ones) and, for `_OTHER`, the original.

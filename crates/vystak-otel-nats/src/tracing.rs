@@ -14,6 +14,8 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProv
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
 use serde_json::Value;
 
+use vystak_otel_propagator::PropagatorChoice;
+
 use crate::envelope::{extract_with, inject_with};
 use crate::error::NatsError;
 use crate::headers::{NatsHeaderExtractor, NatsHeaderInjector};
@@ -27,12 +29,6 @@ pub(crate) fn scope() -> InstrumentationScope {
 
 fn key(k: &'static str) -> Key {
     Key::from_static_str(k)
-}
-
-#[derive(Clone)]
-enum PropagatorChoice {
-    Global,
-    Custom(Arc<dyn TextMapPropagator + Send + Sync>),
 }
 
 /// Tracer and propagator for NATS messaging spans. Cheap to clone.
@@ -102,20 +98,8 @@ impl NatsTracing {
         mut self,
         propagator: impl TextMapPropagator + Send + Sync + 'static,
     ) -> Self {
-        self.propagator = PropagatorChoice::Custom(Arc::new(propagator));
+        self.propagator = PropagatorChoice::custom(propagator);
         self
-    }
-
-    fn with_prop<T>(&self, f: impl FnOnce(&dyn TextMapPropagator) -> T) -> T {
-        match &self.propagator {
-            PropagatorChoice::Global => {
-                // `get_text_map_propagator` takes an `FnMut`; it calls it exactly once.
-                let mut f = Some(f);
-                opentelemetry::global::get_text_map_propagator(|p| f.take().map(|f| f(p)))
-                    .expect("the global propagator closure runs once")
-            }
-            PropagatorChoice::Custom(p) => f(p.as_ref()),
-        }
     }
 
     /// Starts a PRODUCER `send {subject}` span (child of the current context) and injects its
@@ -144,7 +128,7 @@ impl NatsTracing {
         );
         let cx = parent.with_span(span);
         let mut headers = HeaderMap::new();
-        self.with_prop(|p| {
+        self.propagator.with(|p| {
             inject_with(envelope, &cx, p);
             p.inject_context(&cx, &mut NatsHeaderInjector(&mut headers));
         });
@@ -226,7 +210,7 @@ impl NatsTracing {
 
     /// The caller's context of a received message: the JSON-RPC envelope first, then NATS headers.
     pub fn extract(&self, message: &async_nats::Message) -> Context {
-        self.with_prop(|p| {
+        self.propagator.with(|p| {
             if let Ok(envelope) = serde_json::from_slice::<Value>(&message.payload) {
                 let cx = extract_with(&envelope, p);
                 if cx.span().span_context().is_valid() {

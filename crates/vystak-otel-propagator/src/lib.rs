@@ -23,6 +23,7 @@
 //! ## Features
 //! - `http` (default): [`HeaderMapExtractor`] / [`HeaderMapInjector`] for `http::HeaderMap`.
 
+mod choice;
 #[cfg(feature = "http")]
 mod http;
 mod propagator;
@@ -31,6 +32,7 @@ mod tracestate;
 
 #[cfg(feature = "http")]
 pub use crate::http::{HeaderMapExtractor, HeaderMapInjector};
+pub use choice::PropagatorChoice;
 pub use propagator::{W3cTraceContextPropagator, TRACEPARENT, TRACESTATE};
 pub use traceparent::{
     format_traceparent, parse_traceparent, Traceparent, TraceparentError, KNOWN_FLAGS, RANDOM_FLAG,

@@ -12,6 +12,8 @@ use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use tower_layer::Layer;
 
+use vystak_otel_propagator::PropagatorChoice;
+
 use crate::forwarded::ProxyNet;
 use crate::request::{KnownMethods, RequestView};
 use crate::service::OtelServer;
@@ -37,23 +39,6 @@ pub(crate) type RouteExtractor =
 pub(crate) type RequestHook = Arc<dyn Fn(&RequestView<'_>, &mut Vec<KeyValue>) + Send + Sync>;
 pub(crate) type ResponseHook =
     Arc<dyn Fn(http::StatusCode, &http::HeaderMap, &mut Vec<KeyValue>) + Send + Sync>;
-
-#[derive(Clone)]
-pub(crate) enum PropagatorChoice {
-    Global,
-    Custom(Arc<dyn TextMapPropagator + Send + Sync>),
-}
-
-impl PropagatorChoice {
-    pub(crate) fn extract(&self, extractor: &dyn opentelemetry::propagation::Extractor) -> Context {
-        match self {
-            PropagatorChoice::Global => opentelemetry::global::get_text_map_propagator(|p| {
-                p.extract_with_context(&Context::new(), extractor)
-            }),
-            PropagatorChoice::Custom(p) => p.extract_with_context(&Context::new(), extractor),
-        }
-    }
-}
 
 /// A tower [`Layer`] that gives every request a SERVER span and `http.server.*` metrics.
 ///
@@ -176,7 +161,7 @@ impl OtelServerLayer {
         propagator: impl TextMapPropagator + Send + Sync + 'static,
     ) -> Self {
         self.cache = Arc::default();
-        self.propagator = PropagatorChoice::Custom(Arc::new(propagator));
+        self.propagator = PropagatorChoice::custom(propagator);
         self
     }
 

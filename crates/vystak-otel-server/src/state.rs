@@ -10,9 +10,9 @@ use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
 
-use crate::layer::{
-    Filter, InboundTrust, PropagatorChoice, RequestHook, ResponseHook, RouteExtractor,
-};
+use vystak_otel_propagator::PropagatorChoice;
+
+use crate::layer::{Filter, InboundTrust, RequestHook, ResponseHook, RouteExtractor};
 use crate::request::KnownMethods;
 use crate::semconv::{
     ERROR_TYPE, ERROR_TYPE_CANCELLED, HTTP_DURATION_BUCKETS, HTTP_RESPONSE_STATUS_CODE,
