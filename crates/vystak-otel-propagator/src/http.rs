@@ -6,12 +6,23 @@ use opentelemetry::propagation::{Extractor, Injector};
 
 /// Reads propagation fields from a `HeaderMap`; [`Extractor::get_all`] returns every line of a
 /// repeated header, so repeated `traceparent` can be rejected and `tracestate` lines combined.
+///
+/// A line that is not visible ASCII is never skipped: it is returned as [`INVALID_VALUE`], a
+/// string no propagation grammar accepts, so it counts as an invalid value (a second
+/// `traceparent` still restarts the trace; a bad `tracestate` line discards the list).
 #[derive(Debug)]
 pub struct HeaderMapExtractor<'a>(pub &'a HeaderMap);
 
+/// What [`HeaderMapExtractor`] returns for a header line that is not visible ASCII.
+pub const INVALID_VALUE: &str = "\u{0}invalid header value";
+
+fn as_str(value: &HeaderValue) -> &str {
+    value.to_str().unwrap_or(INVALID_VALUE)
+}
+
 impl Extractor for HeaderMapExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
+        self.0.get(key).map(as_str)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -19,12 +30,7 @@ impl Extractor for HeaderMapExtractor<'_> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values: Vec<&str> = self
-            .0
-            .get_all(key)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let values: Vec<&str> = self.0.get_all(key).iter().map(as_str).collect();
         (!values.is_empty()).then_some(values)
     }
 }

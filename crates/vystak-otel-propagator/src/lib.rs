@@ -31,7 +31,7 @@ mod traceparent;
 mod tracestate;
 
 #[cfg(feature = "http")]
-pub use crate::http::{HeaderMapExtractor, HeaderMapInjector};
+pub use crate::http::{HeaderMapExtractor, HeaderMapInjector, INVALID_VALUE};
 pub use choice::PropagatorChoice;
 pub use propagator::{W3cTraceContextPropagator, TRACEPARENT, TRACESTATE};
 pub use traceparent::{

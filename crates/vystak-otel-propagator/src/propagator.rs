@@ -1,12 +1,26 @@
 //! `W3cTraceContextPropagator`.
 
+use std::sync::Arc;
+
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, TraceContextExt, TraceState};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 
-use crate::traceparent::{format_traceparent, parse_traceparent, TraceparentError};
-use crate::tracestate::{parse_tracestate, to_trace_state};
+use crate::traceparent::{format_traceparent, parse_traceparent, TraceparentError, RANDOM_FLAG};
+use crate::tracestate::{format_tracestate, from_trace_state, parse_tracestate, to_trace_state};
+
+/// What arrived with a trace, kept in the `Context` beside the remote span context: the full
+/// `tracestate` list (the SDK's `TraceState` cannot hold every valid key) and the flags (the SDK
+/// gives an unsampled child default flags, which loses `random`).
+#[derive(Debug)]
+struct Inbound {
+    trace_id: TraceId,
+    flags: TraceFlags,
+    members: Vec<(String, String)>,
+    /// What the SDK type was given, to tell later edits (a sampler's) from the original.
+    sdk_state: TraceState,
+}
 
 /// `traceparent`.
 pub const TRACEPARENT: &str = "traceparent";
@@ -22,7 +36,13 @@ pub const TRACESTATE: &str = "tracestate";
 ///   version `ff` rejected, later versions parsed by the forward-compatibility rules;
 /// - `tracestate` grammar and limits: multi-tenant keys, ≤ 32 members, no duplicates, one bad
 ///   member discards the whole header, an invalid `traceparent` discards it too;
-/// - the Level 2 `random` flag is kept on read and written back;
+/// - the Level 2 `random` flag is kept on read and written back for as long as the trace id is
+///   kept, even through a child the sampler dropped (the SDK gives such a span default flags);
+///   with [`with_random_trace_ids(true)`](Self::with_random_trace_ids) traces started here are
+///   marked random too;
+/// - the `tracestate` list travels in the `Context` as received (current key grammar, duplicates
+///   as the sender wrote them), so keys the SDK's `TraceState` rejects are not lost; edits made to
+///   the SDK `TraceState` (by a sampler) are applied with the §3.5 mutation rules;
 /// - no empty `tracestate` header is ever written.
 ///
 /// ```
@@ -43,13 +63,25 @@ pub const TRACESTATE: &str = "tracestate";
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct W3cTraceContextPropagator {
-    _private: (),
+    random_trace_ids: bool,
 }
 
 impl W3cTraceContextPropagator {
     /// A new propagator.
     pub fn new() -> Self {
-        Self { _private: () }
+        Self {
+            random_trace_ids: false,
+        }
+    }
+
+    /// Promises that trace ids created in this process are random (the SDK's default
+    /// `RandomIdGenerator`; `vystak-telemetry` sets this), so a trace that did not arrive from a
+    /// caller is written with the Level 2 `random` flag (§3.2.2.5.2). Traces that arrived keep
+    /// the caller's flag either way. Off by default.
+    #[must_use]
+    pub fn with_random_trace_ids(mut self, random: bool) -> Self {
+        self.random_trace_ids = random;
+        self
     }
 
     /// The remote span context in `extractor`, or why there is none.
@@ -60,6 +92,13 @@ impl W3cTraceContextPropagator {
         &self,
         extractor: &dyn Extractor,
     ) -> Result<SpanContext, TraceparentError> {
+        self.extract_inbound(extractor).map(|(sc, _)| sc)
+    }
+
+    fn extract_inbound(
+        &self,
+        extractor: &dyn Extractor,
+    ) -> Result<(SpanContext, Inbound), TraceparentError> {
         let parent = match extractor.get_all(TRACEPARENT) {
             Some(values) if values.len() > 1 => return Err(TraceparentError::Multiple),
             Some(values) => values.first().copied(),
@@ -71,18 +110,60 @@ impl W3cTraceContextPropagator {
             .get_all(TRACESTATE)
             .or_else(|| extractor.get(TRACESTATE).map(|v| vec![v]))
             .unwrap_or_default();
-        let state = match parse_tracestate(&lines) {
-            Ok(members) => to_trace_state(&members),
-            Err(_) => TraceState::NONE,
+        let members = parse_tracestate(&lines).unwrap_or_default();
+        let state = to_trace_state(&members);
+        let inbound = Inbound {
+            trace_id: tp.trace_id,
+            flags: tp.flags,
+            members,
+            sdk_state: state.clone(),
         };
-        Ok(SpanContext::new(
-            tp.trace_id,
-            tp.parent_id,
-            tp.flags,
-            true,
-            state,
+        Ok((
+            SpanContext::new(tp.trace_id, tp.parent_id, tp.flags, true, state),
+            inbound,
         ))
     }
+
+    /// The flags to write for `sc`: its own, plus `random` when the trace is random.
+    fn flags(&self, sc: &SpanContext, inbound: Option<&Inbound>) -> TraceFlags {
+        let random = match inbound {
+            Some(inbound) => inbound.flags.to_u8() & RANDOM_FLAG != 0,
+            None => self.random_trace_ids,
+        };
+        let bits = sc.trace_flags().to_u8();
+        if random {
+            TraceFlags::new(bits | RANDOM_FLAG)
+        } else {
+            sc.trace_flags()
+        }
+    }
+}
+
+/// The list to write: the inbound list, with the edits made to the SDK `TraceState` since it was
+/// extracted applied by the §3.5 rules (deleted keys removed, added or updated members moved to
+/// the left, each key once).
+fn outgoing_state(sc: &SpanContext, inbound: Option<&Inbound>) -> String {
+    let current = sc.trace_state();
+    let Some(inbound) = inbound else {
+        return current.header();
+    };
+    if *current == inbound.sdk_state {
+        return format_tracestate(&inbound.members);
+    }
+    let before = from_trace_state(&inbound.sdk_state);
+    let now = from_trace_state(current);
+    let added: Vec<&(String, String)> = now.iter().filter(|m| !before.contains(m)).collect();
+    let mut out: Vec<(String, String)> = added.iter().map(|m| (*m).clone()).collect();
+    for member in &inbound.members {
+        let deleted =
+            before.iter().any(|(k, _)| *k == member.0) && !now.iter().any(|(k, _)| *k == member.0);
+        let replaced = added.iter().any(|(k, _)| *k == member.0);
+        if !deleted && !replaced {
+            out.push(member.clone());
+        }
+    }
+    out.truncate(crate::tracestate::MAX_MEMBERS);
+    format_tracestate(&out)
 }
 
 impl TextMapPropagator for W3cTraceContextPropagator {
@@ -92,19 +173,25 @@ impl TextMapPropagator for W3cTraceContextPropagator {
         if !sc.is_valid() {
             return;
         }
+        let inbound = cx
+            .get::<Arc<Inbound>>()
+            .map(Arc::as_ref)
+            .filter(|inbound| inbound.trace_id == sc.trace_id());
         injector.set(
             TRACEPARENT,
-            format_traceparent(sc.trace_id(), sc.span_id(), sc.trace_flags()),
+            format_traceparent(sc.trace_id(), sc.span_id(), self.flags(sc, inbound)),
         );
-        let state = sc.trace_state().header();
+        let state = outgoing_state(sc, inbound);
         if !state.is_empty() {
             injector.set(TRACESTATE, state);
         }
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        match self.extract_span_context(extractor) {
-            Ok(sc) => cx.with_remote_span_context(sc),
+        match self.extract_inbound(extractor) {
+            Ok((sc, inbound)) => cx
+                .with_remote_span_context(sc)
+                .with_value(Arc::new(inbound)),
             Err(_) => cx.clone(),
         }
     }

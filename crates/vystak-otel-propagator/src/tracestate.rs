@@ -19,45 +19,30 @@ pub const LARGE_MEMBER_LEN: usize = 128;
 pub enum TracestateError {
     /// A list-member has no `=`.
     MissingEquals(String),
-    /// A key breaks §3.3.1.3.1 (`simple-key` or `tenant-id@system-id`, lengths included).
+    /// A key breaks §3.3.1.3.1 (`( lcalpha / DIGIT ) 0*255( keychar )`).
     BadKey(String),
     /// A value breaks §3.3.1.3.2 (printable ASCII except `,` and `=`, at most 256, no trailing
     /// space).
     BadValue(String),
     /// More than 32 list-members (§3.3.1.1).
     TooManyMembers(usize),
-    /// The same key twice (§3.3.1.1: keys are unique).
-    DuplicateKey(String),
 }
 
 fn key_char(b: u8) -> bool {
-    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/')
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@')
 }
 
-/// `simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )`
-/// `multi-tenant-key = tenant-id "@" system-id`,
-/// `tenant-id = ( lcalpha / DIGIT ) 0*240( … )`, `system-id = lcalpha 0*13( … )` (§3.3.1.3.1).
+/// `key = ( lcalpha / DIGIT ) 0*255( keychar )`, `keychar = lcalpha / DIGIT / "_" / "-" / "*" /
+/// "/" / "@"` (§3.3.1.3.1, the grammar of Level 2 and, since w3c/trace-context#386, of Level 1).
+///
+/// The older `tenant-id "@" system-id` split (at most one `@`, 14 characters after it) is gone:
+/// `foo@`, `a@b@c` and `1foo` are valid keys.
 pub fn valid_key(key: &str) -> bool {
     let k = key.as_bytes();
-    match key.split_once('@') {
-        None => {
-            !k.is_empty()
-                && k.len() <= 256
-                && k[0].is_ascii_lowercase()
-                && k.iter().all(|b| key_char(*b))
-        }
-        Some((tenant, system)) => {
-            let (t, s) = (tenant.as_bytes(), system.as_bytes());
-            !t.is_empty()
-                && t.len() <= 241
-                && (t[0].is_ascii_lowercase() || t[0].is_ascii_digit())
-                && t.iter().all(|b| key_char(*b))
-                && !s.is_empty()
-                && s.len() <= 14
-                && s[0].is_ascii_lowercase()
-                && s.iter().all(|b| key_char(*b))
-        }
-    }
+    !k.is_empty()
+        && k.len() <= 256
+        && (k[0].is_ascii_lowercase() || k[0].is_ascii_digit())
+        && k.iter().all(|b| key_char(*b))
 }
 
 /// `value = 0*255(chr) nblk-chr`, `nblk-chr = %x21-2B / %x2D-3C / %x3E-7E`, `chr = %x20 / nblk-chr`
@@ -74,8 +59,12 @@ pub fn valid_value(value: &str) -> bool {
 /// Parses the combined `tracestate` (several header lines are joined with `,`, §3.3.1.5 / RFC 9110
 /// list rules). Empty list-members and OWS around members are allowed.
 ///
+/// A key that appears twice is kept as received: uniqueness is the sender's duty, and a receiver
+/// does not clean up another participant's list (w3c/trace-context#477 and #552). When a list is
+/// mutated ([`insert_member`]) every earlier occurrence of the key is removed.
+///
 /// # Errors
-/// Any invalid member, a duplicate key, or more than 32 members: the whole header is discarded.
+/// Any invalid member or more than 32 members: the whole header is discarded.
 pub fn parse_tracestate(lines: &[&str]) -> Result<Vec<(String, String)>, TracestateError> {
     let mut members: Vec<(String, String)> = Vec::new();
     for line in lines {
@@ -92,9 +81,6 @@ pub fn parse_tracestate(lines: &[&str]) -> Result<Vec<(String, String)>, Tracest
             }
             if !valid_value(value) {
                 return Err(TracestateError::BadValue(value.to_owned()));
-            }
-            if members.iter().any(|(k, _)| k == key) {
-                return Err(TracestateError::DuplicateKey(key.to_owned()));
             }
             members.push((key.to_owned(), value.to_owned()));
             if members.len() > MAX_MEMBERS {
@@ -164,11 +150,21 @@ pub fn insert_member(
     Ok(out)
 }
 
-/// Converts parsed members into the OpenTelemetry `TraceState` (which re-validates with its own,
-/// slightly looser rules; our members always pass them).
+/// The OpenTelemetry `TraceState` closest to `members`: every member its (older, stricter) key
+/// rules accept, in order, once per key. The full list travels beside it in the `Context`
+/// ([`W3cTraceContextPropagator`](crate::W3cTraceContextPropagator) does that), so nothing the
+/// SDK type cannot hold is lost.
 pub fn to_trace_state(members: &[(String, String)]) -> TraceState {
-    TraceState::from_key_value(members.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .unwrap_or(TraceState::NONE)
+    let mut kept: Vec<(&str, &str)> = Vec::with_capacity(members.len());
+    for (k, v) in members {
+        if kept.iter().any(|(seen, _)| seen == k) {
+            continue;
+        }
+        if TraceState::from_key_value([(k.as_str(), v.as_str())]).is_ok() {
+            kept.push((k, v));
+        }
+    }
+    TraceState::from_key_value(kept).unwrap_or(TraceState::NONE)
 }
 
 /// The members of an OpenTelemetry `TraceState`.

@@ -1,9 +1,13 @@
 //! Property tests: arbitrary input never panics; anything accepted re-serialises to a value the
 //! parser accepts unchanged.
 
+use std::collections::HashMap;
+
+use opentelemetry::propagation::TextMapPropagator;
 use proptest::prelude::*;
 use vystak_otel_propagator::{
     format_traceparent, format_tracestate, parse_traceparent, parse_tracestate,
+    W3cTraceContextPropagator,
 };
 
 proptest! {
@@ -52,5 +56,21 @@ proptest! {
             let again = format_tracestate(&parsed);
             prop_assert_eq!(parse_tracestate(&[again.as_str()]).unwrap(), parsed);
         }
+    }
+
+    #[test]
+    fn accepted_tracestate_leaves_as_it_arrived(members in proptest::collection::vec(("[a-z0-9][a-z0-9@_*/-]{0,30}", "[!-+\\--<>-~][ !-+\\--<>-~]{0,20}[!-+\\--<>-~]"), 1..32)) {
+        let header: String = members.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        let parsed = parse_tracestate(&[header.as_str()]);
+        prop_assert!(parsed.is_ok(), "{header}: {parsed:?}");
+        let mut carrier = HashMap::new();
+        carrier.insert("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03".to_owned());
+        carrier.insert("tracestate".to_owned(), header.clone());
+        let p = W3cTraceContextPropagator::new();
+        let cx = p.extract(&carrier);
+        let mut out = HashMap::new();
+        p.inject_context(&cx, &mut out);
+        prop_assert_eq!(&out["tracestate"], &header);
+        prop_assert_eq!(&out["traceparent"], &carrier["traceparent"]);
     }
 }

@@ -202,9 +202,9 @@ fn tracestate_table() {
             Ok(1),
         ),
         (
-            "§3.3.1.3.1 tenant-id 242 chars",
+            "§3.3.1.3.1 (current grammar) a 246-char key with '@' in it",
             vec![format!("{tenant242}=x")],
-            Err("key"),
+            Ok(1),
         ),
         (
             "§3.3.1.3.1 system-id 14 chars",
@@ -212,26 +212,33 @@ fn tracestate_table() {
             Ok(1),
         ),
         (
-            "§3.3.1.3.1 system-id 15 chars",
+            "§3.3.1.3.1 (current grammar) 15 chars after '@'",
             vec!["t@abcdefghijklmno=x".into()],
-            Err("key"),
+            Ok(1),
         ),
         (
-            "§3.3.1.3.1 system-id starts with a digit",
+            "§3.3.1.3.1 (current grammar) a digit after '@'",
             vec!["t@1sys=x".into()],
-            Err("key"),
+            Ok(1),
         ),
         (
-            "§3.3.1.3.1 simple key starts with a digit",
+            "§3.3.1.3.1 a key may start with a digit",
             vec!["1abc=x".into()],
-            Err("key"),
+            Ok(1),
         ),
         (
             "§3.3.1.3.1 uppercase key",
             vec!["Rojo=x".into()],
             Err("key"),
         ),
-        ("§3.3.1.3.1 two @", vec!["a@b@c=x".into()], Err("key")),
+        ("§3.3.1.3.1 two @", vec!["a@b@c=x".into()], Ok(1)),
+        ("§3.3.1.3.1 trailing @", vec!["foo@=x".into()], Ok(1)),
+        ("§3.3.1.3.1 leading @", vec!["@foo=x".into()], Err("key")),
+        (
+            "§3.3.1.3.1 key starts with '_'",
+            vec!["_foo=x".into()],
+            Err("key"),
+        ),
         (
             "§3.3.1.3.1 key 256 chars",
             vec![format!("{}=x", "k".repeat(256))],
@@ -296,9 +303,9 @@ fn tracestate_table() {
             Err("many"),
         ),
         (
-            "§3.3.1.1 duplicate keys",
+            "§3.3.1.1 duplicate keys are the sender's fault: kept as received (w3c#477, #552)",
             vec!["a=1,a=2".into()],
-            Err("duplicate"),
+            Ok(2),
         ),
         (
             "§3.3.1.5 repeated header lines are combined",
@@ -306,9 +313,9 @@ fn tracestate_table() {
             Ok(2),
         ),
         (
-            "§3.3.1.5 duplicates across lines",
+            "§3.3.1.5 duplicates across lines are kept as received",
             vec!["a=1".into(), "a=2".into()],
-            Err("duplicate"),
+            Ok(2),
         ),
         (
             "§3.3.1 one bad member discards all",
@@ -326,7 +333,6 @@ fn tracestate_table() {
                 TracestateError::BadValue(_) => "value",
                 TracestateError::MissingEquals(_) => "equals",
                 TracestateError::TooManyMembers(_) => "many",
-                TracestateError::DuplicateKey(_) => "duplicate",
                 _ => "other",
             });
         assert_eq!(got, expected, "{section}: {lines:?}");
