@@ -26,6 +26,7 @@
 mod choice;
 #[cfg(feature = "http")]
 mod http;
+mod probe;
 mod propagator;
 mod traceparent;
 mod tracestate;
@@ -33,6 +34,7 @@ mod tracestate;
 #[cfg(feature = "http")]
 pub use crate::http::{HeaderMapExtractor, HeaderMapInjector, INVALID_VALUE};
 pub use choice::PropagatorChoice;
+pub use probe::sdk_installed;
 pub use propagator::{W3cTraceContextPropagator, TRACEPARENT, TRACESTATE};
 pub use traceparent::{
     format_traceparent, parse_traceparent, Traceparent, TraceparentError, KNOWN_FLAGS, RANDOM_FLAG,

@@ -75,7 +75,11 @@ impl ProxyNet {
 /// What a trusted proxy said about the original request.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Forwarded {
+    /// The original client, when the headers name one we can believe.
     pub(crate) client: Option<String>,
+    /// `true` when `Forwarded: for=` or `X-Forwarded-For` was present: then a missing or
+    /// malformed client address means "unknown", not "the peer" (the peer is the proxy).
+    pub(crate) client_claimed: bool,
     pub(crate) proto: Option<String>,
     pub(crate) host: Option<String>,
 }
@@ -87,57 +91,119 @@ fn unquote(v: &str) -> &str {
         .unwrap_or(v)
 }
 
-/// `for=` node → the client address without port or brackets; obfuscated/`unknown` → `None`.
-fn node_address(node: &str) -> Option<String> {
-    let node = unquote(node);
-    if node.starts_with('_') || node.eq_ignore_ascii_case("unknown") || node.is_empty() {
-        return None;
-    }
-    if let Some(rest) = node.strip_prefix('[') {
-        return rest.split(']').next().map(str::to_owned);
-    }
-    // `1.2.3.4:port` (an IPv6 address without brackets has more than one colon).
-    match node.matches(':').count() {
-        1 => node.split(':').next().map(str::to_owned),
-        _ => Some(node.to_owned()),
+/// One hop of the chain: an IP address, or something that is not one (obfuscated, `unknown`,
+/// malformed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
+    Ip(IpAddr),
+    Opaque,
+}
+
+/// `for=` node or `X-Forwarded-For` entry → the address without port or brackets. Only a real IP
+/// address counts: `:80`, `[]:80`, `[`, `_hidden` and `unknown` are [`Node::Opaque`].
+fn node(raw: &str) -> Node {
+    let node = unquote(raw);
+    let addr = if let Some(rest) = node.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((inner, tail)) if tail.is_empty() || tail.starts_with(':') => inner,
+            _ => return Node::Opaque,
+        }
+    } else if node.matches(':').count() == 1 {
+        // `1.2.3.4:port` (an IPv6 address without brackets has more than one colon).
+        node.split(':').next().unwrap_or("")
+    } else {
+        node
+    };
+    match addr.parse::<IpAddr>() {
+        Ok(ip) => Node::Ip(ip),
+        Err(_) => Node::Opaque,
     }
 }
 
-/// Reads `Forwarded` (first element: the proxy closest to the client), else `X-Forwarded-For`
-/// (left-most entry), `X-Forwarded-Proto`, `X-Forwarded-Host`.
-pub(crate) fn read(headers: &HeaderMap) -> Forwarded {
-    let mut out = Forwarded::default();
-    if let Some(first) = headers
-        .get("forwarded")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-    {
-        for pair in first.split(';') {
-            let Some((k, v)) = pair.split_once('=') else {
-                continue;
-            };
-            match k.trim().to_ascii_lowercase().as_str() {
-                "for" => out.client = node_address(v),
-                "proto" => {
-                    out.proto = Some(unquote(v).to_ascii_lowercase()).filter(|p| !p.is_empty())
-                }
-                "host" => out.host = Some(unquote(v).to_owned()).filter(|h| !h.is_empty()),
-                _ => {}
+/// The client of a chain of hops, read the safe way: from the right (the hop the trusted peer
+/// added last), skipping trusted proxies; the first untrusted address is the client. A hop that
+/// is not an address stops the walk (nothing left of it can be believed). All hops trusted: the
+/// left-most is the client. Returns the index of the hop used.
+fn client_of(hops: &[Node], trusted: &[ProxyNet]) -> Option<(usize, IpAddr)> {
+    let mut last_trusted = None;
+    for (i, hop) in hops.iter().enumerate().rev() {
+        match hop {
+            Node::Ip(ip) if trusted.iter().any(|net| net.contains(*ip)) => {
+                last_trusted = Some((i, *ip));
             }
+            Node::Ip(ip) => return Some((i, *ip)),
+            Node::Opaque => return None,
+        }
+    }
+    last_trusted
+}
+
+fn values<'h>(headers: &'h HeaderMap, name: &str) -> impl Iterator<Item = &'h str> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Reads `Forwarded` (RFC 7239), else `X-Forwarded-For` / `-Proto` / `-Host`, as sent through
+/// a trusted peer. The client is chosen by [`client_of`]; with `Forwarded` the scheme and host
+/// come from the same element as the client.
+pub(crate) fn read(headers: &HeaderMap, trusted: &[ProxyNet]) -> Forwarded {
+    let mut out = Forwarded::default();
+    let elements: Vec<&str> = values(headers, "forwarded").collect();
+    if !elements.is_empty() {
+        let parsed: Vec<(Option<Node>, Option<String>, Option<String>)> = elements
+            .iter()
+            .map(|element| {
+                let (mut f, mut proto, mut host) = (None, None, None);
+                for pair in element.split(';') {
+                    let Some((k, v)) = pair.split_once('=') else {
+                        continue;
+                    };
+                    match k.trim().to_ascii_lowercase().as_str() {
+                        "for" => f = Some(node(v)),
+                        "proto" => {
+                            proto = Some(unquote(v).to_ascii_lowercase()).filter(|p| !p.is_empty())
+                        }
+                        "host" => host = Some(unquote(v).to_owned()).filter(|h| !h.is_empty()),
+                        _ => {}
+                    }
+                }
+                (f, proto, host)
+            })
+            .collect();
+        let hops: Vec<Node> = parsed.iter().filter_map(|(f, _, _)| *f).collect();
+        out.client_claimed = !hops.is_empty();
+        // The element of the chosen hop; without `for=` anywhere, the first element.
+        let chosen = client_of(&hops, trusted).map(|(i, ip)| {
+            out.client = Some(ip.to_string());
+            parsed
+                .iter()
+                .enumerate()
+                .filter(|(_, (f, _, _))| f.is_some())
+                .nth(i)
+                .map_or(0, |(j, _)| j)
+        });
+        let element = match chosen {
+            Some(j) => parsed.get(j),
+            None if hops.is_empty() => parsed.first(),
+            None => None,
+        };
+        if let Some((_, proto, host)) = element {
+            out.proto = proto.clone();
+            out.host = host.clone();
         }
         return out;
     }
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    out.client = header("x-forwarded-for").and_then(node_address);
-    out.proto = header("x-forwarded-proto").map(str::to_ascii_lowercase);
-    out.host = header("x-forwarded-host").map(str::to_owned);
+    let hops: Vec<Node> = values(headers, "x-forwarded-for").map(node).collect();
+    out.client_claimed = !hops.is_empty();
+    out.client = client_of(&hops, trusted).map(|(_, ip)| ip.to_string());
+    let first = |name: &str| values(headers, name).next();
+    out.proto = first("x-forwarded-proto").map(str::to_ascii_lowercase);
+    out.host = first("x-forwarded-host").map(str::to_owned);
     out
 }
 
@@ -177,10 +243,12 @@ mod tests {
                 .unwrap(),
         );
         h.insert("x-forwarded-for", "198.51.100.1".parse().unwrap());
+        let trusted = ["10.0.0.0/8".parse::<ProxyNet>().unwrap()];
         assert_eq!(
-            read(&h),
+            read(&h, &trusted),
             Forwarded {
                 client: Some("2001:db8:cafe::17".into()),
+                client_claimed: true,
                 proto: Some("https".into()),
                 host: Some("example.com".into()),
             },
@@ -194,9 +262,10 @@ mod tests {
         h.insert("x-forwarded-proto", "https".parse().unwrap());
         h.insert("x-forwarded-host", "api.example.com:8443".parse().unwrap());
         assert_eq!(
-            read(&h),
+            read(&h, &trusted),
             Forwarded {
                 client: Some("203.0.113.7".into()),
+                client_claimed: true,
                 proto: Some("https".into()),
                 host: Some("api.example.com:8443".into()),
             }
@@ -204,10 +273,11 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("forwarded", "for=_hidden;proto=http".parse().unwrap());
         assert_eq!(
-            read(&h).client,
+            read(&h, &trusted).client,
             None,
             "obfuscated identifiers are not addresses"
         );
-        assert_eq!(read(&HeaderMap::new()), Forwarded::default());
+        assert!(read(&h, &trusted).client_claimed);
+        assert_eq!(read(&HeaderMap::new(), &trusted), Forwarded::default());
     }
 }

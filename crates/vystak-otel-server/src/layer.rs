@@ -8,9 +8,10 @@ use http::HeaderName;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
-use opentelemetry::{Context, InstrumentationScope, KeyValue};
+use opentelemetry::trace::{Tracer, TracerProvider};
+use opentelemetry::{InstrumentationScope, KeyValue};
 use tower_layer::Layer;
+use vystak_otel_propagator::sdk_installed;
 
 use vystak_otel_propagator::PropagatorChoice;
 
@@ -62,9 +63,36 @@ pub struct OtelServerLayer {
     pub(crate) body_sizes: bool,
     pub(crate) response_traceparent: bool,
     pub(crate) trusted_proxies: Arc<[ProxyNet]>,
-    /// Resolved once, on the first `layer()` call, and shared by every service (axum calls
-    /// `layer()` per route and again per connection for handler routes).
-    cache: Arc<OnceLock<Arc<Shared>>>,
+    /// `true` until `with_tracer_provider`: the global tracer provider, resolved lazily.
+    pub(crate) global_tracer: bool,
+    /// `true` until `with_meter_provider`: the global meter provider, resolved lazily.
+    pub(crate) global_meter: bool,
+    /// Created on the first `layer()` call and shared by every service (axum calls `layer()` per
+    /// route and again per connection for handler routes); it resolves the providers on the
+    /// first request.
+    cache: Arc<OnceLock<Arc<LazyShared>>>,
+}
+
+/// The layer's configuration and, from the first request on, the state resolved from it.
+pub(crate) struct LazyShared {
+    layer: OtelServerLayer,
+    cell: OnceLock<Arc<Shared>>,
+}
+
+impl fmt::Debug for LazyShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LazyShared")
+            .field("resolved", &self.cell.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazyShared {
+    /// The resolved state; the global providers are looked up the first time (the first
+    /// request), so a layer built before `Telemetry::init()` still records.
+    pub(crate) fn get(&self) -> &Arc<Shared> {
+        self.cell.get_or_init(|| Arc::new(self.layer.shared()))
+    }
 }
 
 impl fmt::Debug for OtelServerLayer {
@@ -102,16 +130,18 @@ pub(crate) fn scope() -> InstrumentationScope {
 }
 
 impl OtelServerLayer {
-    /// A layer using the global tracer and meter providers and the global propagator, captured
-    /// now: install telemetry (e.g. `vystak_telemetry::Telemetry::init`) before creating the layer.
-    /// With no tracer provider installed (telemetry off) the layer does no span or metric work.
+    /// A layer using the global tracer and meter providers and the global propagator.
+    ///
+    /// The global providers are looked up when the **first request** arrives, not here, so the
+    /// layer may be built before or after `Telemetry::init()`. If no tracer provider is installed
+    /// by then (telemetry off) the layer does no span or metric work for its whole life.
     /// Reads `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` once, here.
     pub fn new() -> Self {
-        let global = opentelemetry::global::tracer_with_scope(scope());
-        let off = !sdk_installed(&global);
         Self {
-            tracer: (!off).then(|| Arc::new(global)),
-            meter: (!off).then(|| opentelemetry::global::meter_with_scope(scope())),
+            tracer: None,
+            meter: None,
+            global_tracer: true,
+            global_meter: true,
             propagator: PropagatorChoice::Global,
             known_methods: KnownMethods::from_env(),
             filter: None,
@@ -145,6 +175,7 @@ impl OtelServerLayer {
         self.cache = Arc::default();
         let tracer = provider.tracer_with_scope(scope());
         self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(tracer))));
+        self.global_tracer = false;
         self
     }
 
@@ -152,6 +183,7 @@ impl OtelServerLayer {
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
         self.cache = Arc::default();
         self.meter = Some(provider.meter_with_scope(scope()));
+        self.global_meter = false;
         self
     }
 
@@ -273,6 +305,13 @@ impl OtelServerLayer {
     /// `client.address`, `url.scheme` and `server.address` — but only on requests whose TCP peer is
     /// one of these proxies (IPs or CIDR blocks, e.g. `"10.0.0.0/8".parse()?`). The peer itself is
     /// then `network.peer.address`. Default: no proxy is trusted, the headers are ignored.
+    ///
+    /// The client is found the safe way, as proxies append to these headers: the hops are read
+    /// from the **right**, trusted proxies are skipped, and the first untrusted address is the
+    /// client (a spoofed left-most entry is never believed). A hop that is not an IP address
+    /// (`unknown`, an obfuscated `_name`, a malformed value) stops the walk and `client.address`
+    /// is left out; when every hop is trusted, the left-most is the client. List every proxy of
+    /// your chain (e.g. the ingress and the load balancer).
     pub fn with_trusted_proxies(
         mut self,
         proxies: impl IntoIterator<Item = impl Into<ProxyNet>>,
@@ -296,10 +335,22 @@ impl OtelServerLayer {
     }
 
     pub(crate) fn shared(&self) -> Shared {
-        let meter = self.meter.clone();
+        // The global providers count only when an SDK is installed (else: telemetry off).
+        let global_on = (self.global_tracer || self.global_meter)
+            && sdk_installed(&opentelemetry::global::tracer_with_scope(scope()));
+        let tracer = if self.global_tracer {
+            global_on.then(|| Arc::new(opentelemetry::global::tracer_with_scope(scope())))
+        } else {
+            self.tracer.clone()
+        };
+        let meter = if self.global_meter {
+            global_on.then(|| opentelemetry::global::meter_with_scope(scope()))
+        } else {
+            self.meter.clone()
+        };
         // Metrics without spans (a meter provider given, no tracer): a no-op tracer keeps the
         // request path uniform; its spans are never recorded.
-        let tracer = self.tracer.clone().or_else(|| {
+        let tracer = tracer.or_else(|| {
             meter.as_ref().map(|_| {
                 Arc::new(BoxedTracer::new(Box::new(
                     opentelemetry::trace::noop::NoopTracer::new(),
@@ -325,37 +376,22 @@ impl OtelServerLayer {
     }
 }
 
-/// `false` when `tracer` is the no-op tracer of an empty global provider (telemetry off): then the
-/// layer does no span or metric work at all.
-///
-/// The probe span's parent is a remote, unsampled context, so a parent-based sampler (the default)
-/// drops it and nothing is recorded; a no-op tracer returns the parent's context, which we make
-/// invalid-looking by checking the trace id it produced. A recording probe (a sampler that ignores
-/// the parent) is forgotten instead of ended, so it is never exported.
-pub(crate) fn sdk_installed(tracer: &BoxedTracer) -> bool {
-    use opentelemetry::trace::{Span, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-    let parent = SpanContext::new(
-        TraceId::from(1u128),
-        SpanId::from(1u64),
-        TraceFlags::default(),
-        true,
-        TraceState::NONE,
-    );
-    let cx = Context::new().with_remote_span_context(parent);
-    let probe = tracer.start_with_context("vystak-otel-server.probe", &cx);
-    // A no-op tracer echoes the parent's span context and never records.
-    let sdk = probe.is_recording() || probe.span_context().span_id() != SpanId::from(1u64);
-    if probe.is_recording() {
-        std::mem::forget(probe);
-    }
-    sdk
-}
-
 impl<S> Layer<S> for OtelServerLayer {
     type Service = OtelServer<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let shared = self.cache.get_or_init(|| Arc::new(self.shared())).clone();
-        OtelServer::new(inner, shared)
+        let lazy = self
+            .cache
+            .get_or_init(|| {
+                let mut layer = self.clone();
+                // The copy must not hold the cache that holds it.
+                layer.cache = Arc::default();
+                Arc::new(LazyShared {
+                    layer,
+                    cell: OnceLock::new(),
+                })
+            })
+            .clone();
+        OtelServer::new(inner, lazy)
     }
 }

@@ -12,7 +12,7 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
 use crate::headers::capture;
-use crate::layer::InboundTrust;
+use crate::layer::{InboundTrust, LazyShared};
 use crate::request::{
     normalize_method, protocol_version, redact_query, server_address, RequestView,
 };
@@ -22,18 +22,18 @@ use crate::semconv::{
     NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
     USER_AGENT_ORIGINAL,
 };
-use crate::state::{RequestState, Shared};
+use crate::state::RequestState;
 use vystak_otel_propagator::HeaderMapExtractor;
 
 /// The service produced by [`OtelServerLayer`](crate::OtelServerLayer).
 #[derive(Clone, Debug)]
 pub struct OtelServer<S> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<LazyShared>,
 }
 
 impl<S> OtelServer<S> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(inner: S, shared: Arc<LazyShared>) -> Self {
         Self { inner, shared }
     }
 
@@ -86,7 +86,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
-        let shared = &self.shared;
+        let shared = self.shared.get();
         let Some(tracer) = shared.tracer.clone() else {
             // Telemetry off: no work at all.
             return ResponseFuture::passthrough(self.inner.call(req), None);
@@ -155,7 +155,10 @@ where
                     .iter()
                     .any(|net| net.contains(p.ip())) =>
             {
-                Some(crate::forwarded::read(req.headers()))
+                Some(crate::forwarded::read(
+                    req.headers(),
+                    &shared.trusted_proxies,
+                ))
             }
             _ => None,
         };
@@ -202,10 +205,15 @@ where
                 attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
             }
         }
-        match (fwd.and_then(|f| f.client.clone()), peer) {
-            (Some(client), _) => attrs.push(KeyValue::new(key(CLIENT_ADDRESS), client)),
-            (None, Some(p)) => attrs.push(KeyValue::new(key(CLIENT_ADDRESS), p.ip().to_string())),
-            (None, None) => {}
+        match (fwd, peer) {
+            (Some(f), _) if f.client.is_some() || f.client_claimed => {
+                // A claimed but unusable client address is unknown, not the proxy's.
+                if let Some(client) = f.client.clone() {
+                    attrs.push(KeyValue::new(key(CLIENT_ADDRESS), client));
+                }
+            }
+            (_, Some(p)) => attrs.push(KeyValue::new(key(CLIENT_ADDRESS), p.ip().to_string())),
+            (_, None) => {}
         }
         if let Some(p) = peer {
             attrs.push(KeyValue::new(key(NETWORK_PEER_ADDRESS), p.ip().to_string()));

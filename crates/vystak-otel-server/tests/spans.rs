@@ -545,9 +545,9 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
 
     // The loopback peer is a trusted proxy: the original client, scheme and host are used.
     let t = Telemetry::new();
-    let layer = t.layer().with_trusted_proxies(["127.0.0.0/8"
-        .parse::<vystak_otel_server::ProxyNet>()
-        .unwrap()]);
+    let layer = t.layer().with_trusted_proxies(
+        ["127.0.0.0/8", "10.0.0.0/8"].map(|n| n.parse::<vystak_otel_server::ProxyNet>().unwrap()),
+    );
     let app = Router::new()
         .route("/f", get(|| async { "f" }))
         .layer(layer);
@@ -594,4 +594,62 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     assert_eq!(a["client.address"], "2001:db8:cafe::17");
     assert_eq!(a["server.address"], "example.com");
     assert!(!a.contains_key("server.port"));
+}
+
+/// One request from a trusted loopback proxy with `headers`; the span's attributes.
+async fn via_trusted_proxy(headers: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    let t = Telemetry::new();
+    let layer = t.layer().with_trusted_proxies(
+        ["127.0.0.0/8", "10.0.0.0/8"].map(|n| n.parse::<vystak_otel_server::ProxyNet>().unwrap()),
+    );
+    let app = Router::new()
+        .route("/f", get(|| async { "f" }))
+        .layer(layer);
+    let (base, _) = serve(app).await;
+    let mut req = client().get(format!("{base}/f"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    assert_eq!(req.send().await.unwrap().status(), 200);
+    t.wait_spans(1).await;
+    attrs(&t.span("GET /f"))
+}
+
+#[tokio::test]
+async fn malformed_forwarded_addresses_leave_client_address_absent() {
+    for (name, value) in [
+        ("forwarded", "for=:80"),
+        ("forwarded", r#"for="[]:80""#),
+        ("forwarded", r#"for="[""#),
+        ("forwarded", "for=not-an-ip"),
+        ("x-forwarded-for", ":80"),
+        ("x-forwarded-for", "["),
+        ("x-forwarded-for", "[]"),
+    ] {
+        let a = via_trusted_proxy(&[(name, value)]).await;
+        assert!(
+            !a.contains_key("client.address"),
+            "{name}: {value} gave {:?}",
+            a.get("client.address")
+        );
+        assert_eq!(a["network.peer.address"], "127.0.0.1");
+    }
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_read_from_the_right_skipping_trusted_proxies() {
+    // A client behind an appending proxy sends its own spoofed X-Forwarded-For; the proxy appends
+    // the address it saw. The right-most untrusted entry is the client.
+    let a = via_trusted_proxy(&[("x-forwarded-for", "1.2.3.4, 203.0.113.7, 10.0.0.2")]).await;
+    assert_eq!(a["client.address"], "203.0.113.7");
+    let a = via_trusted_proxy(&[(
+        "forwarded",
+        "for=1.2.3.4;proto=http, for=203.0.113.7;proto=https, for=10.0.0.2",
+    )])
+    .await;
+    assert_eq!(a["client.address"], "203.0.113.7");
+    assert_eq!(a["url.scheme"], "https");
+    // Every hop trusted: the left-most is the client.
+    let a = via_trusted_proxy(&[("x-forwarded-for", "10.9.9.9, 10.0.0.2")]).await;
+    assert_eq!(a["client.address"], "10.9.9.9");
 }
