@@ -66,6 +66,7 @@ mod url;
 
 pub use extensions::{DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
 pub use middleware::OtelClientMiddleware;
+pub use url::redact_urls_in;
 
 /// The crate README, compiled as a doctest.
 #[cfg(doctest)]

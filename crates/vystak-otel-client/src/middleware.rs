@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use http::Extensions;
@@ -41,20 +41,48 @@ fn key(k: &'static str) -> Key {
 #[derive(Clone)]
 #[must_use]
 pub struct OtelClientMiddleware {
-    /// `None` when no tracer provider is installed (telemetry off): no span or metric work.
+    /// A tracer given with `with_tracer_provider`.
     tracer: Option<Arc<BoxedTracer>>,
+    /// A histogram from `with_meter_provider`.
     duration: Option<Histogram<f64>>,
+    /// The global providers are used (not overridden); resolved at the first request.
+    global_tracer: bool,
+    global_meter: bool,
+    resolved: Arc<OnceLock<Resolved>>,
     propagator: PropagatorChoice,
     known_methods: Option<Arc<[String]>>,
     overwrite_traceparent: bool,
     metrics: bool,
 }
 
+/// What the middleware records with, resolved at the first request. `tracer` is `None` only
+/// when neither spans nor metrics are recorded (telemetry off); with metrics only it is a no-op
+/// tracer, so the request path stays the same.
+#[derive(Clone, Default)]
+struct Resolved {
+    tracer: Option<Arc<BoxedTracer>>,
+    duration: Option<Histogram<f64>>,
+}
+
 impl fmt::Debug for OtelClientMiddleware {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtelClientMiddleware")
-            .field("tracing", &self.tracer.is_some())
-            .field("metrics", &self.duration.is_some())
+            .field(
+                "tracer",
+                &(if self.global_tracer {
+                    "global"
+                } else {
+                    "custom"
+                }),
+            )
+            .field(
+                "meter",
+                &(if self.global_meter {
+                    "global"
+                } else {
+                    "custom"
+                }),
+            )
             .field("known_methods", &self.known_methods)
             .field("overwrite_traceparent", &self.overwrite_traceparent)
             .finish_non_exhaustive()
@@ -67,27 +95,6 @@ impl Default for OtelClientMiddleware {
     }
 }
 
-/// `false` when `tracer` is the no-op tracer of an empty global provider. See the server crate's
-/// twin: the probe's parent is unsampled and remote, so a parent-based sampler drops it; a no-op
-/// tracer echoes the parent's span id; a recording probe is forgotten, never exported.
-fn sdk_installed(tracer: &BoxedTracer) -> bool {
-    use opentelemetry::trace::{Span, SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-    let parent = SpanContext::new(
-        TraceId::from(1u128),
-        SpanId::from(1u64),
-        TraceFlags::default(),
-        true,
-        TraceState::NONE,
-    );
-    let cx = Context::new().with_remote_span_context(parent);
-    let probe = tracer.start_with_context("vystak-otel-client.probe", &cx);
-    let sdk = probe.is_recording() || probe.span_context().span_id() != SpanId::from(1u64);
-    if probe.is_recording() {
-        std::mem::forget(probe);
-    }
-    sdk
-}
-
 fn duration_histogram(meter: &opentelemetry::metrics::Meter) -> Histogram<f64> {
     meter
         .f64_histogram(HTTP_CLIENT_REQUEST_DURATION)
@@ -98,14 +105,13 @@ fn duration_histogram(meter: &opentelemetry::metrics::Meter) -> Histogram<f64> {
 }
 
 impl OtelClientMiddleware {
-    /// Uses the global tracer and meter providers (resolved now: install telemetry first) and the
-    /// global propagator. Reads `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` once, here.
+    /// Uses the global tracer and meter providers and the global propagator.
+    ///
+    /// The global providers are looked up at the **first request**, not here, so the middleware
+    /// may be built before or after `Telemetry::init()`. If no tracer provider is installed by
+    /// then (telemetry off), it only propagates the current context, for its whole life.
+    /// Reads `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` once, here.
     pub fn new() -> Self {
-        let tracer = opentelemetry::global::tracer_with_scope(scope());
-        let tracer = sdk_installed(&tracer).then(|| Arc::new(tracer));
-        let duration = tracer
-            .as_ref()
-            .map(|_| duration_histogram(&opentelemetry::global::meter_with_scope(scope())));
         let known_methods = std::env::var(crate::semconv::ENV_KNOWN_METHODS)
             .ok()
             .filter(|v| !v.trim().is_empty())
@@ -118,8 +124,11 @@ impl OtelClientMiddleware {
                     .into()
             });
         Self {
-            tracer,
-            duration,
+            tracer: None,
+            duration: None,
+            global_tracer: true,
+            global_meter: true,
+            resolved: Arc::default(),
             propagator: PropagatorChoice::Global,
             known_methods,
             overwrite_traceparent: false,
@@ -137,13 +146,49 @@ impl OtelClientMiddleware {
         self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(
             provider.tracer_with_scope(scope()),
         ))));
+        self.global_tracer = false;
+        self.resolved = Arc::default();
         self
     }
 
     /// Metrics from this meter provider.
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
         self.duration = Some(duration_histogram(&provider.meter_with_scope(scope())));
+        self.global_meter = false;
+        self.resolved = Arc::default();
         self
+    }
+
+    /// The tracer and histogram, resolved once (the global providers count only when an SDK is
+    /// installed).
+    fn resolved(&self) -> &Resolved {
+        self.resolved.get_or_init(|| {
+            let global_on = (self.global_tracer || self.global_meter)
+                && vystak_otel_propagator::sdk_installed(
+                    &opentelemetry::global::tracer_with_scope(scope()),
+                );
+            let tracer = if self.global_tracer {
+                global_on.then(|| Arc::new(opentelemetry::global::tracer_with_scope(scope())))
+            } else {
+                self.tracer.clone()
+            };
+            let duration = if self.global_meter {
+                global_on
+                    .then(|| duration_histogram(&opentelemetry::global::meter_with_scope(scope())))
+            } else {
+                self.duration.clone()
+            };
+            let duration = duration.filter(|_| self.metrics);
+            // Metrics only: a no-op tracer keeps one request path; its spans are never recorded.
+            let tracer = tracer.or_else(|| {
+                duration.as_ref().map(|_| {
+                    Arc::new(BoxedTracer::new(Box::new(
+                        opentelemetry::trace::noop::NoopTracer::new(),
+                    )))
+                })
+            });
+            Resolved { tracer, duration }
+        })
     }
 
     /// Injects with this propagator instead of the global one.
@@ -181,6 +226,7 @@ impl OtelClientMiddleware {
     /// Record `http.client.request.duration` (default `true`).
     pub fn with_metrics(mut self, enabled: bool) -> Self {
         self.metrics = enabled;
+        self.resolved = Arc::default();
         self
     }
 
@@ -266,7 +312,8 @@ impl Middleware for OtelClientMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let propagate = extensions.get::<DisableOtelPropagation>().is_none();
-        let tracer = match &self.tracer {
+        let resolved = self.resolved();
+        let tracer = match &resolved.tracer {
             Some(t) if extensions.get::<DisableOtelSpan>().is_none() => t,
             _ => {
                 if propagate {
@@ -367,16 +414,15 @@ impl Middleware for OtelClientMiddleware {
             Err(err) => {
                 let ty = error_type(err);
                 span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty));
-                span.set_status(Status::error(err.to_string()));
+                // The message quotes the request URL: redact it like `url.full`.
+                span.set_status(Status::error(crate::url::redact_urls_in(&err.to_string())));
                 metric_attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
             }
         }
         span.end();
         ender.done = true;
-        if self.metrics {
-            if let Some(h) = &self.duration {
-                h.record(elapsed, &metric_attrs);
-            }
+        if let Some(h) = &resolved.duration {
+            h.record(elapsed, &metric_attrs);
         }
         result
     }

@@ -67,3 +67,46 @@ mod tests {
         }
     }
 }
+
+/// `text` with every `http://` / `https://` URL in it redacted like `url.full` (userinfo and the
+/// sensitive query values): for error messages, which quote the request URL.
+pub fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest
+        .find("http://")
+        .into_iter()
+        .chain(rest.find("https://"))
+        .min()
+    {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ']'))
+            .unwrap_or(tail.len());
+        let candidate = &tail[..end];
+        match reqwest::Url::parse(candidate) {
+            Ok(url) => out.push_str(&redacted_url(&url)),
+            // Not a URL we can parse: drop its query, which is where secrets sit.
+            Err(_) => out.push_str(candidate.split('?').next().unwrap_or_default()),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_urls_in;
+
+    #[test]
+    fn urls_inside_text_are_redacted() {
+        assert_eq!(
+            redact_urls_in("error sending request for url (https://u:p@h/x?sig=abc&a=1) and http://h/y"),
+            "error sending request for url (https://REDACTED:REDACTED@h/x?sig=REDACTED&a=1) and http://h/y"
+        );
+        assert_eq!(redact_urls_in("no url"), "no url");
+        assert_eq!(redact_urls_in("http://[::1/?sig=x"), "http://[::1/");
+    }
+}

@@ -9,7 +9,9 @@ use common::{attrs, echo_server, Telemetry};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::Context;
-use vystak_otel_client::{DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
+use vystak_otel_client::{
+    DisableOtelPropagation, DisableOtelSpan, OtelClientMiddleware, OtelName, UrlTemplate,
+};
 
 type Headers = BTreeMap<String, String>;
 
@@ -327,4 +329,51 @@ async fn a_url_template_names_the_span_and_is_recorded() {
         !t.durations()[0].0.contains_key("url.template"),
         "url.template is opt-in on the duration metric"
     );
+}
+
+#[tokio::test]
+async fn a_transport_error_never_puts_the_unredacted_url_in_the_span() {
+    let t = Telemetry::new();
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let url = format!("http://{refused}/o?X-Amz-Signature=s3cr3t&sig=hush&page=2");
+    assert!(t.client().get(&url).send().await.is_err());
+    let spans = t.finished();
+    assert_eq!(spans.len(), 1);
+    let Status::Error { description } = &spans[0].status else {
+        panic!("{:?}", spans[0].status);
+    };
+    assert!(!description.contains("s3cr3t"), "{description}");
+    assert!(!description.contains("hush"), "{description}");
+    assert!(
+        description.contains("X-Amz-Signature=REDACTED"),
+        "{description}"
+    );
+    assert!(description.contains("page=2"), "{description}");
+    assert!(!format!("{:?}", spans[0]).contains("s3cr3t"));
+}
+
+#[tokio::test]
+async fn metrics_only_records_the_duration() {
+    let t = Telemetry::new();
+    let base = echo_server().await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(OtelClientMiddleware::new().with_meter_provider(&t.mp))
+        .build();
+    assert_eq!(
+        client
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let points = t.durations();
+    assert_eq!(points.len(), 1, "{points:?}");
+    assert_eq!(points[0].1, 1);
+    assert_eq!(points[0].0["http.response.status_code"], "200");
+    assert!(t.finished().is_empty());
 }
