@@ -49,9 +49,13 @@ enum SamplerConfig {
 
 /// The propagator `init` installs: W3C Trace Context Level 2 (the strict
 /// [`W3cTraceContextPropagator`](vystak_otel_propagator::W3cTraceContextPropagator)) + W3C baggage.
+/// The SDK set up here generates random trace ids, so traces started in this process carry the
+/// Level 2 `random` flag.
 pub fn default_propagator() -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(vec![
-        Box::new(vystak_otel_propagator::W3cTraceContextPropagator::new()),
+        Box::new(
+            vystak_otel_propagator::W3cTraceContextPropagator::new().with_random_trace_ids(true),
+        ),
         Box::new(BaggagePropagator::new()),
     ])
 }
