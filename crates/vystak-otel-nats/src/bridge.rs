@@ -292,10 +292,12 @@ impl NatsHttpBridge {
 fn fail(cx: &opentelemetry::Context, error_type: &'static str, message: &str) {
     let span = cx.span();
     span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
-    span.set_status(Status::error(message.to_owned()));
+    // Transport errors quote the agent URL: redact it like `url.full`.
+    span.set_status(Status::error(vystak_otel_client::redact_urls_in(message)));
 }
 
 fn error_reply(id: &Value, message: &str) -> Bytes {
+    let message = vystak_otel_client::redact_urls_in(message);
     Bytes::from(
         json!({"jsonrpc": "2.0", "id": id, "error": {"code": JSONRPC_INTERNAL_ERROR, "message": message}})
             .to_string(),
@@ -316,5 +318,24 @@ impl BridgeHandle {
             let _ = stop.send(());
         }
         let _ = (&mut self.task).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_reply_never_carries_an_unredacted_url() {
+        let reply = error_reply(
+            &json!(7),
+            "error sending request for url (http://127.0.0.1:9/a2a?sig=s3cr3t&x=1)",
+        );
+        let v: Value = serde_json::from_slice(&reply).unwrap();
+        assert_eq!(
+            v["error"]["message"],
+            "error sending request for url (http://127.0.0.1:9/a2a?sig=REDACTED&x=1)"
+        );
+        assert_eq!(v["id"], 7);
     }
 }

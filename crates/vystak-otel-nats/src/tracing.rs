@@ -171,15 +171,20 @@ impl NatsTracing {
             Self::end(&cx, Some(&e));
             return Err(e);
         }
-        let result = match tokio::time::timeout(
-            timeout,
-            client.request_with_headers(subject, headers, payload),
-        )
-        .await
-        {
-            Ok(r) => r.map_err(NatsError::from),
-            Err(_) => Err(NatsError::Timeout(timeout)),
-        };
+        // The caller's timeout, not async-nats' default request timeout (10 s): agent turns
+        // take longer. The outer timeout is a backstop of the same length.
+        let request = async_nats::Request::new()
+            .payload(payload)
+            .headers(headers)
+            .timeout(Some(timeout));
+        let result =
+            match tokio::time::timeout(timeout, client.send_request(subject, request)).await {
+                Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::TimedOut => {
+                    Err(NatsError::Timeout(timeout))
+                }
+                Ok(r) => r.map_err(NatsError::from),
+                Err(_) => Err(NatsError::Timeout(timeout)),
+            };
         Self::end(&cx, result.as_ref().err());
         result
     }

@@ -300,3 +300,32 @@ async fn nats_headers_are_a_carrier_too() {
     );
     process.span().end();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_honours_a_timeout_longer_than_the_nats_default() {
+    // async-nats' own request timeout is 10 s; the caller asks for 30 s and the responder takes 12.
+    let nats = NatsServer::start();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let mut sub = client.subscribe("slow.agent").await.unwrap();
+    client.flush().await.unwrap();
+    let responder = client.clone();
+    tokio::spawn(async move {
+        if let Some(m) = sub.next().await {
+            tokio::time::sleep(Duration::from_secs(12)).await;
+            if let Some(reply) = m.reply {
+                responder.publish(reply, "late".into()).await.unwrap();
+                responder.flush().await.unwrap();
+            }
+        }
+    });
+    let tp = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let tracing = NatsTracing::new().with_tracer_provider(&tp);
+    let mut env = envelope("slow");
+    let started = std::time::Instant::now();
+    let reply = tracing
+        .request(&client, "slow.agent", &mut env, Duration::from_secs(30))
+        .await
+        .expect("the reply arrives within the caller's 30 s");
+    assert_eq!(&reply.payload[..], b"late");
+    assert!(started.elapsed() >= Duration::from_secs(12));
+}
