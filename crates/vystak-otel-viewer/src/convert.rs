@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -10,7 +11,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, status};
 
 use crate::record::{
-    AttrValue, EventRecord, LinkRecord, MetricPoint, PointValue, SpanKind, SpanRecord, SpanStatus,
+    AttrValue, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue, SpanKind, SpanRecord,
+    SpanStatus,
 };
 
 /// A metric point plus whether it is a delta (to accumulate) or cumulative (to replace).
@@ -74,9 +76,66 @@ fn kind(k: i32) -> SpanKind {
     }
 }
 
-/// Converts a trace export request into span records.
-pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Vec<SpanRecord> {
-    let mut out = Vec::new();
+/// What a conversion kept and what it rejected (the OTLP partial-success fields).
+#[derive(Debug)]
+pub(crate) struct Converted<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) rejected: i64,
+    pub(crate) error_message: String,
+}
+
+impl<T> Default for Converted<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            rejected: 0,
+            error_message: String::new(),
+        }
+    }
+}
+
+impl<T> Converted<T> {
+    fn reject(&mut self, why: String) {
+        self.rejected += 1;
+        if self.error_message.is_empty() {
+            self.error_message = why;
+        }
+    }
+}
+
+fn is_valid_id(id: &[u8], len: usize) -> bool {
+    id.len() == len && id.iter().any(|b| *b != 0)
+}
+
+/// Why a span's ids are unusable, if they are.
+fn invalid_span_ids(s: &opentelemetry_proto::tonic::trace::v1::Span) -> Option<String> {
+    if !is_valid_id(&s.trace_id, 16) {
+        return Some(format!(
+            "span {:?}: invalid trace id {:?} (must be 16 bytes, not all zero)",
+            s.name,
+            hex(&s.trace_id)
+        ));
+    }
+    if !is_valid_id(&s.span_id, 8) {
+        return Some(format!(
+            "span {:?}: invalid span id {:?} (must be 8 bytes, not all zero)",
+            s.name,
+            hex(&s.span_id)
+        ));
+    }
+    if !s.parent_span_id.is_empty() && s.parent_span_id.len() != 8 {
+        return Some(format!(
+            "span {:?}: invalid parent span id {:?} (must be empty or 8 bytes)",
+            s.name,
+            hex(&s.parent_span_id)
+        ));
+    }
+    None
+}
+
+/// Converts a trace export request into span records; spans with invalid ids are rejected.
+pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Converted<SpanRecord> {
+    let mut converted = Converted::default();
     for rs in &request.resource_spans {
         let (service_name, resource) = resource_parts(rs.resource.as_ref());
         for ss in &rs.scope_spans {
@@ -86,6 +145,11 @@ pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Vec<SpanRecord> {
                 .map(|s| s.name.clone())
                 .unwrap_or_default();
             for s in &ss.spans {
+                if let Some(why) = invalid_span_ids(s) {
+                    converted.reject(why);
+                    continue;
+                }
+                let out = &mut converted.items;
                 let status = match s.status.as_ref() {
                     Some(st) if st.code == status::StatusCode::Error as i32 => SpanStatus::Error {
                         message: st.message.clone(),
@@ -131,7 +195,51 @@ pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Vec<SpanRecord> {
             }
         }
     }
-    out
+    converted
+}
+
+/// Converts a logs export request into log records; records with malformed trace/span ids are
+/// rejected.
+pub(crate) fn logs(request: &ExportLogsServiceRequest) -> Converted<LogRecord> {
+    let mut converted = Converted::default();
+    for rl in &request.resource_logs {
+        let (service_name, resource) = resource_parts(rl.resource.as_ref());
+        for sl in &rl.scope_logs {
+            let scope_name = sl
+                .scope
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
+            for r in &sl.log_records {
+                let trace_ok = r.trace_id.is_empty() || r.trace_id.len() == 16;
+                let span_ok = r.span_id.is_empty() || r.span_id.len() == 8;
+                if !trace_ok || !span_ok {
+                    converted.reject(format!(
+                        "log record: invalid trace id {:?} or span id {:?}",
+                        hex(&r.trace_id),
+                        hex(&r.span_id)
+                    ));
+                    continue;
+                }
+                let id = |b: &[u8]| b.iter().any(|x| *x != 0).then(|| hex(b));
+                converted.items.push(LogRecord {
+                    service_name: service_name.clone(),
+                    resource: resource.clone(),
+                    scope_name: scope_name.clone(),
+                    time_unix_nanos: r.time_unix_nano,
+                    observed_unix_nanos: r.observed_time_unix_nano,
+                    severity_number: r.severity_number,
+                    severity_text: r.severity_text.clone(),
+                    body: value(r.body.as_ref()),
+                    attributes: attributes(&r.attributes),
+                    trace_id: id(&r.trace_id),
+                    span_id: id(&r.span_id),
+                    event_name: r.event_name.clone(),
+                });
+            }
+        }
+    }
+    converted
 }
 
 /// Converts a metrics export request into metric points (one per data point).

@@ -32,19 +32,23 @@
 //! At most [`DEFAULT_MAX_SPANS`] spans and [`DEFAULT_MAX_POINTS`] metric series are kept by
 //! default ([`Store::with_capacity`] changes that); the oldest are evicted first.
 
+pub mod api;
 mod convert;
 mod error;
+pub mod query;
 mod receiver;
 mod record;
 pub mod render;
 mod store;
+mod time;
 
 pub use error::Error;
-pub use receiver::Receiver;
+pub use receiver::{Receiver, Viewer, ViewerConfig, DEFAULT_MAX_REQUEST_BYTES};
 pub use record::{
-    AttrValue, EventRecord, LinkRecord, MetricPoint, PointValue, SpanKind, SpanRecord, SpanStatus,
+    AttrValue, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue, SpanKind, SpanRecord,
+    SpanStatus,
 };
-pub use store::{Store, DEFAULT_MAX_POINTS, DEFAULT_MAX_SPANS};
+pub use store::{Store, StoreOptions, DEFAULT_MAX_LOGS, DEFAULT_MAX_POINTS, DEFAULT_MAX_SPANS};
 
 /// The crate README, compiled as a doctest.
 #[cfg(doctest)]

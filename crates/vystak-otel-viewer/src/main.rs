@@ -1,46 +1,138 @@
-//! `vystak-otel-viewer`: a local OTLP gRPC receiver that prints each trace tree as it completes.
+//! `vystak-otel-viewer`: the local OpenTelemetry backend — OTLP/gRPC and OTLP/HTTP receivers,
+//! the query API, and a trace tree printed as each trace completes.
 //!
 //! ```text
-//! vystak-otel-viewer [--listen 127.0.0.1:4317] [--quiet-ms 1000]
+//! vystak-otel-viewer [--grpc ADDR] [--http ADDR|off] [--ui ADDR|off] [--db FILE]
+//!                    [--max-spans N] [--retention DURATION] [--quiet-ms MS] [--no-print]
 //! ```
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use vystak_otel_viewer::{render, Receiver};
+use vystak_otel_viewer::{render, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_SPANS};
 
-const USAGE: &str = "usage: vystak-otel-viewer [--listen ADDR] [--quiet-ms MS]\n\
-  --listen ADDR   address to listen on (default 127.0.0.1:4317)\n\
-  --quiet-ms MS   a trace is printed once it has a root and no span arrived for MS (default 1000)";
+const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
+  --grpc ADDR          OTLP/gRPC listen address (default 127.0.0.1:4317; --listen is an alias)\n\
+  --http ADDR|off      OTLP/HTTP listen address (default 127.0.0.1:4318)\n\
+  --ui ADDR|off        query API / UI listen address (default 127.0.0.1:13000)\n\
+  --db FILE            persist traces, metrics and logs in this SQLite file (default: memory only)\n\
+  --max-spans N        keep at most N spans (default 100000)\n\
+  --retention DURATION drop data older than this, e.g. 30m, 24h, 7d (default: keep until evicted)\n\
+  --quiet-ms MS        print a trace once it has a root and no span arrived for MS (default 1000)\n\
+  --no-print           do not print trace trees and token summaries\n\
+  ADDR is host:port or a bare port (then 127.0.0.1:port)";
 
+#[derive(Debug)]
 struct Args {
-    listen: SocketAddr,
+    config: ViewerConfig,
+    db: Option<PathBuf>,
+    max_spans: usize,
+    retention: Option<Duration>,
     quiet: Duration,
+    print: bool,
+}
+
+fn parse_addr(flag: &str, v: &str) -> Result<SocketAddr, String> {
+    if let Ok(port) = v.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    v.parse()
+        .map_err(|_| format!("{flag} {v}: expected host:port, e.g. 127.0.0.1:4317"))
+}
+
+fn parse_optional_addr(flag: &str, v: &str) -> Result<Option<SocketAddr>, String> {
+    match v {
+        "off" | "none" => Ok(None),
+        _ => parse_addr(flag, v).map(Some),
+    }
+}
+
+fn parse_duration(v: &str) -> Result<Duration, String> {
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let n: u64 = v[..digits]
+        .parse()
+        .map_err(|_| format!("--retention {v}: expected e.g. 30m, 24h, 7d"))?;
+    let unit = match &v[digits..] {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("--retention {v}: units are s, m, h, d, w")),
+    };
+    Ok(Duration::from_secs(n * unit))
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
-        listen: SocketAddr::from(([127, 0, 0, 1], 4317)),
+        config: ViewerConfig::default(),
+        db: None,
+        max_spans: DEFAULT_MAX_SPANS,
+        retention: None,
         quiet: Duration::from_millis(1000),
+        print: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
+        let mut value = |what: &str| it.next().ok_or(format!("{arg} needs {what}\n{USAGE}"));
         match arg.as_str() {
-            "--listen" => {
-                let v = it.next().ok_or("--listen needs an address")?;
-                args.listen = v.parse().map_err(|e| format!("--listen {v}: {e}"))?;
+            "--grpc" | "--listen" => {
+                let v = value("an address")?;
+                args.config = args.config.with_grpc(parse_addr(&arg, &v)?);
             }
+            "--http" => {
+                let v = value("an address")?;
+                args.config = args.config.with_http(parse_optional_addr(&arg, &v)?);
+            }
+            "--ui" => {
+                let v = value("an address")?;
+                args.config = args.config.with_ui(parse_optional_addr(&arg, &v)?);
+            }
+            "--db" => args.db = Some(PathBuf::from(value("a file")?)),
+            "--max-spans" => {
+                let v = value("a number")?;
+                args.max_spans = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(format!("--max-spans {v}: expected a positive number"))?;
+            }
+            "--retention" => args.retention = Some(parse_duration(&value("a duration")?)?),
             "--quiet-ms" => {
-                let v = it.next().ok_or("--quiet-ms needs a number")?;
+                let v = value("a number")?;
                 let ms: u64 = v.parse().map_err(|e| format!("--quiet-ms {v}: {e}"))?;
                 args.quiet = Duration::from_millis(ms);
             }
+            "--no-print" => args.print = false,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     Ok(args)
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[tokio::main]
@@ -52,30 +144,78 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let receiver = match Receiver::start(args.listen).await {
-        Ok(r) => r,
+    let options = StoreOptions::default()
+        .with_max_spans(args.max_spans)
+        .with_retention(args.retention);
+    let store = match &args.db {
+        Some(path) => match Store::open_sqlite(path, options) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("vystak-otel-viewer: {e}");
+                std::process::exit(1);
+            }
+        },
+        None => Store::with_options(options),
+    };
+    let viewer = match Viewer::start(args.config.with_store(store)).await {
+        Ok(v) => v,
         Err(e) => {
             eprintln!("vystak-otel-viewer: {e}");
             std::process::exit(1);
         }
     };
     println!(
-        "vystak-otel-viewer: OTLP gRPC receiver on {} (OTEL_EXPORTER_OTLP_ENDPOINT={})",
-        receiver.local_addr(),
-        receiver.endpoint()
+        "vystak-otel-viewer: OTLP/gRPC on {} (OTEL_EXPORTER_OTLP_ENDPOINT={})",
+        viewer.local_addr(),
+        viewer.endpoint()
     );
-    let store = receiver.store().clone();
+    match viewer.http_addr() {
+        Some(a) => println!(
+            "vystak-otel-viewer: OTLP/HTTP on {a} (POST /v1/traces, /v1/metrics, /v1/logs)"
+        ),
+        None => println!("vystak-otel-viewer: OTLP/HTTP off"),
+    }
+    match viewer.ui_url() {
+        Some(u) => {
+            println!("vystak-otel-viewer: query API on {u} (/api/traces, Prometheus /api/v1/query)")
+        }
+        None => println!("vystak-otel-viewer: query API off"),
+    }
+    if let Some(path) = &args.db {
+        println!(
+            "vystak-otel-viewer: store {} ({} spans loaded)",
+            path.display(),
+            viewer.store().span_count()
+        );
+    }
+    let store = viewer.store().clone();
     // trace id → (span count, when that count was first seen, printed count)
     let mut seen: HashMap<String, (usize, Instant, usize)> = HashMap::new();
-    let mut last_tokens = render::TokenSummary::default();
+    let mut last_tokens = render::TokenSummary::from_points(&store.all_metric_points());
     let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let stop = terminated();
+    tokio::pin!(stop);
+    // Traces loaded from the file are not printed again.
+    for trace_id in store.trace_ids() {
+        let n = store.trace(&trace_id).len();
+        seen.insert(trace_id, (n, Instant::now(), n));
+    }
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut stop => break,
             _ = tick.tick() => {}
         }
+        if !args.print {
+            continue;
+        }
         let now = Instant::now();
-        for trace_id in store.trace_ids() {
+        let ids = store.trace_ids();
+        if seen.len() > ids.len() * 2 + 1024 {
+            // Forget traces the store evicted.
+            let live: std::collections::HashSet<&String> = ids.iter().collect();
+            seen.retain(|id, _| live.contains(id));
+        }
+        for trace_id in ids {
             let spans = store.trace(&trace_id);
             let entry = seen.entry(trace_id).or_insert((0, now, 0));
             if entry.0 != spans.len() {
@@ -95,5 +235,7 @@ async fn main() {
             last_tokens = tokens;
         }
     }
-    receiver.shutdown().await;
+    eprintln!("vystak-otel-viewer: shutting down");
+    viewer.shutdown().await;
+    drop(store);
 }

@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// An attribute value, converted from OTLP's `AnyValue`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum AttrValue {
     /// A string.
     Str(String),
@@ -82,7 +84,7 @@ impl std::fmt::Display for AttrValue {
 }
 
 /// Span kind, as in OTLP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SpanKind {
     /// `SPAN_KIND_UNSPECIFIED`.
     Unspecified,
@@ -113,7 +115,7 @@ impl SpanKind {
 }
 
 /// Span status, as in OTLP.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SpanStatus {
     /// `STATUS_CODE_UNSET`.
     Unset,
@@ -134,7 +136,7 @@ impl SpanStatus {
 }
 
 /// A span event.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
     /// Event name (e.g. `exception`).
     pub name: String,
@@ -145,7 +147,7 @@ pub struct EventRecord {
 }
 
 /// A span link.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkRecord {
     /// Linked trace id (32 lowercase hex digits).
     pub trace_id: String,
@@ -156,7 +158,7 @@ pub struct LinkRecord {
 }
 
 /// One exported span.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SpanRecord {
     /// The resource's `service.name` (`""` when absent).
     pub service_name: String,
@@ -216,7 +218,7 @@ impl SpanRecord {
 }
 
 /// The value of one metric point.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum PointValue {
     /// An explicit-bucket histogram point.
     Histogram {
@@ -248,7 +250,7 @@ pub enum PointValue {
 }
 
 /// The latest point of one metric series.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {
     /// The resource's `service.name` (`""` when absent).
     pub service_name: String,
@@ -283,4 +285,33 @@ impl MetricPoint {
             PointValue::Sum { value, .. } | PointValue::Gauge { value } => *value,
         }
     }
+}
+
+/// One exported log record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    /// The resource's `service.name` (`""` when absent).
+    pub service_name: String,
+    /// All resource attributes.
+    pub resource: BTreeMap<String, AttrValue>,
+    /// Instrumentation scope name.
+    pub scope_name: String,
+    /// Time of the event (0 when unknown).
+    pub time_unix_nanos: u64,
+    /// When the record was observed by the exporter.
+    pub observed_unix_nanos: u64,
+    /// OTLP severity number (1–24; 0 unspecified).
+    pub severity_number: i32,
+    /// Severity text, e.g. `INFO`.
+    pub severity_text: String,
+    /// The body.
+    pub body: AttrValue,
+    /// Record attributes.
+    pub attributes: BTreeMap<String, AttrValue>,
+    /// Correlated trace id, when the record was emitted inside a span.
+    pub trace_id: Option<String>,
+    /// Correlated span id.
+    pub span_id: Option<String>,
+    /// Event name (`""` when not an event).
+    pub event_name: String,
 }

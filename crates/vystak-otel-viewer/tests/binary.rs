@@ -20,6 +20,10 @@ async fn the_binary_prints_each_completed_trace() {
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--http",
+            "off",
+            "--ui",
+            "off",
             "--quiet-ms",
             "200",
         ])
@@ -80,4 +84,160 @@ async fn the_binary_prints_each_completed_trace() {
         "{text}"
     );
     child.kill().await.unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_in_use_names_the_flag_to_change() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port();
+    for (flag, args) in [
+        ("--grpc", vec!["--grpc".to_owned(), busy_port.to_string()]),
+        (
+            "--http",
+            vec![
+                "--grpc".to_owned(),
+                free_port().to_string(),
+                "--http".to_owned(),
+                format!("127.0.0.1:{busy_port}"),
+            ],
+        ),
+        (
+            "--ui",
+            vec![
+                "--grpc".to_owned(),
+                free_port().to_string(),
+                "--http".to_owned(),
+                "off".to_owned(),
+                "--ui".to_owned(),
+                format!("127.0.0.1:{busy_port}"),
+            ],
+        ),
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
+            .args(&args)
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{flag}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "cannot listen on 127.0.0.1:{busy_port}: it is in use: pick another with {flag} ADDR"
+            )),
+            "{flag}: {stderr}"
+        );
+    }
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
+        .args(["--retention", "soon"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--retention soon"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly_and_the_db_keeps_the_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("term.db");
+    let (grpc, http, ui) = (free_port(), free_port(), free_port());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
+        .args([
+            "--grpc",
+            &format!("127.0.0.1:{grpc}"),
+            "--http",
+            &format!("127.0.0.1:{http}"),
+            "--ui",
+            &format!("127.0.0.1:{ui}"),
+            "--no-print",
+            "--db",
+        ])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = Vec::new();
+    for _ in 0..4 {
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        banner.push(line);
+    }
+    assert!(
+        banner[0].contains(&format!("OTLP/gRPC on 127.0.0.1:{grpc}")),
+        "{banner:?}"
+    );
+    assert!(
+        banner[1].contains(&format!("OTLP/HTTP on 127.0.0.1:{http}")),
+        "{banner:?}"
+    );
+    assert!(
+        banner[2].contains(&format!("query API on http://127.0.0.1:{ui}")),
+        "{banner:?}"
+    );
+    assert!(banner[3].contains("0 spans loaded"), "{banner:?}");
+
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .with_endpoint(format!("http://127.0.0.1:{http}/v1/traces"))
+        .build()
+        .unwrap();
+    let tp = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(Resource::builder().with_service_name("term-test").build())
+        .build();
+    let tracer = tp.tracer("bin");
+    for _ in 0..3 {
+        tracer.in_span("turn", |_| {});
+    }
+    tokio::task::spawn_blocking(move || tp.shutdown().unwrap())
+        .await
+        .unwrap();
+    // The API sees them, then SIGTERM.
+    let url = format!("http://127.0.0.1:{ui}/api/traces?service=term-test");
+    let mut n = 0;
+    for _ in 0..100 {
+        let v: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        n = v["traces"].as_array().unwrap().len();
+        if n == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(n, 3);
+    let pid = child.id().unwrap().to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let store = vystak_otel_viewer::Store::open_sqlite(&db, Default::default()).unwrap();
+    let names: Vec<_> = store
+        .spans()
+        .into_iter()
+        .map(|s| (s.service_name, s.name))
+        .collect();
+    assert_eq!(names.len(), 3);
+    assert!(names
+        .iter()
+        .all(|(svc, n)| svc == "term-test" && n == "turn"));
 }

@@ -1,0 +1,371 @@
+//! Trace search and lookup over a [`Store`]: the logic behind `GET /api/traces` and
+//! `GET /api/traces/{id}`, usable without HTTP.
+//!
+//! ```
+//! use vystak_otel_viewer::query::traces::{self, TraceQuery};
+//! use vystak_otel_viewer::Store;
+//!
+//! let store = Store::new();
+//! let found = traces::search(
+//!     &store,
+//!     &TraceQuery::default()
+//!         .with_service("vystak-channel-slack")
+//!         .with_operation("slack.app_mention"),
+//! );
+//! assert!(found.is_empty());
+//! ```
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::record::{AttrValue, SpanRecord};
+use crate::store::Store;
+
+/// Default number of traces a search returns.
+pub const DEFAULT_LIMIT: usize = 20;
+/// Largest `limit` accepted.
+pub const MAX_LIMIT: usize = 1_000;
+
+/// What to search for. Every set field must hold; the result is newest first (by trace start).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceQuery {
+    /// A span of the trace has this `service.name`.
+    pub service: Option<String>,
+    /// A span of the trace has this name — in `service` when that is set too.
+    pub operation: Option<String>,
+    /// The trace has at least one span with status ERROR.
+    pub errors_only: bool,
+    /// The trace lasts at least this long (first start → last end).
+    pub min_duration: Option<Duration>,
+    /// Span (or resource) attributes `key` = `value` (the value as displayed), each on some span.
+    pub attributes: Vec<(String, String)>,
+    /// The trace started at or after this time (Unix nanoseconds).
+    pub since_unix_nanos: Option<u64>,
+    /// Paging cursor: the trace started strictly before this time (Unix nanoseconds) — pass the
+    /// previous page's last `start_unix_nanos`.
+    pub before_unix_nanos: Option<u64>,
+    /// At most this many traces (0: [`DEFAULT_LIMIT`]; capped at [`MAX_LIMIT`]).
+    pub limit: usize,
+}
+
+impl TraceQuery {
+    /// Sets [`TraceQuery::service`].
+    #[must_use]
+    pub fn with_service(mut self, service: impl Into<String>) -> Self {
+        self.service = Some(service.into());
+        self
+    }
+
+    /// Sets [`TraceQuery::operation`].
+    #[must_use]
+    pub fn with_operation(mut self, operation: impl Into<String>) -> Self {
+        self.operation = Some(operation.into());
+        self
+    }
+
+    /// Sets [`TraceQuery::errors_only`].
+    #[must_use]
+    pub fn with_errors_only(mut self, errors_only: bool) -> Self {
+        self.errors_only = errors_only;
+        self
+    }
+
+    /// Sets [`TraceQuery::min_duration`].
+    #[must_use]
+    pub fn with_min_duration(mut self, d: Duration) -> Self {
+        self.min_duration = Some(d);
+        self
+    }
+
+    /// Adds an attribute condition.
+    #[must_use]
+    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets [`TraceQuery::since_unix_nanos`].
+    #[must_use]
+    pub fn with_since(mut self, unix_nanos: u64) -> Self {
+        self.since_unix_nanos = Some(unix_nanos);
+        self
+    }
+
+    /// Sets [`TraceQuery::before_unix_nanos`].
+    #[must_use]
+    pub fn with_before(mut self, unix_nanos: u64) -> Self {
+        self.before_unix_nanos = Some(unix_nanos);
+        self
+    }
+
+    /// Sets [`TraceQuery::limit`].
+    #[must_use]
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    fn effective_limit(&self) -> usize {
+        match self.limit {
+            0 => DEFAULT_LIMIT,
+            n => n.min(MAX_LIMIT),
+        }
+    }
+}
+
+/// Token usage summed over a trace's GenAI chat spans.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct TokenTotals {
+    /// `gen_ai.usage.input_tokens`.
+    pub input: i64,
+    /// `gen_ai.usage.output_tokens`.
+    pub output: i64,
+    /// `gen_ai.usage.cache_read_input_tokens` (or `gen_ai.usage.cache_read.input_tokens`).
+    pub cache_read: i64,
+    /// `gen_ai.usage.cache_creation_input_tokens` (or `gen_ai.usage.cache_creation.input_tokens`).
+    pub cache_creation: i64,
+}
+
+/// One row of a trace search.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TraceSummary {
+    /// Trace id, 32 lowercase hex digits.
+    pub trace_id: String,
+    /// `service.name` of the root span (the earliest span without a parent in the trace).
+    pub root_service: String,
+    /// Name of the root span.
+    pub root_name: String,
+    /// `false` when the root span has not arrived: the root fields name the earliest span.
+    pub has_root: bool,
+    /// Earliest span start (Unix nanoseconds).
+    pub start_unix_nanos: u64,
+    /// Earliest start → latest end.
+    pub duration_nanos: u64,
+    /// Number of spans stored.
+    pub span_count: usize,
+    /// Distinct `service.name`s, sorted.
+    pub services: Vec<String>,
+    /// Number of spans with status ERROR.
+    pub error_count: usize,
+    /// Token usage over the `gen_ai` chat spans.
+    pub tokens: TokenTotals,
+}
+
+impl TraceSummary {
+    /// `true` when a span of the trace has status ERROR.
+    pub fn has_error(&self) -> bool {
+        self.error_count > 0
+    }
+}
+
+/// `true` for a GenAI chat span: named `gen_ai.chat` or `chat {model}`, or with
+/// `gen_ai.operation.name = chat`.
+pub fn is_chat_span(span: &SpanRecord) -> bool {
+    span.name == "gen_ai.chat"
+        || span.name.starts_with("chat ")
+        || span.str_attr("gen_ai.operation.name") == Some("chat")
+}
+
+fn int_of(span: &SpanRecord, keys: &[&str]) -> i64 {
+    keys.iter()
+        .find_map(|k| span.attr(k).and_then(AttrValue::as_f64))
+        .map(|v| v as i64)
+        .unwrap_or(0)
+}
+
+/// The token usage of one span (zero for a span that is not a chat span).
+pub fn span_tokens(span: &SpanRecord) -> TokenTotals {
+    if !is_chat_span(span) {
+        return TokenTotals::default();
+    }
+    TokenTotals {
+        input: int_of(span, &["gen_ai.usage.input_tokens"]),
+        output: int_of(span, &["gen_ai.usage.output_tokens"]),
+        cache_read: int_of(
+            span,
+            &[
+                "gen_ai.usage.cache_read_input_tokens",
+                "gen_ai.usage.cache_read.input_tokens",
+            ],
+        ),
+        cache_creation: int_of(
+            span,
+            &[
+                "gen_ai.usage.cache_creation_input_tokens",
+                "gen_ai.usage.cache_creation.input_tokens",
+            ],
+        ),
+    }
+}
+
+/// Summarises the spans of one trace (`None` for no spans).
+pub fn summarize<'a>(spans: impl IntoIterator<Item = &'a SpanRecord>) -> Option<TraceSummary> {
+    let spans: Vec<&SpanRecord> = spans.into_iter().collect();
+    let first = spans.first()?;
+    let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    let start = spans.iter().map(|s| s.start_unix_nanos).min().unwrap_or(0);
+    let end = spans.iter().map(|s| s.end_unix_nanos).max().unwrap_or(0);
+    fn key<'s>(s: &&&'s SpanRecord) -> (u64, &'s str) {
+        (s.start_unix_nanos, s.span_id.as_str())
+    }
+    let true_root = spans
+        .iter()
+        .filter(|s| s.is_root())
+        .min_by_key(key)
+        .copied();
+    let root = true_root
+        .or_else(|| {
+            spans
+                .iter()
+                .filter(|s| s.parent_span_id.as_deref().is_none_or(|p| !ids.contains(p)))
+                .min_by_key(key)
+                .copied()
+        })
+        .unwrap_or(first);
+    let mut tokens = TokenTotals::default();
+    for s in &spans {
+        let t = span_tokens(s);
+        tokens.input += t.input;
+        tokens.output += t.output;
+        tokens.cache_read += t.cache_read;
+        tokens.cache_creation += t.cache_creation;
+    }
+    let services: BTreeSet<&str> = spans.iter().map(|s| s.service_name.as_str()).collect();
+    Some(TraceSummary {
+        trace_id: first.trace_id.clone(),
+        root_service: root.service_name.clone(),
+        root_name: root.name.clone(),
+        has_root: true_root.is_some(),
+        start_unix_nanos: start,
+        duration_nanos: end.saturating_sub(start),
+        span_count: spans.len(),
+        services: services.into_iter().map(str::to_owned).collect(),
+        error_count: spans.iter().filter(|s| s.status.is_error()).count(),
+        tokens,
+    })
+}
+
+fn attr_matches(span: &SpanRecord, key: &str, value: &str) -> bool {
+    span.attributes
+        .get(key)
+        .or_else(|| span.resource.get(key))
+        .is_some_and(|v| v.to_string() == value)
+}
+
+/// The traces matching `query`, newest first, at most `query.limit`.
+pub fn search(store: &Store, query: &TraceQuery) -> Vec<TraceSummary> {
+    let state = store.read();
+    let mut hits: Vec<(u64, &str)> = Vec::new();
+    for (trace_id, spans) in state.traces() {
+        let mut start = u64::MAX;
+        let mut end = 0;
+        let mut op_hit = query.service.is_none() && query.operation.is_none();
+        let mut error_hit = !query.errors_only;
+        let mut attr_hits = vec![false; query.attributes.len()];
+        for s in spans.iter() {
+            start = start.min(s.start_unix_nanos);
+            end = end.max(s.end_unix_nanos);
+            if !op_hit {
+                op_hit = query.service.as_deref().is_none_or(|v| s.service_name == v)
+                    && query.operation.as_deref().is_none_or(|v| s.name == v);
+            }
+            if !error_hit {
+                error_hit = s.status.is_error();
+            }
+            for (hit, (k, v)) in attr_hits.iter_mut().zip(&query.attributes) {
+                if !*hit {
+                    *hit = attr_matches(s, k, v);
+                }
+            }
+        }
+        if start == u64::MAX || !op_hit || !error_hit || attr_hits.contains(&false) {
+            continue;
+        }
+        if query.since_unix_nanos.is_some_and(|t| start < t)
+            || query.before_unix_nanos.is_some_and(|t| start >= t)
+        {
+            continue;
+        }
+        if query
+            .min_duration
+            .is_some_and(|d| (end.saturating_sub(start) as u128) < d.as_nanos())
+        {
+            continue;
+        }
+        hits.push((start, trace_id));
+    }
+    let limit = query.effective_limit();
+    let by_newest = |a: &(u64, &str), b: &(u64, &str)| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1));
+    if hits.len() > limit {
+        hits.select_nth_unstable_by(limit - 1, by_newest);
+        hits.truncate(limit);
+    }
+    hits.sort_unstable_by(by_newest);
+    hits.into_iter()
+        .filter_map(|(_, id)| state.trace(id).and_then(|t| summarize(t.iter())))
+        .collect()
+}
+
+/// Why [`get`] found no trace.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LookupError {
+    /// The id is not 32 hex digits.
+    #[error("malformed trace id {0:?}: expected 32 hex digits")]
+    Malformed(String),
+    /// No span of this trace is stored.
+    #[error("trace {0} not found")]
+    NotFound(String),
+}
+
+/// Normalises a trace id: 32 hex digits (any case) → lowercase.
+///
+/// # Errors
+/// [`LookupError::Malformed`] for anything else.
+pub fn parse_trace_id(id: &str) -> Result<String, LookupError> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(LookupError::Malformed(id.to_owned()))
+    }
+}
+
+/// The spans of one trace, ordered by start time.
+///
+/// # Errors
+/// [`LookupError::Malformed`] for an id that is not 32 hex digits, [`LookupError::NotFound`]
+/// when no span of it is stored.
+pub fn get(store: &Store, trace_id: &str) -> Result<Vec<SpanRecord>, LookupError> {
+    let id = parse_trace_id(trace_id)?;
+    let mut spans = store.trace(&id);
+    if spans.is_empty() {
+        return Err(LookupError::NotFound(id));
+    }
+    spans.sort_by(|a, b| {
+        a.start_unix_nanos
+            .cmp(&b.start_unix_nanos)
+            .then_with(|| a.span_id.cmp(&b.span_id))
+    });
+    Ok(spans)
+}
+
+/// Distinct span names per service, sorted (the `operations` lists of a search form).
+pub fn operations_by_service(store: &Store) -> HashMap<String, Vec<String>> {
+    let state = store.read();
+    let mut map: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for s in state.spans() {
+        if !map
+            .get(&s.service_name)
+            .is_some_and(|set| set.contains(&s.name))
+        {
+            map.entry(s.service_name.clone())
+                .or_default()
+                .insert(s.name.clone());
+        }
+    }
+    map.into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect()
+}

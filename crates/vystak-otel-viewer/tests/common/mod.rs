@@ -1,0 +1,105 @@
+//! Helpers shared by the integration tests: SDK providers exporting through the real OTLP
+//! exporters into a running viewer.
+
+#![allow(dead_code, unreachable_pub)]
+
+use opentelemetry_otlp::{
+    Compression, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
+    WithTonicConfig,
+};
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+
+/// How the SDK exports.
+#[derive(Clone, Copy, Debug)]
+pub enum Transport {
+    Grpc { gzip: bool },
+    HttpProto { gzip: bool },
+    HttpJson { gzip: bool },
+}
+
+pub fn resource(service: &str) -> Resource {
+    Resource::builder()
+        .with_service_name(service.to_owned())
+        .build()
+}
+
+pub fn span_exporter(transport: Transport, grpc: &str, http: &str) -> SpanExporter {
+    match transport {
+        Transport::Grpc { gzip } => {
+            let b = SpanExporter::builder().with_tonic().with_endpoint(grpc);
+            let b = if gzip {
+                b.with_compression(Compression::Gzip)
+            } else {
+                b
+            };
+            b.build().expect("grpc span exporter")
+        }
+        Transport::HttpProto { gzip } | Transport::HttpJson { gzip } => {
+            let protocol = match transport {
+                Transport::HttpJson { .. } => Protocol::HttpJson,
+                _ => Protocol::HttpBinary,
+            };
+            let b = SpanExporter::builder()
+                .with_http()
+                .with_protocol(protocol)
+                .with_endpoint(format!("{http}/v1/traces"));
+            let b = if gzip {
+                b.with_compression(Compression::Gzip)
+            } else {
+                b
+            };
+            b.build().expect("http span exporter")
+        }
+    }
+}
+
+pub fn metric_exporter(transport: Transport, grpc: &str, http: &str) -> MetricExporter {
+    match transport {
+        Transport::Grpc { gzip } => {
+            let b = MetricExporter::builder().with_tonic().with_endpoint(grpc);
+            let b = if gzip {
+                b.with_compression(Compression::Gzip)
+            } else {
+                b
+            };
+            b.build().expect("grpc metric exporter")
+        }
+        Transport::HttpProto { gzip } | Transport::HttpJson { gzip } => {
+            let protocol = match transport {
+                Transport::HttpJson { .. } => Protocol::HttpJson,
+                _ => Protocol::HttpBinary,
+            };
+            let b = MetricExporter::builder()
+                .with_http()
+                .with_protocol(protocol)
+                .with_endpoint(format!("{http}/v1/metrics"));
+            let b = if gzip {
+                b.with_compression(Compression::Gzip)
+            } else {
+                b
+            };
+            b.build().expect("http metric exporter")
+        }
+    }
+}
+
+pub fn tracer_provider(exporter: SpanExporter, service: &str) -> SdkTracerProvider {
+    SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource(service))
+        .build()
+}
+
+/// A meter provider whose reader only exports on `force_flush` / `shutdown`.
+pub fn meter_provider(exporter: MetricExporter, service: &str) -> SdkMeterProvider {
+    SdkMeterProvider::builder()
+        .with_reader(
+            PeriodicReader::builder(exporter)
+                .with_interval(std::time::Duration::from_secs(3600))
+                .build(),
+        )
+        .with_resource(resource(service))
+        .build()
+}

@@ -1,0 +1,310 @@
+//! The SQLite store: data survives a restart, bounds and retention hold in the file, a file of
+//! another schema version is recreated, and a viewer killed with SIGKILL mid-ingest leaves a
+//! readable, consistent file.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{span_exporter, tracer_provider, Transport};
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+use opentelemetry::KeyValue;
+use vystak_otel_viewer::query::traces::{self, TraceQuery};
+use vystak_otel_viewer::{
+    PointValue, SpanKind, SpanRecord, SpanStatus, Store, StoreOptions, Viewer, ViewerConfig,
+};
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+fn span(i: u64, start: u64) -> SpanRecord {
+    SpanRecord {
+        service_name: "svc".into(),
+        resource: BTreeMap::new(),
+        scope_name: "scope".into(),
+        trace_id: format!("{:032x}", i + 1),
+        span_id: format!("{:016x}", i + 1),
+        parent_span_id: None,
+        name: format!("op-{i}"),
+        kind: SpanKind::Server,
+        status: SpanStatus::Unset,
+        start_unix_nanos: start,
+        end_unix_nanos: start + 1_000,
+        attributes: BTreeMap::new(),
+        events: vec![],
+        links: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_metrics_and_logs_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("viewer.db");
+    let store = Store::open_sqlite(&path, StoreOptions::default()).unwrap();
+    assert!(store.is_persistent());
+    let viewer = Viewer::start(ViewerConfig::local().with_store(store))
+        .await
+        .unwrap();
+
+    let tp = tracer_provider(
+        span_exporter(Transport::Grpc { gzip: false }, &viewer.endpoint(), ""),
+        "vystak-channel-slack",
+    );
+    let tracer = tp.tracer("sqlite-test");
+    tracer.in_span("slack.app_mention", |_| {
+        tracer.in_span("gen_ai.chat", |cx| {
+            use opentelemetry::trace::TraceContextExt as _;
+            cx.span()
+                .set_attribute(KeyValue::new("gen_ai.usage.input_tokens", 321_i64));
+        });
+    });
+    let mp = common::meter_provider(
+        common::metric_exporter(Transport::Grpc { gzip: false }, &viewer.endpoint(), ""),
+        "vystak-channel-slack",
+    );
+    let h = mp
+        .meter("m")
+        .u64_histogram("gen_ai.client.token.usage")
+        .build();
+    h.record(321, &[KeyValue::new("gen_ai.token.type", "input")]);
+    tokio::task::spawn_blocking(move || {
+        tp.shutdown().unwrap();
+        mp.shutdown().unwrap();
+    })
+    .await
+    .unwrap();
+    assert!(
+        viewer
+            .store()
+            .wait_until(Duration::from_secs(20), |s| s.span_count() == 2
+                && s.metric_points("gen_ai.client.token.usage").len() == 1)
+            .await
+    );
+    let before_spans = viewer.store().spans();
+    let before_points = viewer.store().all_metric_points();
+    let before_samples = viewer.store().sample_count();
+    viewer.shutdown().await;
+
+    let reopened = Store::open_sqlite(&path, StoreOptions::default()).unwrap();
+    assert_eq!(reopened.spans(), before_spans);
+    assert_eq!(reopened.all_metric_points(), before_points);
+    assert_eq!(reopened.sample_count(), before_samples);
+    match &reopened.metric_points("gen_ai.client.token.usage")[0].value {
+        PointValue::Histogram { count, sum, .. } => assert_eq!((*count, *sum), (1, 321.0)),
+        other => panic!("{other:?}"),
+    }
+    let found = traces::search(
+        &reopened,
+        &TraceQuery::default()
+            .with_service("vystak-channel-slack")
+            .with_operation("slack.app_mention"),
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].span_count, 2);
+    assert_eq!(found[0].tokens.input, 321);
+}
+
+#[test]
+fn the_span_bound_and_the_retention_age_hold_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bounded.db");
+    let options = StoreOptions::default().with_max_spans(50);
+    let store = Store::open_sqlite(&path, options.clone()).unwrap();
+    let now = now_ns();
+    store.insert_spans((0..70).map(|i| span(i, now)));
+    store.insert_spans((70..120).map(|i| span(i, now)));
+    assert_eq!(store.span_count(), 50);
+    store.flush();
+    drop(store);
+    let reopened = Store::open_sqlite(&path, options.clone()).unwrap();
+    let names: Vec<String> = reopened.spans().into_iter().map(|s| s.name).collect();
+    assert_eq!(names.len(), 50);
+    assert_eq!(names.first().map(String::as_str), Some("op-70"));
+    assert_eq!(names.last().map(String::as_str), Some("op-119"));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 50);
+    drop(conn);
+    drop(reopened);
+
+    // Age: spans that started two hours ago go, recent ones stay — in memory and in the file.
+    let options = StoreOptions::default().with_retention(Some(Duration::from_secs(3600)));
+    let store = Store::open_sqlite(dir.path().join("aged.db"), options.clone()).unwrap();
+    let two_hours_ago = now - 7_200_000_000_000;
+    store.insert_spans((0..5).map(|i| span(i, two_hours_ago)));
+    store.insert_spans((5..8).map(|i| span(i, now)));
+    store.apply_retention();
+    assert_eq!(store.span_count(), 3);
+    store.flush();
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("aged.db")).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 3);
+    let journal: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "wal");
+}
+
+#[test]
+fn a_file_with_another_schema_version_is_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE spans (x TEXT); INSERT INTO spans VALUES ('old'); PRAGMA user_version = 99;")
+            .unwrap();
+    }
+    let store = Store::open_sqlite(&path, StoreOptions::default()).unwrap();
+    assert_eq!(store.span_count(), 0);
+    store.insert_spans([span(1, now_ns())]);
+    store.flush();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let names: Vec<String> = conn
+        .prepare("SELECT name FROM spans")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(names, ["op-1"]);
+
+    // A file that is not a database is an error, never deleted.
+    let junk = dir.path().join("junk.db");
+    std::fs::write(
+        &junk,
+        b"this is not a database, just some text that is long enough",
+    )
+    .unwrap();
+    let err = Store::open_sqlite(&junk, StoreOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("cannot use the store file"),
+        "{err}"
+    );
+    assert!(junk.exists());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_ingest_leaves_a_consistent_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("killed.db");
+    let grpc = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
+        .args([
+            "--grpc",
+            &grpc.to_string(),
+            "--http",
+            "off",
+            "--ui",
+            "off",
+            "--no-print",
+            "--db",
+        ])
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(first.contains(&format!("127.0.0.1:{grpc}")), "{first}");
+
+    // Export batches continuously from a thread while the viewer is killed.
+    let endpoint = format!("http://127.0.0.1:{grpc}");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let exporter_thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let tp = tracer_provider(
+            span_exporter(Transport::Grpc { gzip: false }, &endpoint, ""),
+            "killed",
+        );
+        let tracer = tp.tracer("kill");
+        let mut n = 0_u64;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            for _ in 0..200 {
+                tracer.in_span("work", |_| {});
+                n += 1;
+            }
+            let _ = tp.force_flush();
+        }
+        let _ = tp.shutdown();
+        n
+    });
+    // Wait until the file holds spans, then SIGKILL while batches are still arriving.
+    let mut committed = 0_i64;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Ok(conn) =
+            rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        {
+            committed = conn
+                .query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))
+                .unwrap_or(0);
+        }
+        if committed > 1_000 {
+            break;
+        }
+    }
+    assert!(committed > 1_000, "{committed}");
+    child.start_kill().unwrap(); // SIGKILL
+    let status = child.wait().await.unwrap();
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(status.signal(), Some(9));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = tokio::task::spawn_blocking(move || exporter_thread.join().unwrap())
+        .await
+        .unwrap();
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    drop(conn);
+    let store =
+        Store::open_sqlite(&path, StoreOptions::default().with_max_spans(1_000_000)).unwrap();
+    let kept = store.span_count() as u64;
+    assert!(
+        kept as i64 >= committed && kept <= sent,
+        "committed {committed}, kept {kept}, sent {sent}"
+    );
+    assert!(store
+        .spans()
+        .iter()
+        .all(|s| s.name == "work" && s.service_name == "killed"));
+}
