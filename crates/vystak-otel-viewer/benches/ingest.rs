@@ -28,8 +28,8 @@ fn record(i: u64) -> SpanRecord {
         scope_name: "bench".into(),
         trace_id: format!("{:032x}", i / 10 + 1),
         span_id: format!("{:016x}", i + 1),
-        parent_span_id: (i % 10 != 0).then(|| format!("{:016x}", i - i % 10 + 1)),
-        name: if i % 10 == 0 {
+        parent_span_id: (!i.is_multiple_of(10)).then(|| format!("{:016x}", i - i % 10 + 1)),
+        name: if i.is_multiple_of(10) {
             "POST /a2a".into()
         } else {
             "gen_ai.chat".into()
@@ -60,7 +60,7 @@ fn request(offset: u64) -> ExportTraceServiceRequest {
         .map(|i| Span {
             trace_id: (i / 10 + 1).to_be_bytes().repeat(2),
             span_id: (i + 1).to_be_bytes().to_vec(),
-            parent_span_id: if i % 10 == 0 {
+            parent_span_id: if i.is_multiple_of(10) {
                 vec![]
             } else {
                 (i - i % 10 + 1).to_be_bytes().to_vec()

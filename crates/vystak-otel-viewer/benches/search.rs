@@ -14,7 +14,7 @@ use vystak_otel_viewer::{
 
 fn record(i: u64) -> SpanRecord {
     let trace = i / 10;
-    let root = i % 10 == 0;
+    let root = i.is_multiple_of(10);
     let service = if root {
         format!("vystak-channel-{}", trace % 10)
     } else {
@@ -33,7 +33,7 @@ fn record(i: u64) -> SpanRecord {
             "gen_ai.chat".into()
         },
         kind: SpanKind::Internal,
-        status: if i % 997 == 0 {
+        status: if i.is_multiple_of(997) {
             SpanStatus::Error {
                 message: "x".into(),
             }

@@ -1,13 +1,19 @@
 //! # vystak-otel-viewer
 //!
-//! The embedded local backend of vystak-otel: a real **OTLP gRPC receiver** (traces and metrics)
-//! that stores what it receives in a bounded in-memory [`Store`], a query API over it, and
-//! rendering — a trace as an indented tree and the token-usage summary of the seed's two PromQL
-//! examples (total input tokens; cache-read ÷ input per service).
+//! The local OpenTelemetry backend of vystak-otel (the seed's otel-lgtm, without Docker):
+//!
+//! - receivers: OTLP/gRPC (traces, metrics, logs) and OTLP/HTTP (`/v1/traces`, `/v1/metrics`,
+//!   `/v1/logs`; protobuf and JSON, gzip) — [`Viewer`], also known as [`Receiver`];
+//! - a [`Store`]: bounded in memory, or a SQLite file ([`Store::open_sqlite`]); metric data
+//!   points are kept as Prometheus samples over time and as the latest point per series;
+//! - queries: trace search and lookup ([`query::traces`]), PromQL ([`query::promql`]), and the
+//!   HTTP API over both ([`api::router`]: `/api/traces…`, the Prometheus `/api/v1/…`);
+//! - rendering ([`render`]): a trace as an indented tree, the token-usage summary of the seed's
+//!   two PromQL examples.
 //!
 //! It is what the examples use when `OTEL_EXPORTER_OTLP_ENDPOINT` is unset, what every end-to-end
-//! test in the workspace exports into, and a binary (`vystak-otel-viewer`, listening on
-//! `127.0.0.1:4317`) that prints each trace tree as it completes.
+//! test in the workspace exports into, and a binary (`vystak-otel-viewer`: `127.0.0.1:4317`,
+//! `:4318` and the API on `:13000`) that prints each trace tree as it completes.
 //!
 //! ## Example
 //!
@@ -17,7 +23,7 @@
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let receiver = Receiver::start_local().await?;
-//! // point an OTLP gRPC exporter at receiver.endpoint(), run your code, flush …
+//! // point an OTLP exporter at receiver.endpoint() (gRPC) or receiver.http_endpoint() …
 //! let spans = receiver.store().wait_for_spans(2, Duration::from_secs(10)).await;
 //! for trace_id in receiver.store().trace_ids() {
 //!     print!("{}", render::trace_tree(&receiver.store().trace(&trace_id)));
@@ -28,9 +34,31 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## A persistent backend on chosen ports
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use vystak_otel_viewer::{Store, StoreOptions, Viewer, ViewerConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::open_sqlite(
+//!     "viewer.db",
+//!     StoreOptions::default().with_retention(Some(Duration::from_secs(7 * 86_400))),
+//! )?;
+//! let viewer = Viewer::start(
+//!     ViewerConfig::default()
+//!         .with_grpc("127.0.0.1:14317".parse()?)
+//!         .with_store(store),
+//! )
+//! .await?;
+//! # viewer.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Bounds
-//! At most [`DEFAULT_MAX_SPANS`] spans and [`DEFAULT_MAX_POINTS`] metric series are kept by
-//! default ([`Store::with_capacity`] changes that); the oldest are evicted first.
+//! At most [`DEFAULT_MAX_SPANS`] spans, [`DEFAULT_MAX_LOGS`] logs and [`DEFAULT_MAX_POINTS`]
+//! latest-point series are kept by default ([`StoreOptions`] changes that); the oldest are
+//! evicted first. The SQLite file holds the same bounds.
 
 pub mod api;
 mod convert;

@@ -153,7 +153,7 @@ async fn search_by_service_and_operation_finds_the_slack_rooted_trace() {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(ids(&v), [e.slack_trace.clone()]);
+    assert_eq!(ids(&v), [e.slack_trace.as_str()]);
     let t = &v["traces"][0];
     assert_eq!(t["root_service"], "vystak-channel-slack");
     assert_eq!(t["root_name"], "slack.app_mention");
@@ -191,39 +191,39 @@ async fn search_by_service_and_operation_finds_the_slack_rooted_trace() {
         "/api/traces?service=vystak-assistant-agent&operation=gen_ai.chat",
     )
     .await;
-    assert_eq!(ids(&v), [e.slack_trace.clone()]);
+    assert_eq!(ids(&v), [e.slack_trace.as_str()]);
 
     // Errors, durations, attributes, time windows.
     let (_, v) = get(&receiver, "/api/traces?status=error").await;
-    assert_eq!(ids(&v), [e.chat_trace.clone()]);
+    assert_eq!(ids(&v), [e.chat_trace.as_str()]);
     assert_eq!(v["traces"][0]["error_count"], 1);
     let (_, v) = get(&receiver, "/api/traces?min_duration_ms=1000").await;
-    assert_eq!(ids(&v), [e.slack_trace.clone()]);
+    assert_eq!(ids(&v), [e.slack_trace.as_str()]);
     let (_, v) = get(
         &receiver,
         "/api/traces?attr=gen_ai.request.model%3Dclaude-haiku-4-5-20251001",
     )
     .await;
-    assert_eq!(ids(&v), [e.slack_trace.clone()]);
+    assert_eq!(ids(&v), [e.slack_trace.as_str()]);
     let (_, v) = get(
         &receiver,
         "/api/traces?attr=service.name%3Dvystak-channel-chat",
     )
     .await;
-    assert_eq!(ids(&v), [e.chat_trace.clone()]);
+    assert_eq!(ids(&v), [e.chat_trace.as_str()]);
     let (_, v) = get(&receiver, "/api/traces?since=1h").await;
-    assert_eq!(ids(&v), [e.chat_trace.clone(), e.slack_trace.clone()]);
+    assert_eq!(ids(&v), [e.chat_trace.as_str(), e.slack_trace.as_str()]);
     let (_, v) = get(&receiver, &format!("/api/traces?since={}", start_ns + 1)).await;
-    assert_eq!(ids(&v), [e.chat_trace.clone()]);
+    assert_eq!(ids(&v), [e.chat_trace.as_str()]);
     let (_, v) = get(&receiver, "/api/traces?since=2999-01-01T00:00:00Z").await;
     assert!(ids(&v).is_empty());
 
     // Paging: newest first, `next_before` as the cursor.
     let (_, page1) = get(&receiver, "/api/traces?limit=1").await;
-    assert_eq!(ids(&page1), [e.chat_trace.clone()]);
+    assert_eq!(ids(&page1), [e.chat_trace.as_str()]);
     let cursor = page1["next_before"].as_str().unwrap().to_owned();
     let (_, page2) = get(&receiver, &format!("/api/traces?limit=1&before={cursor}")).await;
-    assert_eq!(ids(&page2), [e.slack_trace.clone()]);
+    assert_eq!(ids(&page2), [e.slack_trace.as_str()]);
     let cursor = page2["next_before"].as_str().unwrap().to_owned();
     let (_, page3) = get(&receiver, &format!("/api/traces?limit=1&before={cursor}")).await;
     assert!(ids(&page3).is_empty());

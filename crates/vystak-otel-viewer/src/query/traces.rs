@@ -251,7 +251,10 @@ fn attr_matches(span: &SpanRecord, key: &str, value: &str) -> bool {
     span.attributes
         .get(key)
         .or_else(|| span.resource.get(key))
-        .is_some_and(|v| v.to_string() == value)
+        .is_some_and(|v| match v {
+            AttrValue::Str(s) => s == value,
+            other => other.to_string() == value,
+        })
 }
 
 /// The traces matching `query`, newest first, at most `query.limit`.

@@ -77,8 +77,12 @@ fn error(encoding: Encoding, status: StatusCode, message: String) -> Response {
     }
 }
 
-/// Checks the headers and returns the decompressed body, or the error reply.
-fn body(headers: &HeaderMap, raw: Bytes, max_bytes: usize) -> Result<(Encoding, Bytes), Response> {
+/// Why a request is refused before decoding.
+#[derive(Debug)]
+struct Rejection(Encoding, StatusCode, String);
+
+/// Checks the headers and returns the decompressed body, or why it is refused.
+fn body(headers: &HeaderMap, raw: Bytes, max_bytes: usize) -> Result<(Encoding, Bytes), Rejection> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -93,7 +97,7 @@ fn body(headers: &HeaderMap, raw: Bytes, max_bytes: usize) -> Result<(Encoding, 
         PROTOBUF => Encoding::Protobuf,
         JSON => Encoding::Json,
         _ => {
-            return Err(error(
+            return Err(Rejection(
                 Encoding::Json,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported content type {content_type:?}: send {PROTOBUF} or {JSON}"),
@@ -112,14 +116,14 @@ fn body(headers: &HeaderMap, raw: Bytes, max_bytes: usize) -> Result<(Encoding, 
             let mut out = Vec::new();
             let mut reader = flate2::read::MultiGzDecoder::new(&raw[..]).take(max_bytes as u64 + 1);
             if let Err(err) = reader.read_to_end(&mut out) {
-                return Err(error(
+                return Err(Rejection(
                     encoding,
                     StatusCode::BAD_REQUEST,
                     format!("malformed gzip body: {err}"),
                 ));
             }
             if out.len() > max_bytes {
-                return Err(error(
+                return Err(Rejection(
                     encoding,
                     StatusCode::PAYLOAD_TOO_LARGE,
                     format!("the decompressed body is larger than {max_bytes} bytes"),
@@ -127,7 +131,7 @@ fn body(headers: &HeaderMap, raw: Bytes, max_bytes: usize) -> Result<(Encoding, 
             }
             Ok((encoding, Bytes::from(out)))
         }
-        other => Err(error(
+        other => Err(Rejection(
             encoding,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("unsupported content encoding {other:?}: send gzip or identity"),
@@ -182,7 +186,7 @@ fn reply<T: Message>(
 async fn traces(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes) -> Response {
     let (encoding, body) = match body(&headers, raw, state.max_bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(Rejection(encoding, status, message)) => return error(encoding, status, message),
     };
     match decode::<ExportTraceServiceRequest>(encoding, &body) {
         Ok(request) => {
@@ -200,7 +204,7 @@ async fn traces(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes) 
 async fn metrics(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes) -> Response {
     let (encoding, body) = match body(&headers, raw, state.max_bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(Rejection(encoding, status, message)) => return error(encoding, status, message),
     };
     match decode::<ExportMetricsServiceRequest>(encoding, &body) {
         Ok(request) => {
@@ -221,7 +225,7 @@ async fn metrics(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes)
 async fn logs(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes) -> Response {
     let (encoding, body) = match body(&headers, raw, state.max_bytes) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(Rejection(encoding, status, message)) => return error(encoding, status, message),
     };
     match decode::<ExportLogsServiceRequest>(encoding, &body) {
         Ok(request) => {

@@ -23,7 +23,7 @@ pub(crate) fn traces(
         store.insert_spans(converted.items);
     }
     ExportTraceServiceResponse {
-        partial_success: (converted.rejected > 0).then(|| ExportTracePartialSuccess {
+        partial_success: (converted.rejected > 0).then_some(ExportTracePartialSuccess {
             rejected_spans: converted.rejected,
             error_message: converted.error_message,
         }),
@@ -48,7 +48,7 @@ pub(crate) fn logs(store: &Store, request: &ExportLogsServiceRequest) -> ExportL
         store.insert_logs(converted.items);
     }
     ExportLogsServiceResponse {
-        partial_success: (converted.rejected > 0).then(|| ExportLogsPartialSuccess {
+        partial_success: (converted.rejected > 0).then_some(ExportLogsPartialSuccess {
             rejected_log_records: converted.rejected,
             error_message: converted.error_message,
         }),
