@@ -1,10 +1,7 @@
 //! A PromQL engine over OTLP metrics, with Prometheus' semantics and JSON shapes.
 //!
-//! INTERFACE CONTRACT (shared by the store and the HTTP API; keep these names and signatures):
-//! - [`Labels`], [`Sample`], [`Series`], [`MatchOp`], [`LabelMatcher`], [`SeriesSource`]
-//! - [`PromConverter`]: OTLP data points → Prometheus samples (naming rules of otel-lgtm)
-//! - [`MemorySeries`]: an in-memory [`SeriesSource`]
-//! - [`instant_query`], [`range_query`], [`QueryResult`], [`PromError`]
+//! The types shared by the store and the HTTP API: [`Labels`], [`Sample`], [`Series`],
+//! [`MatchOp`], [`LabelMatcher`] and the [`SeriesSource`] trait the engine reads from.
 
 use std::collections::BTreeMap;
 
