@@ -19,6 +19,7 @@ use crate::record::{
 pub(crate) struct IncomingPoint {
     pub(crate) point: MetricPoint,
     pub(crate) delta: bool,
+    pub(crate) start_unix_nanos: u64,
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -254,22 +255,24 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Vec<IncomingPoint
                 .map(|s| s.name.clone())
                 .unwrap_or_default();
             for m in &sm.metrics {
-                let mut push = |attrs: &[KeyValue], time: u64, value: PointValue, delta: bool| {
-                    out.push(IncomingPoint {
-                        point: MetricPoint {
-                            service_name: service_name.clone(),
-                            resource: resource.clone(),
-                            scope_name: scope_name.clone(),
-                            metric_name: m.name.clone(),
-                            unit: m.unit.clone(),
-                            description: m.description.clone(),
-                            attributes: attributes(attrs),
-                            value,
-                            time_unix_nanos: time,
-                        },
-                        delta,
-                    });
-                };
+                let mut push =
+                    |attrs: &[KeyValue], start: u64, time: u64, value: PointValue, delta: bool| {
+                        out.push(IncomingPoint {
+                            point: MetricPoint {
+                                service_name: service_name.clone(),
+                                resource: resource.clone(),
+                                scope_name: scope_name.clone(),
+                                metric_name: m.name.clone(),
+                                unit: m.unit.clone(),
+                                description: m.description.clone(),
+                                attributes: attributes(attrs),
+                                value,
+                                time_unix_nanos: time,
+                            },
+                            delta,
+                            start_unix_nanos: start,
+                        });
+                    };
                 let number =
                     |p: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint| match p.value {
                         Some(number_data_point::Value::AsDouble(d)) => d,
@@ -283,6 +286,7 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Vec<IncomingPoint
                         for p in &h.data_points {
                             push(
                                 &p.attributes,
+                                p.start_time_unix_nano,
                                 p.time_unix_nano,
                                 PointValue::Histogram {
                                     count: p.count,
@@ -302,6 +306,7 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Vec<IncomingPoint
                         for p in &s.data_points {
                             push(
                                 &p.attributes,
+                                p.start_time_unix_nano,
                                 p.time_unix_nano,
                                 PointValue::Sum {
                                     value: number(p),
@@ -315,6 +320,7 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Vec<IncomingPoint
                         for p in &g.data_points {
                             push(
                                 &p.attributes,
+                                p.start_time_unix_nano,
                                 p.time_unix_nano,
                                 PointValue::Gauge { value: number(p) },
                                 false,

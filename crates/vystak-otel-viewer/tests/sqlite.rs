@@ -12,6 +12,9 @@ use common::{span_exporter, tracer_provider, Transport};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{Tracer as _, TracerProvider as _};
 use opentelemetry::KeyValue;
+use vystak_otel_viewer::query::promql::{
+    instant_query, LabelMatcher, MatchOp, QueryResult, SeriesSource as _,
+};
 use vystak_otel_viewer::query::traces::{self, TraceQuery};
 use vystak_otel_viewer::{
     PointValue, SpanKind, SpanRecord, SpanStatus, Store, StoreOptions, Viewer, ViewerConfig,
@@ -65,8 +68,19 @@ async fn spans_metrics_and_logs_survive_a_restart() {
                 .set_attribute(KeyValue::new("gen_ai.usage.input_tokens", 321_i64));
         });
     });
+    // Delta temporality over OTLP/HTTP: the running totals must survive the restart.
+    let delta_exporter = || {
+        opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_temporality(opentelemetry_sdk::metrics::Temporality::Delta)
+    };
+    use opentelemetry_otlp::WithExportConfig as _;
     let mp = common::meter_provider(
-        common::metric_exporter(Transport::Grpc { gzip: false }, &viewer.endpoint(), ""),
+        delta_exporter()
+            .with_endpoint(format!("{}/v1/metrics", viewer.http_endpoint().unwrap()))
+            .build()
+            .unwrap(),
         "vystak-channel-slack",
     );
     let h = mp
@@ -87,13 +101,36 @@ async fn spans_metrics_and_logs_survive_a_restart() {
                 && s.metric_points("gen_ai.client.token.usage").len() == 1)
             .await
     );
+    let log = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"vystak-channel-slack"}}]},
+        "scopeLogs":[{"logRecords":[{"timeUnixNano":"1700000000000000000","severityNumber":13,"body":{"stringValue":"rate limited"}}]}]}]}"#;
+    let reply = reqwest::Client::new()
+        .post(format!("{}/v1/logs", viewer.http_endpoint().unwrap()))
+        .header("content-type", "application/json")
+        .body(log)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let before_logs = viewer.store().logs();
+    assert_eq!(before_logs.len(), 1);
     let before_spans = viewer.store().spans();
     let before_points = viewer.store().all_metric_points();
     let before_samples = viewer.store().sample_count();
+    let now_ms = (now_ns() / 1_000_000) as i64 + 1;
+    let query = r#"sum(rate(gen_ai_client_token_usage_sum{gen_ai_token_type="input"}[1h]))"#;
+    let before_answer = instant_query(viewer.store(), query, now_ms)
+        .unwrap()
+        .to_json();
+    let QueryResult::Vector(v) = instant_query(viewer.store(), query, now_ms).unwrap() else {
+        panic!("not a vector");
+    };
+    assert_eq!(v.len(), 1);
+    assert!(v[0].1.v > 0.0, "{before_answer}");
     viewer.shutdown().await;
 
     let reopened = Store::open_sqlite(&path, StoreOptions::default()).unwrap();
     assert_eq!(reopened.spans(), before_spans);
+    assert_eq!(reopened.logs(), before_logs);
     assert_eq!(reopened.all_metric_points(), before_points);
     assert_eq!(reopened.sample_count(), before_samples);
     match &reopened.metric_points("gen_ai.client.token.usage")[0].value {
@@ -109,6 +146,52 @@ async fn spans_metrics_and_logs_survive_a_restart() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].span_count, 2);
     assert_eq!(found[0].tokens.input, 321);
+    // The seed's query gives the same answer from the file.
+    assert_eq!(
+        instant_query(&reopened, query, now_ms).unwrap().to_json(),
+        before_answer
+    );
+
+    // A new delta export continues the restored running total: 321 + 100.
+    let viewer = Viewer::start(ViewerConfig::local().with_store(reopened))
+        .await
+        .unwrap();
+    let mp = common::meter_provider(
+        delta_exporter()
+            .with_endpoint(format!("{}/v1/metrics", viewer.http_endpoint().unwrap()))
+            .build()
+            .unwrap(),
+        "vystak-channel-slack",
+    );
+    mp.meter("m")
+        .u64_histogram("gen_ai.client.token.usage")
+        .build()
+        .record(100, &[KeyValue::new("gen_ai.token.type", "input")]);
+    tokio::task::spawn_blocking(move || mp.shutdown().unwrap())
+        .await
+        .unwrap();
+    let sum_series = |store: &Store| {
+        store.select(
+            &[LabelMatcher {
+                name: "__name__".into(),
+                op: MatchOp::Equal,
+                value: "gen_ai_client_token_usage_sum".into(),
+            }],
+            0,
+            i64::MAX,
+        )
+    };
+    assert!(
+        viewer
+            .store()
+            .wait_until(Duration::from_secs(20), |s| sum_series(s)
+                .first()
+                .is_some_and(|x| x.samples.last().unwrap().v == 421.0))
+            .await,
+        "{:?}",
+        sum_series(viewer.store())
+    );
+    viewer.shutdown().await;
 }
 
 #[test]

@@ -133,6 +133,10 @@ impl Default for Store {
     }
 }
 
+fn retention_ms(options: &StoreOptions) -> Option<i64> {
+    options.retention.map(|d| d.as_millis() as i64)
+}
+
 pub(crate) fn now_unix_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -158,7 +162,7 @@ impl Store {
 
     /// A memory store with these bounds.
     pub fn with_options(options: StoreOptions) -> Self {
-        Self::build(&options, None, Samples::new())
+        Self::build(&options, None, Samples::new(retention_ms(&options)))
     }
 
     /// A store persisted in the SQLite file at `path` (created when missing; WAL journal).
@@ -173,13 +177,8 @@ impl Store {
     pub fn open_sqlite(path: impl AsRef<Path>, options: StoreOptions) -> Result<Self, Error> {
         let path = path.as_ref();
         let (writer, loaded) = Writer::open(path, &options)?;
-        let samples = Samples::new();
-        if let Some(state) = &loaded.converter_state {
-            samples.restore(state);
-        }
-        for (labels, sample) in loaded.samples {
-            samples.insert(labels, sample);
-        }
+        let samples = Samples::new(retention_ms(&options));
+        samples.load(loaded.samples);
         let store = Self::build(&options, Some(writer), samples);
         {
             let mut state = store.write();
@@ -255,37 +254,51 @@ impl Store {
 
     /// Adds spans (oldest evicted first when full).
     pub fn insert_spans(&self, spans: impl IntoIterator<Item = SpanRecord>) {
-        let spans: Vec<SpanRecord> = spans.into_iter().collect();
-        {
+        if self.inner.writer.is_none() {
             let mut state = self.write();
-            for span in &spans {
-                state.push_span(span.clone());
+            for span in spans {
+                state.push_span(span);
             }
+        } else {
+            let spans: Vec<SpanRecord> = spans.into_iter().collect();
+            {
+                let mut state = self.write();
+                for span in &spans {
+                    state.push_span(span.clone());
+                }
+            }
+            self.persist(Op::Spans(spans));
         }
-        self.persist(Op::Spans(spans));
         self.prune_if_due(false);
         self.bump();
     }
 
     /// Adds log records (oldest evicted first when full).
     pub fn insert_logs(&self, logs: impl IntoIterator<Item = LogRecord>) {
-        let logs: Vec<LogRecord> = logs.into_iter().collect();
-        {
+        if self.inner.writer.is_none() {
             let mut state = self.write();
-            for log in &logs {
-                state.push_log(log.clone());
+            for log in logs {
+                state.push_log(log);
             }
+        } else {
+            let logs: Vec<LogRecord> = logs.into_iter().collect();
+            {
+                let mut state = self.write();
+                for log in &logs {
+                    state.push_log(log.clone());
+                }
+            }
+            self.persist(Op::Logs(logs));
         }
-        self.persist(Op::Logs(logs));
         self.prune_if_due(false);
         self.bump();
     }
 
-    /// Stores every data point of a metrics export: as samples (PromQL) and in the latest-point
-    /// view.
-    pub(crate) fn insert_metrics(&self, request: &ExportMetricsServiceRequest) {
-        let samples = self.inner.samples.ingest(request);
+    /// Stores every data point of an OTLP metrics export: as Prometheus samples (PromQL) and in
+    /// the latest-point view. This is what the receivers call.
+    pub fn insert_metrics(&self, request: &ExportMetricsServiceRequest) {
         let points = crate::convert::points(request);
+        let samples = self.inner.samples.ingest(&points);
         let mut latest = Vec::new();
         {
             let mut state = self.write();
@@ -297,19 +310,20 @@ impl Store {
             }
         }
         if self.inner.writer.is_some() {
-            self.persist(Op::Samples {
-                samples,
-                converter_state: self.inner.samples.state(),
-            });
+            self.persist(Op::Samples(samples));
             self.persist(Op::Latest(latest));
         }
         self.prune_if_due(false);
         self.bump();
     }
 
+    /// Applies the retention age (spans, logs, latest points, samples) — or, without one, the
+    /// samples' default age bound — at most once a second unless `force`.
     fn prune_if_due(&self, force: bool) {
-        let Some(age) = self.inner.retention else {
-            return;
+        let period = if self.inner.retention.is_some() {
+            1
+        } else {
+            60
         };
         {
             let mut last = self
@@ -317,16 +331,27 @@ impl Store {
                 .last_prune
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if !force && last.elapsed() < Duration::from_secs(1) {
+            if !force && last.elapsed() < Duration::from_secs(period) {
                 return;
             }
             *last = Instant::now();
         }
-        let cutoff = now_unix_nanos().saturating_sub(age.as_nanos() as u64);
-        self.write().prune_before(cutoff);
-        self.inner.samples.prune_before((cutoff / 1_000_000) as i64);
+        let now = now_unix_nanos();
+        let cutoff = self
+            .inner
+            .retention
+            .map(|age| now.saturating_sub(age.as_nanos() as u64));
+        if let Some(cutoff) = cutoff {
+            self.write().prune_before(cutoff);
+        }
+        let samples_cutoff_ms = match cutoff {
+            Some(c) => (c / 1_000_000) as i64,
+            None => (now / 1_000_000) as i64 - samples::DEFAULT_MAX_AGE_MS,
+        };
+        self.inner.samples.prune_before(samples_cutoff_ms);
         self.persist(Op::Prune {
             cutoff_unix_nanos: cutoff,
+            samples_cutoff_ms,
         });
     }
 

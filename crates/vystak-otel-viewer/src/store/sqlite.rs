@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use super::StoreOptions;
 use crate::error::Error;
@@ -71,13 +71,11 @@ CREATE TABLE IF NOT EXISTS meta (
 pub(crate) enum Op {
     Spans(Vec<SpanRecord>),
     Logs(Vec<LogRecord>),
-    Samples {
-        samples: Vec<(Labels, Sample)>,
-        converter_state: Option<String>,
-    },
+    Samples(Vec<(Labels, Sample)>),
     Latest(Vec<(String, MetricPoint)>),
     Prune {
-        cutoff_unix_nanos: u64,
+        cutoff_unix_nanos: Option<u64>,
+        samples_cutoff_ms: i64,
     },
     Clear,
 }
@@ -95,7 +93,6 @@ pub(crate) struct Loaded {
     pub(crate) logs: Vec<LogRecord>,
     pub(crate) points: Vec<MetricPoint>,
     pub(crate) samples: Vec<(Labels, Sample)>,
-    pub(crate) converter_state: Option<String>,
 }
 
 /// The handle of the writer thread. Dropping it commits what is queued and joins the thread.
@@ -186,7 +183,12 @@ fn load(conn: &Connection, options: &StoreOptions) -> rusqlite::Result<Loaded> {
         "SELECT s.labels, x.t_ms, x.v FROM samples x JOIN series s ON s.id = x.series_id \
          WHERE x.t_ms >= ?1 ORDER BY x.series_id, x.t_ms",
     )?;
-    let rows = stmt.query_map(params![cutoff_ns / 1_000_000], |r| {
+    let samples_cutoff_ms = if options.retention.is_some() {
+        cutoff_ns / 1_000_000
+    } else {
+        (super::now_unix_nanos() / 1_000_000) as i64 - super::samples::DEFAULT_MAX_AGE_MS
+    };
+    let rows = stmt.query_map(params![samples_cutoff_ms], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, i64>(1)?,
@@ -214,13 +216,6 @@ fn load(conn: &Connection, options: &StoreOptions) -> rusqlite::Result<Loaded> {
             },
         ));
     }
-    loaded.converter_state = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'converter_state'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
     Ok(loaded)
 }
 
@@ -370,10 +365,7 @@ impl WriterState {
                         ])?;
                     }
                 }
-                Op::Samples {
-                    samples,
-                    converter_state,
-                } => {
+                Op::Samples(samples) => {
                     for (labels, sample) in samples {
                         let text = serde_json::to_string(&labels).unwrap_or_default();
                         let id = match self.series_ids.get(&text) {
@@ -396,12 +388,6 @@ impl WriterState {
                         )?
                         .execute(params![id, sample.t_ms, v])?;
                     }
-                    if let Some(state) = converter_state {
-                        tx.prepare_cached(
-                            "INSERT OR REPLACE INTO meta (key, value) VALUES ('converter_state', ?1)",
-                        )?
-                        .execute(params![state])?;
-                    }
                 }
                 Op::Latest(points) => {
                     let mut stmt = tx.prepare_cached(
@@ -413,14 +399,19 @@ impl WriterState {
                         stmt.execute(params![key, point.time_unix_nanos as i64, record])?;
                     }
                 }
-                Op::Prune { cutoff_unix_nanos } => {
-                    let cutoff = cutoff_unix_nanos as i64;
-                    tx.execute("DELETE FROM spans WHERE start_ns < ?1", params![cutoff])?;
-                    tx.execute("DELETE FROM logs WHERE time_ns < ?1", params![cutoff])?;
-                    tx.execute("DELETE FROM latest WHERE time_ns < ?1", params![cutoff])?;
+                Op::Prune {
+                    cutoff_unix_nanos,
+                    samples_cutoff_ms,
+                } => {
+                    if let Some(cutoff) = cutoff_unix_nanos {
+                        let cutoff = cutoff as i64;
+                        tx.execute("DELETE FROM spans WHERE start_ns < ?1", params![cutoff])?;
+                        tx.execute("DELETE FROM logs WHERE time_ns < ?1", params![cutoff])?;
+                        tx.execute("DELETE FROM latest WHERE time_ns < ?1", params![cutoff])?;
+                    }
                     tx.execute(
                         "DELETE FROM samples WHERE t_ms < ?1",
-                        params![cutoff / 1_000_000],
+                        params![samples_cutoff_ms],
                     )?;
                 }
                 Op::Clear => {

@@ -1,0 +1,357 @@
+//! Helpers for the other endpoints of Prometheus' HTTP API: `/api/v1/series`, `/api/v1/labels`,
+//! `/api/v1/label/<name>/values`, and the parsing of `time`/`start`/`end`/`step` parameters.
+
+use std::collections::BTreeSet;
+
+use promql_parser::parser::{self, Expr};
+
+use super::eval::selector_matchers;
+use super::{LabelMatcher, Labels, MatchOp, PromError, SeriesSource};
+
+/// Parses each `match[]` selector (e.g. `up{job="x"}`) into its matchers.
+fn parse_match_sets<S: AsRef<str>>(matchers: &[S]) -> Result<Vec<Vec<LabelMatcher>>, PromError> {
+    matchers
+        .iter()
+        .map(|m| {
+            let m = m.as_ref();
+            match parser::parse(m) {
+                Ok(Expr::VectorSelector(vs)) => selector_matchers(&vs),
+                Ok(_) => Err(PromError::BadData(format!(
+                    "invalid parameter \"match[]\": {m:?} is not a series selector"
+                ))),
+                Err(e) => Err(PromError::BadData(format!(
+                    "invalid parameter \"match[]\": {e}"
+                ))),
+            }
+        })
+        .collect()
+}
+
+/// The union of the series matching any selector; every series when there is none.
+fn matching_series<S: AsRef<str>>(
+    src: &dyn SeriesSource,
+    matchers: &[S],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<BTreeSet<Labels>, PromError> {
+    let mut sets = parse_match_sets(matchers)?;
+    if sets.is_empty() {
+        sets.push(vec![LabelMatcher::new("__name__", MatchOp::Regex, ".+")]);
+    }
+    let mut out = BTreeSet::new();
+    for set in sets {
+        super::MatcherSet::new(&set)?;
+        out.extend(
+            src.select(&set, start_ms, end_ms)
+                .into_iter()
+                .map(|s| s.labels),
+        );
+    }
+    Ok(out)
+}
+
+/// `/api/v1/series`: the label sets of the series matching any of the `match[]` selectors with
+/// a sample in `[start_ms, end_ms]`, sorted.
+///
+/// # Errors
+/// [`PromError::BadData`] when no selector is given or one does not parse.
+pub fn series<S: AsRef<str>>(
+    src: &dyn SeriesSource,
+    matchers: &[S],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<Labels>, PromError> {
+    if matchers.is_empty() {
+        return Err(PromError::BadData("no match[] parameter provided".into()));
+    }
+    Ok(matching_series(src, matchers, start_ms, end_ms)?
+        .into_iter()
+        .collect())
+}
+
+/// `/api/v1/labels`: the label names of the matching series (all series when `matchers` is
+/// empty), sorted.
+///
+/// # Errors
+/// [`PromError::BadData`] when a selector does not parse.
+pub fn label_names<S: AsRef<str>>(
+    src: &dyn SeriesSource,
+    matchers: &[S],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<String>, PromError> {
+    let series = matching_series(src, matchers, start_ms, end_ms)?;
+    let names: BTreeSet<&str> = series
+        .iter()
+        .flat_map(|l| l.keys().map(String::as_str))
+        .collect();
+    Ok(names.into_iter().map(str::to_string).collect())
+}
+
+/// `/api/v1/label/<name>/values`: the values of label `name` in the matching series (all
+/// series when `matchers` is empty), sorted.
+///
+/// # Errors
+/// [`PromError::BadData`] when a selector does not parse.
+pub fn label_values<S: AsRef<str>>(
+    src: &dyn SeriesSource,
+    name: &str,
+    matchers: &[S],
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<String>, PromError> {
+    let series = matching_series(src, matchers, start_ms, end_ms)?;
+    let values: BTreeSet<&str> = series
+        .iter()
+        .filter_map(|l| l.get(name).map(String::as_str))
+        .collect();
+    Ok(values.into_iter().map(str::to_string).collect())
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let frac = &s[start..i];
+        let mut digits: String = frac.chars().take(3).collect();
+        while digits.len() < 3 {
+            digits.push('0');
+        }
+        ms = digits.parse().ok()?;
+    }
+    let offset_s = match &s[i..] {
+        "Z" | "z" => 0,
+        tz if tz.len() == 6 && matches!(&tz[..1], "+" | "-") && &tz[3..4] == ":" => {
+            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            let sign = if &tz[..1] == "-" { -1 } else { 1 };
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
+    Some(secs * 1000 + ms)
+}
+
+/// Parses a Prometheus API timestamp (`time`, `start`, `end`): Unix seconds as a float
+/// (`1712345678.123`) or RFC 3339 (`2024-04-05T19:34:38.123Z`), to ms since the epoch.
+///
+/// ```
+/// use vystak_otel_viewer::query::promql::parse_time;
+/// assert_eq!(parse_time("1712345678.123").unwrap(), 1_712_345_678_123);
+/// assert_eq!(parse_time("2024-04-05T19:34:38.123Z").unwrap(), 1_712_345_678_123);
+/// ```
+///
+/// # Errors
+/// [`PromError::BadData`] `cannot parse "…" to a valid timestamp`.
+pub fn parse_time(s: &str) -> Result<i64, PromError> {
+    let err = || PromError::BadData(format!("cannot parse {s:?} to a valid timestamp"));
+    if let Ok(t) = s.parse::<f64>() {
+        if !t.is_finite() || t.abs() > 9.2e15 {
+            return Err(err());
+        }
+        // Go: s, ns := math.Modf(t); ns = math.Round(ns*1000) / 1000
+        let whole = t.trunc();
+        let frac_ms = ((t - whole) * 1000.0).round();
+        return Ok(whole as i64 * 1000 + frac_ms as i64);
+    }
+    parse_rfc3339(s).ok_or_else(err)
+}
+
+/// Parses a Prometheus duration (`step`, `timeout`): float seconds (`15`, `0.5`) or a duration
+/// such as `15s`, `5m`, `1h30m`, `2d`, `1w`, `1y`, `100ms`, to ms.
+///
+/// ```
+/// use vystak_otel_viewer::query::promql::parse_duration_or_seconds;
+/// assert_eq!(parse_duration_or_seconds("15s").unwrap(), 15_000);
+/// assert_eq!(parse_duration_or_seconds("1h30m").unwrap(), 5_400_000);
+/// assert_eq!(parse_duration_or_seconds("0.5").unwrap(), 500);
+/// ```
+///
+/// # Errors
+/// [`PromError::BadData`] `cannot parse "…" to a valid duration`.
+pub fn parse_duration_or_seconds(s: &str) -> Result<i64, PromError> {
+    let err = || PromError::BadData(format!("cannot parse {s:?} to a valid duration"));
+    if let Ok(d) = s.parse::<f64>() {
+        let ns = d * 1e9;
+        if !ns.is_finite() || ns > i64::MAX as f64 || ns < i64::MIN as f64 {
+            return Err(PromError::BadData(format!(
+                "cannot parse {s:?} to a valid duration. It overflows int64"
+            )));
+        }
+        return Ok(ns as i64 / 1_000_000);
+    }
+    // model.ParseDuration: units in this order, each at most once.
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ];
+    if s.is_empty() {
+        return Err(err());
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: i64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(err());
+        }
+        let n: i64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..letters];
+        rest = &rest[letters..];
+        let pos = UNITS[next_unit..]
+            .iter()
+            .position(|(u, _)| *u == unit)
+            .ok_or_else(err)?;
+        let mult = UNITS[next_unit + pos].1;
+        next_unit += pos + 1;
+        total = n
+            .checked_mul(mult)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(err)?;
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{MemorySeries, Sample};
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("0").unwrap(), 0);
+        assert_eq!(parse_time("1.5").unwrap(), 1_500);
+        assert_eq!(parse_time("1712345678").unwrap(), 1_712_345_678_000);
+        // 2024-04-05: days_from_civil = 19818 (2024-01-01 is day 19723, + 31 + 29 + 31 + 4 = 95).
+        assert_eq!(
+            parse_time("2024-04-05T00:00:00Z").unwrap(),
+            19_818 * 86_400_000
+        );
+        assert_eq!(
+            parse_time("2024-04-05T02:00:00+02:00").unwrap(),
+            19_818 * 86_400_000
+        );
+        assert_eq!(parse_time("1970-01-01T00:00:01.5Z").unwrap(), 1_500);
+        assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("2024-13-05T00:00:00Z").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_or_seconds("60").unwrap(), 60_000);
+        assert_eq!(parse_duration_or_seconds("5m").unwrap(), 300_000);
+        assert_eq!(parse_duration_or_seconds("1d2h").unwrap(), 93_600_000);
+        assert_eq!(parse_duration_or_seconds("250ms").unwrap(), 250);
+        assert!(parse_duration_or_seconds("2h1d").is_err()); // wrong order
+        assert!(parse_duration_or_seconds("5x").is_err());
+        assert!(parse_duration_or_seconds("").is_err());
+    }
+
+    #[test]
+    fn series_and_labels() {
+        let mut m = MemorySeries::new();
+        let l = |name: &str, job: &str| -> Labels {
+            [("__name__", name), ("job", job)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        m.insert(
+            l("up", "a"),
+            Sample {
+                t_ms: 1_000,
+                v: 1.0,
+            },
+        );
+        m.insert(
+            l("up", "b"),
+            Sample {
+                t_ms: 1_000,
+                v: 1.0,
+            },
+        );
+        m.insert(
+            l("other", "c"),
+            Sample {
+                t_ms: 5_000,
+                v: 1.0,
+            },
+        );
+        let s = series(&m, &[r#"up{job=~"a|c"}"#, "other"], 0, 10_000).unwrap();
+        assert_eq!(s, vec![l("other", "c"), l("up", "a")]);
+        assert!(series(&m, &["up"], 2_000, 3_000).unwrap().is_empty());
+        assert_eq!(
+            series::<&str>(&m, &[], 0, 1).unwrap_err().error_type(),
+            "bad_data"
+        );
+        assert_eq!(
+            series(&m, &["rate(up[5m])"], 0, 1)
+                .unwrap_err()
+                .error_type(),
+            "bad_data"
+        );
+        assert_eq!(
+            label_names::<&str>(&m, &[], 0, 10_000).unwrap(),
+            vec!["__name__", "job"]
+        );
+        assert_eq!(
+            label_values(&m, "job", &["up"], 0, 10_000).unwrap(),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            label_values::<&str>(&m, "__name__", &[], 0, 10_000).unwrap(),
+            vec!["other", "up"]
+        );
+    }
+}
