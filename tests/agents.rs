@@ -217,7 +217,15 @@ fn check(run: &Run, entry: &str) {
                 "cache_creation",
             ),
         ] {
-            let reported = call[field].as_u64().unwrap();
+            let mut reported = call[field].as_u64().unwrap();
+            if field == "input_tokens" {
+                // The total input, as LangChain's usage_metadata has it: Anthropic's raw
+                // input_tokens excludes the cache reads and writes.
+                reported += call["cache_read_input_tokens"].as_u64().unwrap()
+                    + call["cache_creation_input_tokens"].as_u64().unwrap();
+                let cache_read = call["cache_read_input_tokens"].as_u64().unwrap();
+                assert!(cache_read <= reported, "{id}: cache hit ratio <= 1");
+            }
             assert_eq!(span.int_attr(attr), Some(reported as i64), "{id} {attr}");
             let e = expected_tokens
                 .entry((span.service_name.clone(), ty))

@@ -42,6 +42,7 @@ impl<F, T, E> Future for Instrumented<F>
 where
     F: Future<Output = Result<T, E>>,
     T: GenAiResponse,
+    E: 'static,
 {
     type Output = Result<T, E>;
 
@@ -54,7 +55,10 @@ where
         if let Some(guard) = this.guard.take() {
             match &output {
                 Ok(response) => guard.finish(CallResult::from_response(response)),
-                Err(_) => guard.finish_error(std::any::type_name::<E>(), CallResult::default()),
+                Err(e) => {
+                    let class = guard.classify_error(e);
+                    guard.finish_error(class, CallResult::default());
+                }
             }
         }
         Poll::Ready(output)
@@ -72,8 +76,13 @@ impl GenAiInstrumentation {
     }
 }
 
-/// Wraps a model-call future with the global providers (captured at first use: install telemetry
-/// first). Use [`GenAiInstrumentation::instrument`] to choose providers.
+/// Wraps a model-call future with the global providers, looked up at each call (so calls made
+/// before telemetry is installed are simply not recorded, and later calls are). Use
+/// [`GenAiInstrumentation::instrument`] to choose providers.
+///
+/// A failure is recorded with [`GenAiErrorClass::from_any`](crate::GenAiErrorClass::from_any):
+/// `error.type` is the provider's error type, its HTTP status or `timeout` when the error says so,
+/// else `_OTHER`; the span status holds the (redacted) error message.
 ///
 /// ```no_run
 /// use vystak_otel_genai::{instrument, GenAiCall, Usage, GenAiResponse};

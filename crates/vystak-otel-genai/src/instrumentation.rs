@@ -1,8 +1,9 @@
 //! `GenAiInstrumentation`: the tracer, instruments and options shared by the layer, `instrument()`
 //! and the stream wrapper; and `CallGuard`, the one recorder underneath all three.
 
+use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use opentelemetry::global::BoxedTracer;
@@ -11,6 +12,7 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProv
 use opentelemetry::{Array, Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 
 use crate::call::GenAiCall;
+use crate::error::GenAiErrorClass;
 use crate::semconv::*;
 use crate::usage::{GenAiResponse, Usage};
 
@@ -59,6 +61,41 @@ impl Instruments {
     }
 }
 
+/// The global meter provider the cached instruments were built from, and those instruments.
+type GlobalInstruments = (Arc<dyn MeterProvider + Send + Sync>, Instruments);
+
+/// Instruments from the global meter provider, rebuilt when the global provider changes (so
+/// instrumentation built before `Telemetry::init()` records once telemetry is on).
+fn global_instruments() -> Instruments {
+    static CACHE: RwLock<Option<GlobalInstruments>> = RwLock::new(None);
+    let current = opentelemetry::global::meter_provider();
+    let same = |cached: &Arc<dyn MeterProvider + Send + Sync>| {
+        // Address only: the cache holds the provider, so the address cannot be reused.
+        std::ptr::addr_eq(Arc::as_ptr(cached), Arc::as_ptr(&current))
+    };
+    if let Some((p, i)) = CACHE
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+    {
+        if same(p) {
+            return i.clone();
+        }
+    }
+    let mut cache = CACHE.write().unwrap_or_else(PoisonError::into_inner);
+    match cache.as_ref() {
+        Some((p, i)) if same(p) => i.clone(),
+        _ => {
+            let instruments = Instruments::new(&current.meter_with_scope(scope()));
+            *cache = Some((current, instruments.clone()));
+            instruments
+        }
+    }
+}
+
+/// A user hook classifying failures of their own error types.
+type ErrorClassifier = Arc<dyn Fn(&dyn Any) -> Option<GenAiErrorClass> + Send + Sync>;
+
 /// Tracer, instruments and options for GenAI calls. Cheap to clone.
 ///
 /// ```
@@ -74,11 +111,14 @@ impl Instruments {
 #[derive(Clone)]
 #[must_use]
 pub struct GenAiInstrumentation {
-    tracer: Arc<BoxedTracer>,
-    instruments: Instruments,
+    /// `None`: the global tracer provider, resolved at every call.
+    tracer: Option<Arc<BoxedTracer>>,
+    /// `None`: the global meter provider, resolved at every call.
+    instruments: Option<Instruments>,
     mode: SemconvMode,
     capture_content: bool,
     content_cap: usize,
+    error_classifier: Option<ErrorClassifier>,
 }
 
 impl fmt::Debug for GenAiInstrumentation {
@@ -87,6 +127,9 @@ impl fmt::Debug for GenAiInstrumentation {
             .field("mode", &self.mode)
             .field("capture_content", &self.capture_content)
             .field("content_cap", &self.content_cap)
+            .field("global_tracer", &self.tracer.is_none())
+            .field("global_meter", &self.instruments.is_none())
+            .field("error_classifier", &self.error_classifier.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -109,18 +152,20 @@ pub fn capture_content_from_env(value: Option<&str>) -> bool {
 }
 
 impl GenAiInstrumentation {
-    /// Global tracer and meter providers (captured now), names from
+    /// The global tracer and meter providers — looked up at each call, not now, so
+    /// instrumentation built before telemetry is installed records once it is —, names from
     /// `OTEL_SEMCONV_STABILITY_OPT_IN`, content capture from
     /// `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` (off by default).
     pub fn new() -> Self {
         Self {
-            tracer: Arc::new(opentelemetry::global::tracer_with_scope(scope())),
-            instruments: Instruments::new(&opentelemetry::global::meter_with_scope(scope())),
+            tracer: None,
+            instruments: None,
             mode: SemconvMode::from_env(),
             capture_content: capture_content_from_env(
                 std::env::var(ENV_CAPTURE_MESSAGE_CONTENT).ok().as_deref(),
             ),
             content_cap: DEFAULT_CONTENT_CAP,
+            error_classifier: None,
         }
     }
 
@@ -131,16 +176,49 @@ impl GenAiInstrumentation {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        self.tracer = Arc::new(BoxedTracer::new(Box::new(
+        self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(
             provider.tracer_with_scope(scope()),
-        )));
+        ))));
         self
     }
 
     /// Metrics from this meter provider.
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
-        self.instruments = Instruments::new(&provider.meter_with_scope(scope()));
+        self.instruments = Some(Instruments::new(&provider.meter_with_scope(scope())));
         self
+    }
+
+    /// Classifies failures of your own error types (tried first; `None` falls back to
+    /// [`GenAiErrorClass::from_any`], which knows the boxed errors, `std::io::Error`,
+    /// [`ProviderError`](crate::ProviderError) and reqwest's errors).
+    ///
+    /// ```
+    /// use vystak_otel_genai::{GenAiErrorClass, GenAiInstrumentation};
+    ///
+    /// #[derive(Debug)]
+    /// enum MyClientError { Overloaded, Other(String) }
+    ///
+    /// let genai = GenAiInstrumentation::new().with_error_classifier(|e| {
+    ///     e.downcast_ref::<MyClientError>().map(|e| match e {
+    ///         MyClientError::Overloaded => GenAiErrorClass::new("overloaded_error", "overloaded"),
+    ///         MyClientError::Other(msg) => GenAiErrorClass::new("_OTHER", msg),
+    ///     })
+    /// });
+    /// ```
+    pub fn with_error_classifier<F>(mut self, classify: F) -> Self
+    where
+        F: Fn(&dyn Any) -> Option<GenAiErrorClass> + Send + Sync + 'static,
+    {
+        self.error_classifier = Some(Arc::new(classify));
+        self
+    }
+
+    /// How a failure with this error is recorded (`error.type`, status description).
+    pub fn classify_error<E: 'static>(&self, error: &E) -> GenAiErrorClass {
+        self.error_classifier
+            .as_ref()
+            .and_then(|f| f(error))
+            .unwrap_or_else(|| GenAiErrorClass::from_any(error))
     }
 
     /// Which names to emit (default: the seed's, or `OTEL_SEMCONV_STABILITY_OPT_IN`).
@@ -218,16 +296,22 @@ impl GenAiInstrumentation {
             }
         }
         let parent = Context::current();
-        let span = self.tracer.build_with_context(
-            self.tracer
-                .span_builder(name)
-                .with_kind(SpanKind::Client)
-                .with_attributes(attrs),
-            &parent,
-        );
+        let builder = opentelemetry::trace::SpanBuilder::from_name(name)
+            .with_kind(SpanKind::Client)
+            .with_attributes(attrs);
+        let span = match &self.tracer {
+            Some(tracer) => tracer.build_with_context(builder, &parent),
+            None => opentelemetry::global::tracer_with_scope(scope())
+                .build_with_context(builder, &parent),
+        };
+        let instruments = match &self.instruments {
+            Some(i) => i.clone(),
+            None => global_instruments(),
+        };
         CallGuard {
             inner: Some(Recorder {
                 inst: self.clone(),
+                instruments,
                 cx: parent.with_span(span),
                 call,
                 start: Instant::now(),
@@ -292,6 +376,7 @@ impl CallResult {
 
 struct Recorder {
     inst: GenAiInstrumentation,
+    instruments: Instruments,
     cx: Context,
     call: GenAiCall,
     start: Instant,
@@ -315,10 +400,10 @@ impl fmt::Debug for CallGuard {
 }
 
 /// How a call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum End {
     Ok,
-    Error(&'static str),
+    Error(GenAiErrorClass),
     Cancelled,
 }
 
@@ -330,6 +415,14 @@ impl CallGuard {
             .as_ref()
             .map(|r| r.cx.clone())
             .unwrap_or_else(Context::current)
+    }
+
+    /// How a failure with this error is recorded, with the instrumentation's classifier.
+    pub fn classify_error<E: 'static>(&self, error: &E) -> GenAiErrorClass {
+        match &self.inner {
+            Some(r) => r.inst.classify_error(error),
+            None => GenAiErrorClass::from_any(error),
+        }
     }
 
     /// Records the time to the first chunk of a streaming reply (first call wins).
@@ -346,10 +439,11 @@ impl CallGuard {
         self.end(End::Ok, result);
     }
 
-    /// Finishes with an error; `error_type` should be low-cardinality (a type name, an error
-    /// code). The duration is still recorded, with `error.type`.
-    pub fn finish_error(mut self, error_type: &'static str, partial: CallResult) {
-        self.end(End::Error(error_type), partial);
+    /// Finishes with an error: `error.type` and the status description from the class (a
+    /// `&'static str` is taken as the `error.type`; it should be low-cardinality: an error code,
+    /// an HTTP status). The duration is still recorded, with `error.type`.
+    pub fn finish_error(mut self, error: impl Into<GenAiErrorClass>, partial: CallResult) {
+        self.end(End::Error(error.into()), partial);
     }
 
     pub(crate) fn end(&mut self, how: End, mut result: CallResult) {
@@ -357,8 +451,10 @@ impl CallGuard {
         let seed = r.inst.mode == SemconvMode::Seed;
         let span = r.cx.span();
         let mut usage = result.usage;
-        // semconv v1.41 anthropic.md: input_tokens includes cache tokens; Anthropic's does not.
-        if !seed && r.call.provider == PROVIDER_ANTHROPIC {
+        // Input tokens are the total input in both modes: semconv v1.41 anthropic.md, and the
+        // seed's LangChain `usage_metadata` (langchain-anthropic sums the cache tokens in).
+        // Anthropic's raw `input_tokens` excludes them.
+        if r.call.provider == PROVIDER_ANTHROPIC {
             if let Some(input) = usage.input_tokens.as_mut() {
                 *input += usage.cache_read_input_tokens.unwrap_or(0)
                     + usage.cache_creation_input_tokens.unwrap_or(0);
@@ -423,12 +519,15 @@ impl CallGuard {
                 ));
             }
         }
-        if let End::Error(ty) = how {
-            attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+        if let End::Error(class) = &how {
+            attrs.push(KeyValue::new(
+                key(ERROR_TYPE),
+                class.error_type().to_owned(),
+            ));
         }
         span.set_attributes(attrs);
-        if let End::Error(ty) = how {
-            span.set_status(Status::error(format!("model call failed: {ty}")));
+        if let End::Error(class) = &how {
+            span.set_status(Status::error(class.description().to_owned()));
         }
         span.end();
 
@@ -465,18 +564,20 @@ impl CallGuard {
         for (ty, value) in points {
             if let Some(v) = value {
                 metric_attrs.push(KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty));
-                r.inst.instruments.tokens.record(v, &metric_attrs);
+                r.instruments.tokens.record(v, &metric_attrs);
                 metric_attrs.truncate(base);
             }
         }
         if let Some(ttfc) = r.first_chunk {
-            r.inst.instruments.ttfc.record(ttfc, &metric_attrs);
+            r.instruments.ttfc.record(ttfc, &metric_attrs);
         }
-        if let End::Error(ty) = how {
-            metric_attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+        if let End::Error(class) = how {
+            metric_attrs.push(KeyValue::new(
+                key(ERROR_TYPE),
+                class.error_type().to_owned(),
+            ));
         }
-        r.inst
-            .instruments
+        r.instruments
             .duration
             .record(r.start.elapsed().as_secs_f64(), &metric_attrs);
     }

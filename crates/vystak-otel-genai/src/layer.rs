@@ -18,7 +18,8 @@ pub struct GenAiLayer {
 }
 
 impl GenAiLayer {
-    /// A layer with the global providers (captured now).
+    /// A layer with the global providers (looked up at each call, so a layer built before
+    /// telemetry is installed records once it is).
     pub fn new() -> Self {
         Self {
             inst: GenAiInstrumentation::new(),
@@ -52,6 +53,7 @@ pub struct GenAiService<S> {
 impl<S, Req> Service<Req> for GenAiService<S>
 where
     S: Service<Req>,
+    S::Error: 'static,
     Req: GenAiRequest,
     S::Response: GenAiResponse,
 {

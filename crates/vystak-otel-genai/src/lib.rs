@@ -55,6 +55,14 @@
 //!   `gen_ai.response.finish_reasons`, `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`,
 //!   `gen_ai.usage.cache_read_input_tokens`, `gen_ai.usage.cache_creation_input_tokens`,
 //!   request parameters, `server.address`/`server.port`, `error.type` + ERROR on failure.
+//! - Failures ([`GenAiErrorClass`]): `error.type` is the provider's error type from the body
+//!   ([`ProviderError`], e.g. `overloaded_error`), else its HTTP status (`529`, from
+//!   `reqwest::Error` too), else `timeout`, else `_OTHER` — never a Rust type name; the status
+//!   description is the error's message with URL credentials and signed-URL query values
+//!   redacted. Your own error types: [`GenAiInstrumentation::with_error_classifier`].
+//! - Input tokens are the **total** input in both modes: Anthropic's raw `input_tokens` plus its
+//!   cache reads and writes, as LangChain's `usage_metadata` (the seed's source) and semconv
+//!   v1.41 count them, so `cache_read / input <= 1`.
 //! - `gen_ai.client.token.usage` (`{token}`, buckets 1…67108864): one point per reported direction,
 //!   `gen_ai.token.type` = `input` | `output` | `cache_read` | `cache_creation`;
 //!   `gen_ai.client.operation.duration` (s, buckets 0.01…81.92), also on failure with `error.type`;
@@ -63,18 +71,25 @@
 //!   `gen_ai.operation.name`. The buckets are set on the instruments, so they hold with any SDK
 //!   setup.
 //! - [`SemconvMode::LatestExperimental`]: span `chat {model}`, `gen_ai.provider.name`,
-//!   `gen_ai.usage.cache_read.input_tokens` / `…cache_creation.input_tokens`, Anthropic input
-//!   tokens summed with cache tokens (semconv v1.41), token types `input`/`output` only.
+//!   `gen_ai.usage.cache_read.input_tokens` / `…cache_creation.input_tokens`, token types
+//!   `input`/`output` only.
 //! - Content (`gen_ai.input.messages`, `gen_ai.output.messages`) only when enabled
 //!   (`OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true|SPAN_ONLY|SPAN_AND_EVENT`), capped.
 //!
 //! ## Features
 //! - `anthropic` (default): [`anthropic`] Messages response and stream-event types.
 //! - `openai` (default): [`openai`] Chat Completions / Responses types.
+//! - `reqwest` (default): `error.type` from `reqwest::Error` (HTTP status, `timeout`).
+//! - `reqwest-middleware` (default): the same through `reqwest_middleware::Error`.
+//!
+//! The global providers ([`instrument`], [`GenAiInstrumentation::new`], [`GenAiLayer::new`]) are
+//! looked up at each call, so instrumentation built or used before telemetry is installed
+//! records as soon as it is.
 
 #[cfg(feature = "anthropic")]
 pub mod anthropic;
 mod call;
+mod error;
 mod future;
 mod instrumentation;
 mod layer;
@@ -85,6 +100,9 @@ mod stream;
 mod usage;
 
 pub use call::GenAiCall;
+pub use error::{
+    redact_message, GenAiErrorClass, ProviderError, MAX_ERROR_DESCRIPTION, SENSITIVE_QUERY_KEYS,
+};
 pub use future::{instrument, Instrumented};
 pub use instrumentation::{
     capture_content_from_env, CallGuard, CallResult, GenAiInstrumentation, DEFAULT_CONTENT_CAP,

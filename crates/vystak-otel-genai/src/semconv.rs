@@ -6,8 +6,10 @@
 #[non_exhaustive]
 pub enum SemconvMode {
     /// The seed's names: span `gen_ai.chat`, `gen_ai.system`,
-    /// `gen_ai.usage.cache_read_input_tokens`, raw provider input tokens, token types
-    /// `input|output|cache_read|cache_creation`. The default.
+    /// `gen_ai.usage.cache_read_input_tokens`, token types `input|output|cache_read|cache_creation`.
+    /// Input tokens are the total input, cache reads and writes included (LangChain's
+    /// `usage_metadata`, which the seed's runtime records), so `cache_read / input <= 1`. The
+    /// default.
     #[default]
     Seed,
     /// Released GenAI semantic conventions (v1.41): span `chat {model}`, `gen_ai.provider.name`,
@@ -98,6 +100,10 @@ pub const SERVER_ADDRESS: &str = "server.address";
 pub const SERVER_PORT: &str = "server.port";
 /// `error.type`.
 pub const ERROR_TYPE: &str = "error.type";
+/// `error.type` fallback when a failure has no better low-cardinality class.
+pub const ERROR_TYPE_OTHER: &str = "_OTHER";
+/// `error.type` of a call that timed out.
+pub const ERROR_TYPE_TIMEOUT: &str = "timeout";
 
 /// Histogram `gen_ai.client.token.usage` (`{token}`).
 pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
@@ -194,6 +200,9 @@ mod tests {
             (UNIT_TOKEN, "{token}"),
             (UNIT_SECONDS, "s"),
             (PROVIDER_ANTHROPIC, "anthropic"),
+            (ERROR_TYPE, "error.type"),
+            (ERROR_TYPE_OTHER, "_OTHER"),
+            (ERROR_TYPE_TIMEOUT, "timeout"),
             (
                 ENV_SEMCONV_STABILITY_OPT_IN,
                 "OTEL_SEMCONV_STABILITY_OPT_IN",

@@ -7,6 +7,7 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use crate::call::GenAiCall;
+use crate::error::GenAiErrorClass;
 use crate::instrumentation::{CallGuard, CallResult, End, GenAiInstrumentation};
 use crate::usage::GenAiChunk;
 
@@ -14,14 +15,27 @@ use crate::usage::GenAiChunk;
 struct StreamState {
     guard: CallGuard,
     result: CallResult,
+    /// The first error item seen (the stream goes on; the call ends as failed).
+    error: Option<GenAiErrorClass>,
     done: bool,
+}
+
+impl StreamState {
+    fn end(&mut self, cancelled: bool) {
+        let seen = std::mem::take(&mut self.result);
+        let how = match (self.error.take(), cancelled) {
+            (Some(class), _) => End::Error(class),
+            (None, true) => End::Cancelled,
+            (None, false) => End::Ok,
+        };
+        self.guard.end(how, seen);
+    }
 }
 
 impl Drop for StreamState {
     fn drop(&mut self) {
         if !self.done {
-            let seen = std::mem::take(&mut self.result);
-            self.guard.end(End::Cancelled, seen);
+            self.end(true);
         }
     }
 }
@@ -31,6 +45,10 @@ pin_project! {
     /// chunk is recorded; usage comes from the chunks (e.g. Anthropic's `message_start` and
     /// `message_delta`). Dropped early, the span ends with finish reason `error` and whatever
     /// usage was seen.
+    ///
+    /// Items are passed through unchanged, errors included: an `Err` item is recorded on the span
+    /// (the first one sets `error.type` and the status) and the stream goes on until the inner
+    /// stream ends.
     pub struct InstrumentedStream<S> {
         #[pin]
         inner: S,
@@ -59,6 +77,7 @@ impl<S, C, E> Stream for InstrumentedStream<S>
 where
     S: Stream<Item = Result<C, E>>,
     C: GenAiChunk,
+    E: 'static,
 {
     type Item = Result<C, E>;
 
@@ -89,17 +108,14 @@ where
                     r.finish_reasons.push(reason.to_owned());
                 }
             }
-            Some(Err(_)) => {
-                state.done = true;
-                let seen = std::mem::take(&mut state.result);
-                state
-                    .guard
-                    .end(End::Error(std::any::type_name::<E>()), seen);
+            Some(Err(e)) => {
+                if state.error.is_none() {
+                    state.error = Some(state.guard.classify_error(e));
+                }
             }
             None => {
                 state.done = true;
-                let seen = std::mem::take(&mut state.result);
-                state.guard.end(End::Ok, seen);
+                state.end(false);
             }
         }
         Poll::Ready(item)
@@ -116,6 +132,7 @@ impl GenAiInstrumentation {
             state: StreamState {
                 guard: self.start(call.with_stream(true)),
                 result: CallResult::default(),
+                error: None,
                 done: false,
             },
         }

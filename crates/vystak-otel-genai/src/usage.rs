@@ -8,7 +8,8 @@ use crate::call::GenAiCall;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     /// Input tokens as the provider counts them (Anthropic: excluding cache tokens; OpenAI:
-    /// including cached tokens).
+    /// including cached tokens). For provider `anthropic` the recorder adds the cache reads and
+    /// writes, so `gen_ai.usage.input_tokens` is the total input.
     pub input_tokens: Option<u64>,
     /// Output tokens.
     pub output_tokens: Option<u64>,

@@ -1,20 +1,42 @@
 //! `TelemetryGuard`: owns the providers; flushes and shuts them down.
 
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use crate::accounting::{SelfMetrics, SpanCounters, SpanStats};
 use crate::env::{DisabledReason, Plan};
 use crate::Error;
+
+/// Span accounting and the shutdown deadline of an enabled guard.
+#[derive(Debug)]
+pub(crate) struct Accounting {
+    pub(crate) counters: Arc<SpanCounters>,
+    pub(crate) _self_metrics: SelfMetrics,
+    pub(crate) deadline: Duration,
+}
 
 /// Owns the tracer and meter providers built by [`crate::Telemetry`]. Flushes and shuts them down
 /// on [`TelemetryGuard::shutdown`] or when dropped, so every span ended before that is delivered.
 ///
-/// Shutting down blocks the calling thread while the gRPC exporter flushes (bounded by the export
-/// timeout); on a multi-thread Tokio runtime this is done with `block_in_place`.
+/// Shutting down blocks the calling thread while the gRPC exporters flush, traces and metrics in
+/// parallel, for at most one deadline: the export timeout
+/// ([`Telemetry::with_export_timeout`](crate::Telemetry::with_export_timeout)). On a
+/// multi-thread Tokio runtime the wait is done with `block_in_place`.
+///
+/// Nothing is lost without a word: spans dropped because the export queue was full, ended after
+/// shutdown, still queued at the deadline, or in a failed export are counted
+/// ([`TelemetryGuard::span_stats`]), exported as the `otel.sdk.processor.span.processed`
+/// self-metric, and reported by a warning (through `tracing` when a subscriber is installed,
+/// else on stderr) at most every 10 s and at shutdown.
 #[derive(Debug)]
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
     providers: Option<(SdkTracerProvider, SdkMeterProvider)>,
+    accounting: Option<Accounting>,
     disabled: Option<DisabledReason>,
     endpoint: String,
     service_name: String,
@@ -22,9 +44,15 @@ pub struct TelemetryGuard {
 }
 
 impl TelemetryGuard {
-    pub(crate) fn enabled(tp: SdkTracerProvider, mp: SdkMeterProvider, plan: Plan) -> Self {
+    pub(crate) fn enabled(
+        tp: SdkTracerProvider,
+        mp: SdkMeterProvider,
+        plan: Plan,
+        accounting: Accounting,
+    ) -> Self {
         Self {
             providers: Some((tp, mp)),
+            accounting: Some(accounting),
             disabled: None,
             endpoint: plan.endpoint,
             service_name: plan.service_name,
@@ -35,6 +63,7 @@ impl TelemetryGuard {
     pub(crate) fn disabled(reason: DisabledReason, plan: Plan) -> Self {
         Self {
             providers: None,
+            accounting: None,
             disabled: Some(reason),
             endpoint: plan.endpoint,
             service_name: plan.service_name,
@@ -78,23 +107,55 @@ impl TelemetryGuard {
         self.providers.as_ref().map(|(_, mp)| mp.clone())
     }
 
-    /// Exports everything finished so far, without shutting down.
+    /// What happened to the spans ended so far (all zero when telemetry is off).
+    pub fn span_stats(&self) -> SpanStats {
+        self.accounting
+            .as_ref()
+            .map(|a| a.counters.stats())
+            .unwrap_or_default()
+    }
+
+    /// Spans never handed to the exporter: dropped because the export queue was full, or at
+    /// shutdown. See [`TelemetryGuard::span_stats`] for the breakdown and failed exports.
+    pub fn dropped_spans(&self) -> u64 {
+        self.span_stats().dropped()
+    }
+
+    /// The one deadline of [`shutdown`](Self::shutdown) and [`force_flush`](Self::force_flush):
+    /// the export timeout.
+    pub fn shutdown_timeout(&self) -> Duration {
+        self.accounting
+            .as_ref()
+            .map_or(Duration::ZERO, |a| a.deadline)
+    }
+
+    /// Exports everything finished so far, without shutting down; traces and metrics in
+    /// parallel, returning by [`shutdown_timeout`](Self::shutdown_timeout).
     ///
     /// # Errors
-    /// [`Error::Flush`] when an exporter failed (e.g. the collector is unreachable).
+    /// [`Error::Flush`] when an exporter failed (e.g. the collector is unreachable) or the
+    /// deadline passed.
     pub fn force_flush(&self) -> Result<(), Error> {
         let Some((tp, mp)) = &self.providers else {
             return Ok(());
         };
-        let traces = blocking(|| tp.force_flush());
-        let metrics = blocking(|| mp.force_flush());
-        combine("flush", traces, metrics)
+        let (tp, mp) = (tp.clone(), mp.clone());
+        let results = in_parallel(
+            self.shutdown_timeout(),
+            move || tp.force_flush(),
+            move || mp.force_flush(),
+        );
+        combine("flush", results)
     }
 
-    /// Flushes spans and metrics, then shuts both providers down.
+    /// Flushes spans and metrics — in parallel, for at most
+    /// [`shutdown_timeout`](Self::shutdown_timeout) altogether — then shuts both providers down.
+    /// Every span ended before this call is delivered unless it was dropped (counted and
+    /// reported) or the collector did not take it by the deadline (counted and reported).
     ///
     /// # Errors
-    /// [`Error::Flush`] when an exporter failed; the providers are shut down regardless.
+    /// [`Error::Flush`] when an exporter failed, the deadline passed, or spans were lost (the
+    /// message says how many); the providers are shut down regardless.
     pub fn shutdown(mut self) -> Result<(), Error> {
         self.shutdown_inner()
     }
@@ -103,9 +164,28 @@ impl TelemetryGuard {
         let Some((tp, mp)) = self.providers.take() else {
             return Ok(());
         };
-        let traces = blocking(|| tp.shutdown());
-        let metrics = blocking(|| mp.shutdown());
-        combine("shutdown", traces, metrics)
+        let deadline = self.shutdown_timeout();
+        let mut results = in_parallel(
+            deadline,
+            move || tp.shutdown_with_timeout(deadline),
+            move || mp.shutdown_with_timeout(deadline),
+        );
+        if let Some(a) = &self.accounting {
+            a.counters.begin_shutdown();
+            a.counters.finish_shutdown();
+            let s = a.counters.stats();
+            if s.lost() > 0 {
+                results.push(format!(
+                    "traces: {} of {} spans not delivered ({} queue full, {} at shutdown, {} in failed exports)",
+                    s.lost(),
+                    s.ended,
+                    s.dropped_queue_full,
+                    s.dropped_at_shutdown,
+                    s.export_failed
+                ));
+            }
+        }
+        combine("shutdown", results)
     }
 }
 
@@ -116,7 +196,58 @@ impl Drop for TelemetryGuard {
     }
 }
 
-/// Runs a blocking SDK call; inside a multi-thread Tokio runtime via `block_in_place`, so the
+/// Runs the traces and metrics calls on two threads and waits for both until `deadline`;
+/// returns the failures (a call still running at the deadline is one, and is left to finish on
+/// its own thread).
+fn in_parallel(
+    deadline: Duration,
+    traces: impl FnOnce() -> OTelSdkResult + Send + 'static,
+    metrics: impl FnOnce() -> OTelSdkResult + Send + 'static,
+) -> Vec<String> {
+    let (tx, rx) = mpsc::channel::<(&'static str, OTelSdkResult)>();
+    let mut failures = Vec::new();
+    let mut waiting = Vec::new();
+    for (signal, call) in [
+        (
+            "traces",
+            Box::new(traces) as Box<dyn FnOnce() -> OTelSdkResult + Send>,
+        ),
+        ("metrics", Box::new(metrics)),
+    ] {
+        let tx = tx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("vystak-telemetry-{signal}-flush"))
+            .spawn(move || {
+                let _ = tx.send((signal, call()));
+            });
+        match spawned {
+            Ok(_) => waiting.push(signal),
+            Err(e) => failures.push(format!("{signal}: cannot start the flush thread: {e}")),
+        }
+    }
+    drop(tx);
+    let end = Instant::now() + deadline;
+    blocking(|| {
+        while !waiting.is_empty() {
+            let left = end.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((signal, result)) => {
+                    waiting.retain(|s| *s != signal);
+                    if let Err(e) = result {
+                        failures.push(format!("{signal}: {e}"));
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    });
+    for signal in waiting {
+        failures.push(format!("{signal}: not done within {deadline:?}"));
+    }
+    failures
+}
+
+/// Runs a blocking wait; inside a multi-thread Tokio runtime via `block_in_place`, so the
 /// runtime keeps driving the gRPC exporter's connection while this thread waits.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
@@ -127,18 +258,7 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-fn combine(
-    operation: &'static str,
-    traces: opentelemetry_sdk::error::OTelSdkResult,
-    metrics: opentelemetry_sdk::error::OTelSdkResult,
-) -> Result<(), Error> {
-    let mut messages = Vec::new();
-    if let Err(e) = traces {
-        messages.push(format!("traces: {e}"));
-    }
-    if let Err(e) = metrics {
-        messages.push(format!("metrics: {e}"));
-    }
+fn combine(operation: &'static str, messages: Vec<String>) -> Result<(), Error> {
     if messages.is_empty() {
         Ok(())
     } else {

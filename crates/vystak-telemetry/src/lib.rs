@@ -52,12 +52,25 @@
 //! | buckets | views give `http.server.request.duration`, `http.client.request.duration`, `gen_ai.client.token.usage`, `gen_ai.client.operation.duration` their semconv boundaries |
 //!
 //! An unreachable or hanging collector never blocks or fails the application: exports run on the
-//! batch processor's thread, errors are dropped, the span queue is capped
-//! ([`DEFAULT_MAX_QUEUE_SIZE`]) and `shutdown` is bounded by the export timeout.
+//! batch processor's thread, errors never reach the application, the span queue is capped
+//! ([`DEFAULT_MAX_QUEUE_SIZE`], `OTEL_BSP_MAX_QUEUE_SIZE`) and `shutdown` is bounded by one
+//! deadline, the export timeout, with traces and metrics flushed in parallel.
+//!
+//! ## Nothing lost without a word
+//!
+//! A span dropped because the queue is full, ended after shutdown, still queued at the shutdown
+//! deadline or in a failed export is counted ([`TelemetryGuard::span_stats`],
+//! [`TelemetryGuard::dropped_spans`]), exported as the semantic conventions' SDK self-metrics
+//! (`otel.sdk.processor.span.processed` with `error.type=queue_full|already_shutdown`,
+//! `otel.sdk.processor.span.queue.size`, `…queue.capacity`) and reported by a warning at most
+//! every [`DROP_WARNING_INTERVAL`] (through `tracing` when a subscriber is installed, else on
+//! stderr). Size the queue for your peak with [`Telemetry::with_max_queue_size`] or
+//! `OTEL_BSP_MAX_QUEUE_SIZE`: see [`Telemetry::with_max_queue_size`].
 //!
 //! Run providers in a **multi-thread** Tokio runtime: the tonic exporter behind a blocking flush on
 //! a current-thread runtime can only time out (opentelemetry-rust #2188, #2071).
 
+mod accounting;
 mod benign;
 mod env;
 mod error;
@@ -67,12 +80,15 @@ mod service_name;
 mod telemetry;
 mod views;
 
+pub use accounting::{SpanStats, DROP_WARNING_INTERVAL};
 pub use benign::{BenignErrorFilter, BenignRule, EXCEPTION_EVENT, EXCEPTION_TYPE};
 pub use env::DisabledReason;
 pub use error::Error;
 pub use guard::TelemetryGuard;
 pub use service_name::{Channel, ServiceName, PREFIX};
-pub use telemetry::{default_propagator, Telemetry, DEFAULT_MAX_QUEUE_SIZE};
+pub use telemetry::{
+    default_propagator, Telemetry, DEFAULT_EXPORT_TIMEOUT, DEFAULT_MAX_QUEUE_SIZE,
+};
 pub use views::{semconv_buckets_view, BUCKETS};
 
 /// The crate README, compiled as a doctest.

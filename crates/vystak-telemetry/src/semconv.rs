@@ -39,6 +39,34 @@ pub const ENV_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// Default OTLP gRPC endpoint (where `vystak-otel-viewer` listens).
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4317";
 
+/// `OTEL_BSP_MAX_QUEUE_SIZE`: the span export queue's capacity (default 2048).
+pub const ENV_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+/// `OTEL_EXPORTER_OTLP_TIMEOUT` (ms): one export's timeout, and the shutdown deadline.
+pub const ENV_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` (ms).
+pub const ENV_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+/// `OTEL_EXPORTER_OTLP_METRICS_TIMEOUT` (ms).
+pub const ENV_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+
+/// SDK self-metric `otel.sdk.processor.span.processed` (`{span}`, counter).
+pub const OTEL_SDK_PROCESSOR_SPAN_PROCESSED: &str = "otel.sdk.processor.span.processed";
+/// SDK self-metric `otel.sdk.processor.span.queue.size` (`{span}`).
+pub const OTEL_SDK_PROCESSOR_SPAN_QUEUE_SIZE: &str = "otel.sdk.processor.span.queue.size";
+/// SDK self-metric `otel.sdk.processor.span.queue.capacity` (`{span}`).
+pub const OTEL_SDK_PROCESSOR_SPAN_QUEUE_CAPACITY: &str = "otel.sdk.processor.span.queue.capacity";
+/// `otel.component.type`.
+pub const OTEL_COMPONENT_TYPE: &str = "otel.component.type";
+/// `otel.component.name`.
+pub const OTEL_COMPONENT_NAME: &str = "otel.component.name";
+/// `otel.component.type` of the batch span processor.
+pub const COMPONENT_TYPE_BATCHING_SPAN_PROCESSOR: &str = "batching_span_processor";
+/// `error.type`.
+pub const ERROR_TYPE: &str = "error.type";
+/// `error.type` of a span dropped because the queue was full.
+pub const ERROR_TYPE_QUEUE_FULL: &str = "queue_full";
+/// `error.type` of a span dropped at or after shutdown.
+pub const ERROR_TYPE_ALREADY_SHUTDOWN: &str = "already_shutdown";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +87,34 @@ mod tests {
         assert_eq!(ENV_SERVICE_NAME, "OTEL_SERVICE_NAME");
         assert_eq!(ENV_RESOURCE_ATTRIBUTES, "OTEL_RESOURCE_ATTRIBUTES");
         assert_eq!(DEFAULT_ENDPOINT, "http://localhost:4317");
+        assert_eq!(ENV_BSP_MAX_QUEUE_SIZE, "OTEL_BSP_MAX_QUEUE_SIZE");
+        assert_eq!(ENV_OTLP_TIMEOUT, "OTEL_EXPORTER_OTLP_TIMEOUT");
+        assert_eq!(ENV_OTLP_TRACES_TIMEOUT, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT");
+        assert_eq!(
+            ENV_OTLP_METRICS_TIMEOUT,
+            "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"
+        );
+        assert_eq!(
+            OTEL_SDK_PROCESSOR_SPAN_PROCESSED,
+            "otel.sdk.processor.span.processed"
+        );
+        assert_eq!(
+            OTEL_SDK_PROCESSOR_SPAN_QUEUE_SIZE,
+            "otel.sdk.processor.span.queue.size"
+        );
+        assert_eq!(
+            OTEL_SDK_PROCESSOR_SPAN_QUEUE_CAPACITY,
+            "otel.sdk.processor.span.queue.capacity"
+        );
+        assert_eq!(OTEL_COMPONENT_TYPE, "otel.component.type");
+        assert_eq!(OTEL_COMPONENT_NAME, "otel.component.name");
+        assert_eq!(
+            COMPONENT_TYPE_BATCHING_SPAN_PROCESSOR,
+            "batching_span_processor"
+        );
+        assert_eq!(ERROR_TYPE, "error.type");
+        assert_eq!(ERROR_TYPE_QUEUE_FULL, "queue_full");
+        assert_eq!(ERROR_TYPE_ALREADY_SHUTDOWN, "already_shutdown");
     }
 
     #[test]

@@ -12,16 +12,23 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
 };
 
+use crate::accounting::{CountingExporter, CountingProcessor, SelfMetrics, SpanCounters};
 use crate::benign::{BenignErrorFilter, BenignRule};
 use crate::env::{resolve, DisabledReason, Plan};
 use crate::guard::TelemetryGuard;
-use crate::semconv::SERVICE_VERSION;
+use crate::semconv::{
+    ENV_BSP_MAX_QUEUE_SIZE, ENV_OTLP_METRICS_TIMEOUT, ENV_OTLP_TIMEOUT, ENV_OTLP_TRACES_TIMEOUT,
+    SERVICE_VERSION,
+};
 use crate::views::semconv_buckets_view;
 use crate::Error;
 
-/// Default cap on spans waiting for export; beyond it new spans are dropped, never buffered
-/// without bound (a hanging collector cannot grow memory).
+/// Default cap on spans waiting for export; beyond it new spans are dropped — counted and
+/// reported, never buffered without bound (a hanging collector cannot grow memory).
 pub const DEFAULT_MAX_QUEUE_SIZE: usize = 2048;
+
+/// Default export timeout, which is also the shutdown deadline (the OTLP default, 10 s).
+pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Telemetry configuration: a builder for the tracer and meter providers every vystak service
 /// installs. See the crate docs for the rules.
@@ -111,14 +118,31 @@ impl Telemetry {
         self
     }
 
-    /// Timeout of one export call, which also bounds how long a hanging collector can delay
-    /// `shutdown` (default: `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s).
+    /// Timeout of one export call, and the **one deadline** of
+    /// [`TelemetryGuard::shutdown`](crate::TelemetryGuard::shutdown) and
+    /// [`force_flush`](crate::TelemetryGuard::force_flush): traces and metrics are flushed in
+    /// parallel and the call returns by then, whatever the collector does (spans not delivered
+    /// by the deadline are counted in [`SpanStats`](crate::SpanStats) and reported). Default:
+    /// `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` / `…_METRICS_…` (the longer), else
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT` (ms), else [`DEFAULT_EXPORT_TIMEOUT`].
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
         self.export_timeout = Some(timeout);
         self
     }
 
-    /// Cap on spans waiting for export (default [`DEFAULT_MAX_QUEUE_SIZE`]).
+    /// Cap on spans waiting for export (default: `OTEL_BSP_MAX_QUEUE_SIZE`, else
+    /// [`DEFAULT_MAX_QUEUE_SIZE`]). A span ended while the queue is full is dropped, counted
+    /// ([`TelemetryGuard::dropped_spans`](crate::TelemetryGuard::dropped_spans), the
+    /// `otel.sdk.processor.span.processed` self-metric with `error.type=queue_full`) and
+    /// reported by a warning at most every 10 s.
+    ///
+    /// Sizing: the queue must hold the spans ended while one export is in flight — roughly
+    /// *spans per second × (export latency + the 5 s batch delay)* at the peak. For instance
+    /// 4 000 requests/s with 3 spans each and a 50 ms export: ≥ 12 000 × 0.05 s = 600 spans
+    /// between two size-triggered exports, many more if the collector slows down; watch
+    /// [`SpanStats::queued`](crate::SpanStats::queued) / `otel.sdk.processor.span.queue.size`
+    /// under load and give it headroom. Each queued span costs memory (≈ 1–2 KiB), so the cap
+    /// is also what a hanging collector can cost you.
     pub fn with_max_queue_size(mut self, size: usize) -> Self {
         self.max_queue_size = Some(size.max(1));
         self
@@ -214,6 +238,17 @@ impl Telemetry {
             spans = spans.with_timeout(timeout);
             metrics = metrics.with_timeout(timeout);
         }
+        let deadline = self
+            .export_timeout
+            .unwrap_or_else(|| export_timeout_from_env(env));
+        let queue_size = self
+            .max_queue_size
+            .or_else(|| {
+                env(ENV_BSP_MAX_QUEUE_SIZE)
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .filter(|n| *n > 0)
+            })
+            .unwrap_or(DEFAULT_MAX_QUEUE_SIZE);
         if let Some(md) = metadata {
             spans = spans.with_metadata(md.clone());
             metrics = metrics.with_metadata(md);
@@ -227,12 +262,15 @@ impl Telemetry {
             message: e.to_string(),
         })?;
 
-        let batch = BatchConfigBuilder::default()
-            .with_max_queue_size(self.max_queue_size.unwrap_or(DEFAULT_MAX_QUEUE_SIZE));
-        let processor = BatchSpanProcessor::builder(spans)
+        // The queue bound is enforced (and every drop counted) in front of the batch processor,
+        // whose own queue of the same size then never overflows silently.
+        let counters = SpanCounters::new(queue_size);
+        let batch = BatchConfigBuilder::default().with_max_queue_size(queue_size);
+        let processor = BatchSpanProcessor::builder(CountingExporter::new(spans, counters.clone()))
             .with_batch_config(batch.build())
             .build();
-        let filtered = BenignErrorFilter::new(processor).with_rules(
+        let counted = CountingProcessor::new(processor, counters.clone());
+        let filtered = BenignErrorFilter::new(counted).with_rules(
             self.benign_rules
                 .clone()
                 .unwrap_or_else(|| vec![BenignRule::a2a_queue_shutdown()]),
@@ -260,10 +298,24 @@ impl Telemetry {
             .with_resource(resource)
             .with_view(semconv_buckets_view)
             .build();
+        let self_metrics = SelfMetrics::register(
+            &opentelemetry::metrics::MeterProvider::meter_with_scope(
+                &meter_provider,
+                opentelemetry::InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+                    .with_version(env!("CARGO_PKG_VERSION"))
+                    .build(),
+            ),
+            &counters,
+        );
         Ok(TelemetryGuard::enabled(
             tracer_provider,
             meter_provider,
             plan,
+            crate::guard::Accounting {
+                counters,
+                _self_metrics: self_metrics,
+                deadline,
+            },
         ))
     }
 
@@ -293,6 +345,19 @@ impl Telemetry {
             md.insert(key, value);
         }
         Ok(Some(md))
+    }
+}
+
+/// The export timeout the OTLP exporters resolve from the environment (ms values), the longer of
+/// the two signals'.
+fn export_timeout_from_env(env: &dyn Fn(&str) -> Option<String>) -> Duration {
+    let ms = |k: &str| env(k).and_then(|v| v.trim().parse::<u64>().ok());
+    let generic = ms(ENV_OTLP_TIMEOUT);
+    let traces = ms(ENV_OTLP_TRACES_TIMEOUT).or(generic);
+    let metrics = ms(ENV_OTLP_METRICS_TIMEOUT).or(generic);
+    match traces.max(metrics) {
+        Some(ms) => Duration::from_millis(ms),
+        None => DEFAULT_EXPORT_TIMEOUT,
     }
 }
 
@@ -341,6 +406,45 @@ mod tests {
         let guard = Telemetry::new().build_with_env(&env(&[])).unwrap();
         assert_eq!(guard.endpoint(), "http://localhost:4317");
         assert!(guard.service_name().starts_with("unknown_service"));
+    }
+
+    #[test]
+    fn export_timeout_resolution() {
+        assert_eq!(export_timeout_from_env(&env(&[])), DEFAULT_EXPORT_TIMEOUT);
+        assert_eq!(
+            export_timeout_from_env(&env(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "1500")])),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            export_timeout_from_env(&env(&[
+                ("OTEL_EXPORTER_OTLP_TIMEOUT", "1500"),
+                ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "3000"),
+            ])),
+            Duration::from_millis(3000)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_size_code_wins_over_env_which_wins_over_the_default() {
+        let stats = |t: Telemetry, e: &[(&'static str, &'static str)]| {
+            t.with_endpoint("http://127.0.0.1:9")
+                .build_with_env(&env(e))
+                .unwrap()
+                .span_stats()
+                .queue_capacity
+        };
+        assert_eq!(stats(Telemetry::new(), &[]), DEFAULT_MAX_QUEUE_SIZE as u64);
+        assert_eq!(
+            stats(Telemetry::new(), &[("OTEL_BSP_MAX_QUEUE_SIZE", "8192")]),
+            8192
+        );
+        assert_eq!(
+            stats(
+                Telemetry::new().with_max_queue_size(16),
+                &[("OTEL_BSP_MAX_QUEUE_SIZE", "8192")]
+            ),
+            16
+        );
     }
 
     #[test]

@@ -70,7 +70,11 @@ async fn views_give_the_semconv_buckets_to_instruments_without_advice() {
     let store = receiver.store();
     assert!(
         store
-            .wait_until(Duration::from_secs(20), |s| s.all_metric_points().len()
+            .wait_until(Duration::from_secs(20), |s| s
+                .all_metric_points()
+                .iter()
+                .filter(|p| !p.metric_name.starts_with("otel.sdk."))
+                .count()
                 == 5)
             .await
     );
@@ -215,4 +219,72 @@ async fn an_invalid_header_is_a_configuration_error() {
         .build()
         .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
+}
+
+/// Regression (issue 11): spans dropped by the bounded queue were invisible. With a one-slot
+/// queue and a burst of spans, the drops are counted on the guard and exported as the SDK
+/// self-metric `otel.sdk.processor.span.processed{error.type=queue_full}`; delivered + dropped
+/// = ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_drops_are_counted_and_exported_as_the_sdk_self_metric() {
+    let receiver = Receiver::start_local().await.unwrap();
+    let telemetry = Telemetry::new()
+        .with_endpoint(receiver.endpoint())
+        .with_service_name("vystak-drops-test")
+        .with_max_queue_size(1)
+        .build()
+        .unwrap();
+    let tracer = telemetry.tracer_provider().unwrap().tracer("drops");
+    const N: u64 = 5_000;
+    for i in 0..N {
+        tracer.start(format!("s{i}")).end();
+    }
+    // Wait until the pipeline is quiet.
+    let until = Instant::now() + Duration::from_secs(30);
+    let stats = loop {
+        let s = telemetry.span_stats();
+        if (s.queued == 0 && s.in_export == 0) || Instant::now() > until {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(stats.ended, N);
+    assert_eq!(stats.queue_capacity, 1);
+    assert!(telemetry.dropped_spans() > 0, "{stats:?}");
+    assert_eq!(telemetry.dropped_spans(), stats.dropped_queue_full);
+    assert_eq!(stats.exported + stats.dropped_queue_full, N, "{stats:?}");
+    telemetry
+        .shutdown()
+        .expect_err("lost spans are reported by shutdown");
+    let store = receiver.store();
+    store
+        .wait_for_spans(stats.exported as usize, Duration::from_secs(20))
+        .await;
+    assert_eq!(store.span_count() as u64, stats.exported);
+    assert!(
+        store
+            .wait_until(Duration::from_secs(20), |s| !s
+                .metric_points("otel.sdk.processor.span.processed")
+                .is_empty())
+            .await
+    );
+    let processed = store.metric_points("otel.sdk.processor.span.processed");
+    let value = |error: Option<&str>| -> f64 {
+        processed
+            .iter()
+            .filter(|p| p.str_attr("error.type") == error)
+            .map(|p| {
+                assert_eq!(
+                    p.str_attr("otel.component.type"),
+                    Some("batching_span_processor")
+                );
+                assert_eq!(p.unit, "{span}");
+                p.value_sum()
+            })
+            .sum()
+    };
+    assert_eq!(value(Some("queue_full")), stats.dropped_queue_full as f64);
+    assert_eq!(value(None), stats.exported as f64);
+    let capacity = store.metric_points("otel.sdk.processor.span.queue.capacity");
+    assert_eq!(capacity[0].value_sum(), 1.0);
 }
