@@ -1,7 +1,7 @@
 //! The Prometheus HTTP API (`/api/v1/...`) over the store's samples, with Prometheus' JSON
 //! shapes, status codes and error format — enough for Grafana's Prometheus data source.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::traces::form_pairs;
-use crate::query::promql::{self as engine, LabelMatcher, MatchOp, SeriesSource};
+use crate::query::promql::{self as engine, SeriesSource};
 use crate::store::{now_unix_nanos, Store};
 
 /// Longest a query may run when no `timeout` is given.
@@ -108,20 +108,10 @@ fn now_ms() -> i64 {
 fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     match params.get(name) {
         None => Ok(default),
-        Some(v) => parse_time_ms(v)
-            .map_err(|e| ApiError::bad_data(format!("invalid parameter \"{name}\": {e}"))),
+        Some(v) => engine::parse_time(v).map_err(|e| {
+            ApiError::bad_data(format!("invalid parameter \"{name}\": {}", e.message()))
+        }),
     }
-}
-
-fn parse_time_ms(v: &str) -> Result<i64, String> {
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() {
-            return Ok((secs * 1000.0).round() as i64);
-        }
-    }
-    crate::time::parse_rfc3339_nanos(v)
-        .map(|ns| (ns / 1_000_000) as i64)
-        .map_err(|_| format!("cannot parse {v:?} to a valid timestamp"))
 }
 
 /// A Prometheus duration parameter: seconds (fractions allowed) or `5m`-style.
@@ -144,56 +134,6 @@ fn engine_error(err: engine::PromError) -> ApiError {
         status: StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
         message: err.message().to_owned(),
     }
-}
-
-/// Parses a `match[]` series selector into label matchers.
-fn parse_selector(text: &str) -> Result<Vec<LabelMatcher>, ApiError> {
-    use promql_parser::label::MatchOp as P;
-    let bad = |why: String| ApiError::bad_data(format!("invalid parameter \"match[]\": {why}"));
-    let expr = promql_parser::parser::parse(text).map_err(bad)?;
-    let promql_parser::parser::Expr::VectorSelector(vs) = expr else {
-        return Err(bad(format!("{text:?} is not a series selector")));
-    };
-    if !vs.matchers.or_matchers.is_empty() {
-        return Err(bad("\"or\" between label matchers is not supported".into()));
-    }
-    let mut out = Vec::new();
-    if let Some(name) = vs.name {
-        out.push(LabelMatcher {
-            name: "__name__".into(),
-            op: MatchOp::Equal,
-            value: name,
-        });
-    }
-    for m in vs.matchers.matchers {
-        let op = match m.op {
-            P::Equal => MatchOp::Equal,
-            P::NotEqual => MatchOp::NotEqual,
-            P::Re(_) => MatchOp::Regex,
-            P::NotRe(_) => MatchOp::NotRegex,
-        };
-        out.push(LabelMatcher {
-            name: m.name,
-            op,
-            value: m.value,
-        });
-    }
-    let matches_empty = |m: &LabelMatcher| match m.op {
-        MatchOp::Equal => m.value.is_empty(),
-        MatchOp::NotEqual => !m.value.is_empty(),
-        MatchOp::Regex => {
-            regex::Regex::new(&format!("^(?:{})$", m.value)).is_ok_and(|r| r.is_match(""))
-        }
-        MatchOp::NotRegex => {
-            regex::Regex::new(&format!("^(?:{})$", m.value)).is_ok_and(|r| !r.is_match(""))
-        }
-    };
-    if out.iter().all(matches_empty) {
-        return Err(bad(
-            "match[] must contain at least one non-empty matcher".into()
-        ));
-    }
-    Ok(out)
 }
 
 /// Runs a query off the async threads, bounded by `timeout`.
@@ -308,23 +248,6 @@ fn window(params: &Params) -> Result<(i64, i64), ApiError> {
     ))
 }
 
-/// Label sets of the series matching any of `match[]` in the window.
-fn matching_series(
-    store: &Store,
-    matches: &[&str],
-    start: i64,
-    end: i64,
-) -> Result<Vec<engine::Labels>, ApiError> {
-    let mut out: BTreeSet<engine::Labels> = BTreeSet::new();
-    for m in matches {
-        let matchers = parse_selector(m)?;
-        for s in store.select(&matchers, start, end) {
-            out.insert(s.labels);
-        }
-    }
-    Ok(out.into_iter().collect())
-}
-
 async fn series(
     State(store): State<Store>,
     RawQuery(raw): RawQuery,
@@ -336,7 +259,8 @@ async fn series(
     if matches.is_empty() {
         return ApiError::bad_data("no match[] parameter provided").into_response();
     }
-    let result = window(&params).and_then(|(s, e)| matching_series(&store, &matches, s, e));
+    let result = window(&params)
+        .and_then(|(s, e)| engine::series(&store, &matches, s, e).map_err(engine_error));
     match result {
         Ok(list) => success(json!(list)),
         Err(e) => e.into_response(),
@@ -354,12 +278,10 @@ async fn labels(
     if matches.is_empty() {
         return success(json!(store.label_names()));
     }
-    let result = window(&params).and_then(|(s, e)| matching_series(&store, &matches, s, e));
+    let result = window(&params)
+        .and_then(|(s, e)| engine::label_names(&store, &matches, s, e).map_err(engine_error));
     match result {
-        Ok(list) => {
-            let names: BTreeSet<&String> = list.iter().flat_map(|l| l.keys()).collect();
-            success(json!(names))
-        }
+        Ok(names) => success(json!(names)),
         Err(e) => e.into_response(),
     }
 }
@@ -375,12 +297,11 @@ async fn label_values(
     if matches.is_empty() {
         return success(json!(store.label_values(&name)));
     }
-    let result = window(&params).and_then(|(s, e)| matching_series(&store, &matches, s, e));
+    let result = window(&params).and_then(|(s, e)| {
+        engine::label_values(&store, &name, &matches, s, e).map_err(engine_error)
+    });
     match result {
-        Ok(list) => {
-            let values: BTreeSet<&String> = list.iter().filter_map(|l| l.get(&name)).collect();
-            success(json!(values))
-        }
+        Ok(values) => success(json!(values)),
         Err(e) => e.into_response(),
     }
 }

@@ -15,7 +15,18 @@ fn parse_match_sets<S: AsRef<str>>(matchers: &[S]) -> Result<Vec<Vec<LabelMatche
         .map(|m| {
             let m = m.as_ref();
             match parser::parse(m) {
-                Ok(Expr::VectorSelector(vs)) => selector_matchers(&vs),
+                Ok(Expr::VectorSelector(vs)) => {
+                    let set = selector_matchers(&vs)?;
+                    // Prometheus: a selector that matches the empty label set selects everything.
+                    if set.iter().all(|matcher| matcher.matches("")) {
+                        return Err(PromError::BadData(
+                            "invalid parameter \"match[]\": match[] must contain at least one \
+                             non-empty matcher"
+                                .into(),
+                        ));
+                    }
+                    Ok(set)
+                }
                 Ok(_) => Err(PromError::BadData(format!(
                     "invalid parameter \"match[]\": {m:?} is not a series selector"
                 ))),
@@ -108,70 +119,6 @@ pub fn label_values<S: AsRef<str>>(
     Ok(values.into_iter().map(str::to_string).collect())
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = s.get(r)?;
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())?
-    };
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut ms = 0i64;
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        let frac = &s[start..i];
-        let mut digits: String = frac.chars().take(3).collect();
-        while digits.len() < 3 {
-            digits.push('0');
-        }
-        ms = digits.parse().ok()?;
-    }
-    let offset_s = match &s[i..] {
-        "Z" | "z" => 0,
-        tz if tz.len() == 6 && matches!(&tz[..1], "+" | "-") && &tz[3..4] == ":" => {
-            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
-            let sign = if &tz[..1] == "-" { -1 } else { 1 };
-            sign * (oh * 3600 + om * 60)
-        }
-        _ => return None,
-    };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
-    Some(secs * 1000 + ms)
-}
-
 /// Parses a Prometheus API timestamp (`time`, `start`, `end`): Unix seconds as a float
 /// (`1712345678.123`) or RFC 3339 (`2024-04-05T19:34:38.123Z`), to ms since the epoch.
 ///
@@ -194,7 +141,14 @@ pub fn parse_time(s: &str) -> Result<i64, PromError> {
         let frac_ms = ((t - whole) * 1000.0).round();
         return Ok(whole as i64 * 1000 + frac_ms as i64);
     }
-    parse_rfc3339(s).ok_or_else(err)
+    // RFC 3339 as Go's `time.RFC3339Nano` reads it: `T` (or `t`) between date and time.
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        return Err(err());
+    }
+    crate::time::parse_rfc3339_nanos(s)
+        .ok()
+        .and_then(|ns| i64::try_from(ns.div_euclid(1_000_000)).ok())
+        .ok_or_else(err)
 }
 
 /// Parses a Prometheus duration (`step`, `timeout`): float seconds (`15`, `0.5`) or a duration
