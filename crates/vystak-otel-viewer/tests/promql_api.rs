@@ -221,6 +221,11 @@ async fn the_seeds_two_queries_over_real_exports() {
         ],
     );
     record(&b, &[("input", 40), ("cache_read", 10)]);
+    // The SDK's cumulative start time is the first measurement. Samples have millisecond
+    // timestamps, and a zero sample at the start time exists only when the start is at least a
+    // millisecond before the point (two samples cannot share a timestamp): let time pass, as it
+    // does in any real process, instead of exporting within the same millisecond.
+    tokio::time::sleep(Duration::from_millis(5)).await;
     flush(&a).await;
     flush(&b).await;
     tokio::time::sleep(Duration::from_millis(1_100)).await;
