@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite on a new machine: installs what the tests need, then runs cargo test.
-# The NATS tests start their own nats-server (Debian package) on a free 127.0.0.1 port.
+# The NATS tests start their own nats-server (Debian package) on a free 127.0.0.1 port; the
+# web UI tests read every page in headless Chromium (Debian package `chromium`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+missing=()
 if ! command -v nats-server >/dev/null 2>&1 && ! [ -x /usr/sbin/nats-server ]; then
-  echo "installing nats-server (Debian package) for the NATS tests"
+  missing+=(nats-server)
+fi
+if ! command -v chromium >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]} (Debian packages) for the NATS and browser tests"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nats-server
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 export PATH="$PATH:/usr/sbin"
 exec cargo test --workspace "$@"

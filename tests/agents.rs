@@ -41,6 +41,18 @@ struct Run {
 
 async fn run(entry: &str) -> Run {
     let receiver = Receiver::start_local().await.unwrap();
+    let (report, stdout) = run_into(&receiver, entry, 0).await;
+    Run {
+        report,
+        store: receiver.store().clone(),
+        stdout,
+        _receiver: receiver,
+    }
+}
+
+/// Runs the demo exporting into `receiver`, which already holds `chats_before` chat spans;
+/// returns the demo's report and stdout once its telemetry arrived.
+async fn run_into(receiver: &Receiver, entry: &str, chats_before: usize) -> (Value, String) {
     let report_path = std::env::temp_dir().join(format!(
         "vystak-agents-{entry}-{}-{}.json",
         std::process::id(),
@@ -76,18 +88,13 @@ async fn run(entry: &str) -> Run {
             .wait_until(Duration::from_secs(30), |s| s
                 .spans_named("gen_ai.chat")
                 .len()
-                == calls
+                == chats_before + calls
                 && s.metric_points("gen_ai.client.token.usage").len() >= 4)
             .await,
         "telemetry did not arrive: {:#?}",
         store.spans()
     );
-    Run {
-        report,
-        store,
-        stdout,
-        _receiver: receiver,
-    }
+    (report, stdout)
 }
 
 fn ancestors<'a>(
@@ -272,4 +279,314 @@ async fn one_chat_message_is_one_trace_across_four_processes() {
 async fn a_slack_app_mention_roots_the_trace_at_slack_app_mention() {
     let run = run("slack").await;
     check(&run, "slack");
+}
+
+#[path = "../crates/vystak-otel-viewer/tests/common/browser.rs"]
+mod browser;
+
+/// The text of the first `<td class="… {class}">` in `row_html`.
+fn cell<'a>(row_html: &'a str, class: &str) -> &'a str {
+    let open = format!("class=\"num {class}\">");
+    let i = row_html
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {class} cell in {row_html}"))
+        + open.len();
+    let j = row_html[i..].find("</td>").unwrap() + i;
+    &row_html[i..j]
+}
+
+/// The HTML from the element with `id` to the end of its section (`</section>`).
+fn section<'a>(dom: &'a str, id: &str) -> &'a str {
+    let i = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let j = dom[i..].find("</section>").map_or(dom.len(), |j| i + j);
+    &dom[i..j]
+}
+
+/// `{k="v", …}` as the UI writes a series' labels (no `__name__` here).
+fn labels_text(metric: &serde_json::Map<String, Value>) -> String {
+    let inner: Vec<String> = metric
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__name__")
+        .map(|(k, v)| format!("{k}={:?}", v.as_str().unwrap()))
+        .collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+/// `12,345` as the UI writes token counts.
+fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+async fn dom(url: String) -> String {
+    tokio::task::spawn_blocking(move || browser::dump_dom(&url))
+        .await
+        .unwrap()
+}
+
+/// The seed's users' UI: the demo's chat and Slack turns exported over OTLP/gRPC into one
+/// viewer, every page read in headless Chromium, every number checked against the store, the
+/// model server's report and the Prometheus API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_ui_shows_the_demo_in_a_real_browser() {
+    let receiver = Receiver::start_local().await.unwrap();
+    let (chat_report, _) = run_into(&receiver, "chat", 0).await;
+    let (slack_report, _) = run_into(&receiver, "slack", 4).await;
+    let store = receiver.store().clone();
+    let ui = receiver.ui_url().unwrap();
+    let root_of = |service: &str, name: &str| {
+        store
+            .spans()
+            .into_iter()
+            .find(|s| s.parent_span_id.is_none() && s.service_name == service && s.name == name)
+            .unwrap_or_else(|| panic!("no {service} {name} root"))
+            .trace_id
+    };
+    let slack_trace = root_of("vystak-channel-slack", "slack.app_mention");
+    let chat_trace = root_of("vystak-channel-chat", "POST /chat");
+
+    // Search: by service + operation finds exactly the Slack-rooted trace (and the other way).
+    let found = |dom: &str| -> Vec<String> {
+        browser::tags_with_class(dom, "tr", "trace-row")
+            .iter()
+            .map(|t| browser::attr(t, "data-trace-id").unwrap())
+            .collect()
+    };
+    let d = dom(format!(
+        "{ui}/?service=vystak-channel-slack&operation=slack.app_mention"
+    ))
+    .await;
+    assert_eq!(found(&d), vec![slack_trace.clone()]);
+    let d = dom(format!(
+        "{ui}/?service=vystak-channel-chat&operation=POST+%2Fchat"
+    ))
+    .await;
+    assert_eq!(found(&d), vec![chat_trace.clone()]);
+    let d = dom(format!("{ui}/")).await;
+    assert_eq!(
+        found(&d),
+        vec![slack_trace.clone(), chat_trace.clone()],
+        "newest first"
+    );
+
+    // Trace: every span a row, with its parent and depth, in tree order; the chat rows show
+    // their tokens inline; the span in the URL's hash is selected by the script and its
+    // details panel is the one shown.
+    let spans = store.trace(&slack_trace);
+    if slack_report["nats"] == Value::Bool(true) {
+        assert_eq!(spans.len(), 17, "the demo's 17-span tree");
+    }
+    let by_id: HashMap<&str, &SpanRecord> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let first_chat = spans
+        .iter()
+        .filter(|s| s.name == "gen_ai.chat")
+        .min_by_key(|s| s.start_unix_nanos)
+        .unwrap();
+    let d = dom(format!(
+        "{ui}/trace/{slack_trace}#span-{}",
+        first_chat.span_id
+    ))
+    .await;
+    let rows = browser::tags_with_class(&d, "div", "row");
+    assert_eq!(rows.len(), spans.len());
+    let mut depth: HashMap<String, usize> = HashMap::new();
+    for row in &rows {
+        let id = browser::attr(row, "data-id").unwrap();
+        let parent = browser::attr(row, "data-parent").unwrap();
+        let span = by_id[id.as_str()];
+        assert_eq!(span.parent_span_id.as_deref().unwrap_or(""), parent);
+        assert_eq!(browser::attr(row, "data-name").unwrap(), span.name);
+        assert_eq!(
+            browser::attr(row, "data-service").unwrap(),
+            span.service_name
+        );
+        let dd: usize = browser::attr(row, "data-depth").unwrap().parse().unwrap();
+        if parent.is_empty() {
+            assert_eq!(dd, 0);
+        } else {
+            assert_eq!(depth[&parent] + 1, dd, "{} under its parent", span.name);
+        }
+        depth.insert(id, dd);
+    }
+    let selected = browser::tags_with_class(&d, "div", "selected");
+    assert_eq!(selected.len(), 1, "the script selected the hashed span");
+    assert_eq!(
+        browser::attr(selected[0], "data-id").as_deref(),
+        Some(first_chat.span_id.as_str())
+    );
+    let inline: Vec<&str> = d
+        .match_indices("<span class=\"tokens\">")
+        .map(|(i, _)| &d[i..])
+        .collect();
+    assert_eq!(
+        inline.len(),
+        4,
+        "model, tokens inline on the four chat rows"
+    );
+    for call in slack_report["model_calls"].as_array().unwrap() {
+        let total = call["input_tokens"].as_u64().unwrap()
+            + call["cache_read_input_tokens"].as_u64().unwrap()
+            + call["cache_creation_input_tokens"].as_u64().unwrap()
+            + call["output_tokens"].as_u64().unwrap();
+        let text = format!("<span class=\"tokens\">{} tok</span>", thousands(total));
+        assert!(d.contains(&text), "{text}");
+    }
+    let details = section(&d, &format!("span-{}", first_chat.span_id));
+    let cache_read = first_chat
+        .int_attr("gen_ai.usage.cache_read_input_tokens")
+        .unwrap();
+    assert!(
+        details.contains(&format!(
+            "<th>gen_ai.usage.cache_read_input_tokens</th><td>{cache_read}</td>"
+        )),
+        "{details}"
+    );
+
+    // Model calls: one row per call of both turns, each with the exact numbers the model
+    // server reported (input = the total input, as the seed has it).
+    let d = dom(format!("{ui}/genai")).await;
+    let rows = browser::tags_with_class(&d, "tr", "call");
+    assert_eq!(rows.len(), 8);
+    // (Each run's model server numbers its responses from 1: a call is its trace + its id.)
+    let calls = chat_report["model_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (&chat_trace, c))
+        .chain(
+            slack_report["model_calls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (&slack_trace, c)),
+        );
+    for (trace, call) in calls {
+        let id = call["id"].as_str().unwrap();
+        let span = store
+            .trace(trace)
+            .into_iter()
+            .find(|s| s.str_attr("gen_ai.response.id") == Some(id))
+            .unwrap_or_else(|| panic!("no span for {id}"));
+        let start = d
+            .find(&format!("data-span-id=\"{}\"", span.span_id))
+            .unwrap_or_else(|| panic!("no row for {id}"));
+        let row = &d[start..start + d[start..].find("</tr>").unwrap()];
+        let n = |f: &str| call[f].as_u64().unwrap();
+        let input =
+            n("input_tokens") + n("cache_read_input_tokens") + n("cache_creation_input_tokens");
+        assert_eq!(cell(row, "input"), thousands(input), "{id}");
+        assert_eq!(cell(row, "output"), thousands(n("output_tokens")), "{id}");
+        assert_eq!(
+            cell(row, "cache-read"),
+            thousands(n("cache_read_input_tokens")),
+            "{id}"
+        );
+        assert_eq!(
+            cell(row, "cache-creation"),
+            thousands(n("cache_creation_input_tokens")),
+            "{id}"
+        );
+    }
+    let d = dom(format!("{ui}/genai?service=vystak-coordinator")).await;
+    assert_eq!(browser::tags_with_class(&d, "tr", "call").len(), 4);
+
+    // Tokens: the cache-hit ratio per service on the page is the Prometheus API's answer at
+    // the same time.
+    let end = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let d = dom(format!("{ui}/tokens?range=15m&end={end}")).await;
+    for (panel, query) in [
+        (
+            "cache-hit",
+            r#"sum by (service_name) (rate(gen_ai_client_token_usage_sum{gen_ai_token_type="cache_read"}[5m])) / sum by (service_name) (rate(gen_ai_client_token_usage_sum{gen_ai_token_type="input"}[5m]))"#,
+        ),
+        (
+            "input-total",
+            r#"sum(rate(gen_ai_client_token_usage_sum{gen_ai_token_type="input"}[1h]))"#,
+        ),
+    ] {
+        let html = section(&d, panel);
+        let shown: BTreeMap<String, String> = html
+            .match_indices("<tr data-series=")
+            .map(|(i, _)| &html[i..i + html[i..].find('>').unwrap() + 1])
+            .map(|t| {
+                (
+                    browser::attr(t, "data-series").unwrap(),
+                    browser::attr(t, "data-value").unwrap(),
+                )
+            })
+            .collect();
+        let url = reqwest::Url::parse_with_params(
+            &format!("{ui}/api/v1/query"),
+            [("query", query), ("time", &end.to_string())],
+        )
+        .unwrap();
+        let api: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        let expected: BTreeMap<String, String> = api["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    labels_text(r["metric"].as_object().unwrap()),
+                    r["value"][1].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let want = if panel == "cache-hit" { 3 } else { 1 };
+        assert_eq!(expected.len(), want, "{panel}: {api}");
+        assert_eq!(shown, expected, "{panel}");
+    }
+
+    // Metrics: the token histogram's distribution counts every observation: 4 calls × 4
+    // token types × 2 turns.
+    let d = dom(format!(
+        "{ui}/metrics-explorer?metric=gen_ai_client_token_usage&range=15m&end={end}"
+    ))
+    .await;
+    let buckets = &d[d.find("class=\"values buckets\"").expect("bucket table")..];
+    let counts =
+        &buckets[buckets.find("<th>count</th>").unwrap()..buckets.find("</table>").unwrap()];
+    let total: f64 = counts
+        .split("<td class=\"num\">")
+        .skip(1)
+        .map(|c| c[..c.find('<').unwrap()].parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(total, 32.0, "{counts}");
+    assert!(d.contains("class=\"histbar\""));
+
+    // Screenshots at 1280×800 (into crates/vystak-otel-viewer/docs/ with
+    // VYSTAK_UPDATE_SCREENSHOTS=1, see scripts/screenshots.sh).
+    let dir = browser::screenshot_dir();
+    let shots = [
+        ("search.png", format!("{ui}/")),
+        (
+            "trace.png",
+            format!("{ui}/trace/{slack_trace}?span={}", first_chat.span_id),
+        ),
+        ("genai.png", format!("{ui}/genai")),
+        ("tokens.png", format!("{ui}/tokens?range=15m&end={end}")),
+        (
+            "metrics.png",
+            format!("{ui}/metrics-explorer?metric=gen_ai_client_token_usage&range=15m&end={end}"),
+        ),
+    ];
+    for (file, url) in shots {
+        let out = dir.join(file);
+        tokio::task::spawn_blocking(move || browser::screenshot(&url, &out))
+            .await
+            .unwrap();
+    }
+    receiver.shutdown().await;
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example agents                  # chat entry
 //! cargo run --example agents -- --entry slack # a simulated Slack Socket Mode app_mention
+//! cargo run --example agents -- --serve       # then keep the web UI up on http://127.0.0.1:13000
 //! ```
 //!
 //! The parent process starts a local Anthropic-compatible model server, `nats-server` (when it is
@@ -13,7 +14,9 @@
 //!
 //! Telemetry: with `OTEL_EXPORTER_OTLP_ENDPOINT` unset the demo starts the embedded receiver
 //! (`vystak-otel-viewer`) and points every service at it; set, it exports there (any OTLP gRPC
-//! collector); set to the empty string, telemetry is off.
+//! collector); set to the empty string, telemetry is off. The run ends by printing the URL of its
+//! trace in the embedded viewer's UI; with `--serve` the viewer and its UI (on 127.0.0.1:13000, or a
+//! free port when that one is taken) stay up until Ctrl-C.
 
 mod a2a;
 mod model;
@@ -23,11 +26,14 @@ mod roles;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use vystak_otel::viewer::{render, Receiver};
+use vystak_otel::viewer::{render, Receiver, Viewer, ViewerConfig};
 
 use procs::{NatsServer, Service};
 
-const USAGE: &str = "usage: agents [--entry chat|slack] [--report FILE] [--message TEXT]";
+const USAGE: &str = "usage: agents [--entry chat|slack] [--report FILE] [--message TEXT] [--serve]\n  --serve  keep the embedded viewer and its web UI up after the run, until Ctrl-C";
+
+/// The seed's UI address.
+const UI_ADDR: ([u8; 4], u16) = ([127, 0, 0, 1], 13000);
 
 fn step(n: usize, text: &str) {
     println!("[{n}/6] {text}");
@@ -62,6 +68,7 @@ async fn orchestrate(args: &roles::RoleArgs) -> Result<(), String> {
         return Ok(());
     }
     let started = Instant::now();
+    let serve = args.0.iter().any(|a| a == "--serve");
     let entry = args.get("entry").unwrap_or("chat").to_owned();
     if entry != "chat" && entry != "slack" {
         return Err(format!("--entry must be chat or slack\n{USAGE}"));
@@ -74,7 +81,7 @@ async fn orchestrate(args: &roles::RoleArgs) -> Result<(), String> {
     let telemetry = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
         Ok(e) if e.is_empty() => Telemetry::Off,
         Ok(e) => Telemetry::External(e),
-        Err(_) => Telemetry::Embedded(Receiver::start_local().await.map_err(|e| e.to_string())?),
+        Err(_) => Telemetry::Embedded(start_embedded(serve).await?),
     };
     let endpoint = match &telemetry {
         Telemetry::Embedded(r) => {
@@ -246,20 +253,53 @@ async fn orchestrate(args: &roles::RoleArgs) -> Result<(), String> {
         std::fs::write(path, report.to_string()).map_err(|e| format!("write {path}: {e}"))?;
     }
 
-    if let Telemetry::Embedded(receiver) = telemetry {
-        print_telemetry(&receiver).await;
-        receiver.shutdown().await;
-    }
+    let receiver = match telemetry {
+        Telemetry::Embedded(receiver) => {
+            print_telemetry(&receiver).await;
+            Some(receiver)
+        }
+        _ => None,
+    };
     println!(
         "\nmodel calls: {}; wall time {:.2} s",
         calls.len(),
         started.elapsed().as_secs_f64()
     );
+    if let Some(receiver) = receiver {
+        let store = receiver.store();
+        let ui = receiver.ui_url().unwrap_or_default();
+        for trace_id in store.trace_ids() {
+            println!("trace: {ui}/trace/{trace_id}");
+        }
+        if serve {
+            println!(
+                "\nthe viewer stays up: {ui} (traces), {ui}/genai (model calls), {ui}/tokens \
+                 (token charts); OTLP gRPC {} — press Ctrl-C to stop",
+                receiver.endpoint()
+            );
+            let _ = tokio::signal::ctrl_c().await;
+        } else {
+            println!("(the viewer stops with this run; add --serve to keep its UI up)");
+        }
+        receiver.shutdown().await;
+    }
     if failures.is_empty() {
         Ok(())
     } else {
         Err(failures.join("; "))
     }
+}
+
+/// The embedded viewer: free ports for a plain run; with `--serve` the UI on the seed's port
+/// 13000 (a free port, said so, when 13000 is taken).
+async fn start_embedded(serve: bool) -> Result<Receiver, String> {
+    if serve {
+        match Viewer::start(ViewerConfig::local().with_ui(Some(UI_ADDR.into()))).await {
+            Ok(v) => return Ok(v),
+            Err(e) => eprintln!("agents: {e}; serving the UI on a free port instead"),
+        }
+    }
+    Receiver::start_local().await.map_err(|e| e.to_string())
 }
 
 async fn print_telemetry(receiver: &Receiver) {

@@ -67,8 +67,10 @@ pub mod query;
 mod receiver;
 mod record;
 pub mod render;
+mod semconv;
 mod store;
 mod time;
+pub mod ui;
 
 pub use error::Error;
 pub use receiver::{Receiver, Viewer, ViewerConfig, DEFAULT_MAX_REQUEST_BYTES};

@@ -123,6 +123,29 @@ pub(crate) fn parse_rfc3339_nanos(text: &str) -> Result<i128, String> {
     Ok(i128::from(secs) * 1_000_000_000 + frac_nanos)
 }
 
+/// Unix nanoseconds as `YYYY-MM-DD HH:MM:SS.mmm` (UTC), as the UI shows times.
+pub(crate) fn format_utc_millis(unix_nanos: u64) -> String {
+    let secs = (unix_nanos / 1_000_000_000) as i64;
+    let millis = (unix_nanos / 1_000_000) % 1_000;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days, the inverse of days_from_civil above.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{millis:03}",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +179,19 @@ mod tests {
         );
         assert!(parse_rfc3339_nanos("2025-01-02").is_err());
         assert!(parse_rfc3339_nanos("2025-13-02T03:04:05Z").is_err());
+    }
+
+    #[test]
+    fn utc_formatting_inverts_parsing() {
+        for text in [
+            "1970-01-01T00:00:00.000Z",
+            "2000-02-29T23:59:59.999Z",
+            "2025-01-02T03:04:05.500Z",
+            "2100-03-01T12:00:00.001Z",
+        ] {
+            let ns = parse_rfc3339_nanos(text).unwrap() as u64;
+            let shown = format_utc_millis(ns);
+            assert_eq!(shown, text[..23].replace('T', " "), "{text}");
+        }
     }
 }

@@ -16,6 +16,8 @@ mod json;
 mod prom;
 mod traces;
 
+pub(crate) use traces::{form_pairs, parse_query};
+
 use axum::routing::get;
 use axum::Router;
 

@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::record::{AttrValue, SpanRecord};
+use crate::semconv as sc;
 use crate::store::Store;
 
 /// Default number of traces a search returns.
@@ -163,9 +164,9 @@ impl TraceSummary {
 /// `true` for a GenAI chat span: named `gen_ai.chat` or `chat {model}`, or with
 /// `gen_ai.operation.name = chat`.
 pub fn is_chat_span(span: &SpanRecord) -> bool {
-    span.name == "gen_ai.chat"
-        || span.name.starts_with("chat ")
-        || span.str_attr("gen_ai.operation.name") == Some("chat")
+    span.name == sc::GEN_AI_CHAT_SPAN
+        || span.name.starts_with(sc::CHAT_SPAN_PREFIX)
+        || span.str_attr(sc::GEN_AI_OPERATION_NAME) == Some("chat")
 }
 
 fn int_of(span: &SpanRecord, keys: &[&str]) -> i64 {
@@ -181,20 +182,20 @@ pub fn span_tokens(span: &SpanRecord) -> TokenTotals {
         return TokenTotals::default();
     }
     TokenTotals {
-        input: int_of(span, &["gen_ai.usage.input_tokens"]),
-        output: int_of(span, &["gen_ai.usage.output_tokens"]),
+        input: int_of(span, &[sc::GEN_AI_USAGE_INPUT_TOKENS]),
+        output: int_of(span, &[sc::GEN_AI_USAGE_OUTPUT_TOKENS]),
         cache_read: int_of(
             span,
             &[
-                "gen_ai.usage.cache_read_input_tokens",
-                "gen_ai.usage.cache_read.input_tokens",
+                sc::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                sc::GEN_AI_USAGE_CACHE_READ_DOTTED,
             ],
         ),
         cache_creation: int_of(
             span,
             &[
-                "gen_ai.usage.cache_creation_input_tokens",
-                "gen_ai.usage.cache_creation.input_tokens",
+                sc::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                sc::GEN_AI_USAGE_CACHE_CREATION_DOTTED,
             ],
         ),
     }

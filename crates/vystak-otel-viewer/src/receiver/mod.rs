@@ -222,7 +222,7 @@ impl Viewer {
         }
         let ui_addr = ui.as_ref().map(|(_, a)| *a);
         if let Some((listener, _)) = ui {
-            let mut router = crate::api::router(store.clone());
+            let mut router = crate::ui::router(store.clone());
             if let Some(extra) = config.ui_routes {
                 router = router.merge(extra);
             }

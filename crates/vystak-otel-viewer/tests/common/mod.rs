@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
+
 use opentelemetry_otlp::{
     Compression, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
     WithTonicConfig,

@@ -1,0 +1,356 @@
+//! `/trace/{trace_id}`: the waterfall, the span details panel and the trace's token totals.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use axum::extract::{Path, RawQuery};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup};
+
+use super::genai::{cost_of, error_of, model_of};
+use super::{
+    blocking, error_page, fmt_cost, fmt_duration, fmt_int, layout, pairs, param, service_chip,
+    service_colour, Nav, St,
+};
+use crate::query::traces::{self, is_chat_span, span_tokens, LookupError, TokenTotals};
+use crate::record::{AttrValue, LogRecord, SpanRecord, SpanStatus};
+use crate::time::format_utc_millis;
+
+/// Longest attribute value copied into a row's search text.
+const SEARCH_VALUE_CHARS: usize = 200;
+
+pub(super) async fn page(store: St, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
+    let store = store.0;
+    let s2 = store.clone();
+    blocking(&store, Nav::Traces, move || {
+        let pairs = pairs(raw.as_deref());
+        let q = param(&pairs, "q").unwrap_or("").to_owned();
+        let selected = param(&pairs, "span").unwrap_or("").to_owned();
+        match traces::get(&s2, &id) {
+            Ok(spans) => {
+                let logs = s2.logs_for_trace(&spans[0].trace_id);
+                let body = render(&spans, &logs, &q, &selected);
+                let title = format!("Trace {}", &spans[0].trace_id);
+                layout(&s2, &title, Nav::Traces, body).into_response()
+            }
+            Err(e @ LookupError::Malformed(_)) => {
+                error_page(&s2, Nav::Traces, StatusCode::BAD_REQUEST, &e.to_string())
+            }
+            Err(e) => error_page(&s2, Nav::Traces, StatusCode::NOT_FOUND, &e.to_string()),
+        }
+    })
+    .await
+}
+
+/// One row of the waterfall: a span, its depth, whether it has children, whether its parent is
+/// missing from the trace.
+pub(crate) struct Row<'a> {
+    pub(crate) span: &'a SpanRecord,
+    pub(crate) depth: usize,
+    pub(crate) has_children: bool,
+    pub(crate) orphan: bool,
+}
+
+/// The spans in tree order (depth first, children by start time). A span whose parent is not
+/// in the trace is shown at the top level, marked as an orphan. Cycles cannot loop: every
+/// span is visited once.
+pub(crate) fn tree(spans: &[SpanRecord]) -> Vec<Row<'_>> {
+    let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
+    let mut children: HashMap<&str, Vec<&SpanRecord>> = HashMap::new();
+    let mut tops: Vec<&SpanRecord> = Vec::new();
+    for s in spans {
+        match s.parent_span_id.as_deref() {
+            Some(p) if ids.contains(p) && p != s.span_id => children.entry(p).or_default().push(s),
+            _ => tops.push(s),
+        }
+    }
+    let order = |a: &&SpanRecord, b: &&SpanRecord| {
+        a.start_unix_nanos
+            .cmp(&b.start_unix_nanos)
+            .then_with(|| a.span_id.cmp(&b.span_id))
+    };
+    tops.sort_by(order);
+    for list in children.values_mut() {
+        list.sort_by(order);
+    }
+    let mut out = Vec::with_capacity(spans.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(spans.len());
+    let mut stack: Vec<(&SpanRecord, usize)> = tops.iter().rev().map(|s| (*s, 0)).collect();
+    while let Some((s, depth)) = stack.pop() {
+        if !seen.insert(s.span_id.as_str()) {
+            continue;
+        }
+        let kids = children.get(s.span_id.as_str());
+        out.push(Row {
+            span: s,
+            depth,
+            has_children: kids.is_some_and(|k| !k.is_empty()),
+            orphan: depth == 0 && s.parent_span_id.is_some(),
+        });
+        if let Some(kids) = kids {
+            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+        }
+    }
+    // Spans only reachable through a cycle: shown at the top level rather than lost.
+    for s in spans {
+        if seen.insert(s.span_id.as_str()) {
+            out.push(Row {
+                span: s,
+                depth: 0,
+                has_children: false,
+                orphan: true,
+            });
+        }
+    }
+    out
+}
+
+/// The lowercase text the span search matches: name, service, ids, attribute keys and values.
+fn search_text(s: &SpanRecord) -> String {
+    let mut t = String::with_capacity(128);
+    t.push_str(&s.name);
+    t.push(' ');
+    t.push_str(&s.service_name);
+    t.push(' ');
+    t.push_str(&s.span_id);
+    for (k, v) in &s.attributes {
+        t.push(' ');
+        t.push_str(k);
+        t.push('=');
+        let v = v.to_string();
+        t.extend(v.chars().take(SEARCH_VALUE_CHARS));
+    }
+    t.to_lowercase()
+}
+
+#[derive(Default)]
+struct ModelTotals {
+    calls: usize,
+    tokens: TokenTotals,
+    cost: Option<f64>,
+}
+
+fn totals_by_service_and_model(spans: &[SpanRecord]) -> BTreeMap<(String, String), ModelTotals> {
+    let mut out: BTreeMap<(String, String), ModelTotals> = BTreeMap::new();
+    for s in spans.iter().filter(|s| is_chat_span(s)) {
+        let t = span_tokens(s);
+        let e = out
+            .entry((s.service_name.clone(), model_of(s).to_owned()))
+            .or_default();
+        e.calls += 1;
+        e.tokens.input += t.input;
+        e.tokens.output += t.output;
+        e.tokens.cache_read += t.cache_read;
+        e.tokens.cache_creation += t.cache_creation;
+        if let Some(c) = cost_of(s) {
+            *e.cost.get_or_insert(0.0) += c;
+        }
+    }
+    out
+}
+
+fn pct(x: u64, total: u64) -> String {
+    format!("{:.3}", x as f64 * 100.0 / total.max(1) as f64)
+}
+
+/// The trace page body for `spans` (sorted by start, non-empty) and their logs; `q` highlights,
+/// `selected` (a span id, or empty) is the span whose details are shown.
+pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected: &str) -> Markup {
+    let summary = traces::summarize(spans).expect("non-empty trace");
+    let start = summary.start_unix_nanos;
+    let total = summary.duration_nanos.max(1);
+    let rows = tree(spans);
+    let needle = q.trim().to_lowercase();
+    let hits = if needle.is_empty() {
+        0
+    } else {
+        rows.iter()
+            .filter(|r| search_text(r.span).contains(&needle))
+            .count()
+    };
+    let by_model = totals_by_service_and_model(spans);
+    let mut logs_by_span: HashMap<&str, Vec<&LogRecord>> = HashMap::new();
+    for l in logs {
+        if let Some(id) = l.span_id.as_deref() {
+            logs_by_span.entry(id).or_default().push(l);
+        }
+    }
+    html! {
+        section.trace-head {
+            h1 {
+                (service_chip(&summary.root_service)) " " (summary.root_name)
+            }
+            div.facts-row {
+                div.fact { div.k { "Trace" } div.v { code id="trace-id" { (summary.trace_id) } } }
+                div.fact { div.k { "Started (UTC)" } div.v { (format_utc_millis(start)) } }
+                div.fact { div.k { "Duration" } div.v { (fmt_duration(summary.duration_nanos)) } }
+                div.fact { div.k { "Spans" } div.v id="span-count" { (summary.span_count) } }
+                div.fact { div.k { "Errors" } div.v { @if summary.error_count > 0 { span.badge.error { (summary.error_count) } } @else { "0" } } }
+                div.fact { div.k { "Tokens" } div.v id="trace-tokens" {
+                    (fmt_int(summary.tokens.input)) " in · " (fmt_int(summary.tokens.output)) " out · "
+                    (fmt_int(summary.tokens.cache_read)) " cache read · " (fmt_int(summary.tokens.cache_creation)) " cache creation" } }
+                div.fact { div.k { "Services" } div.v { @for s in &summary.services { (service_chip(s)) " " } } }
+            }
+            p.links { a href={ "/api/traces/" (summary.trace_id) } { "JSON" } }
+        }
+        @if !by_model.is_empty() {
+            section.token-totals {
+                h2 { "Tokens by service and model" }
+                table.model-totals {
+                    thead { tr { th { "Service" } th { "Model" } th.num { "Calls" } th.num { "Input" } th.num { "Output" }
+                        th.num { "Cache read" } th.num { "Cache creation" } th.num { "Cost" } } }
+                    tbody {
+                        @for ((service, model), t) in &by_model {
+                            tr {
+                                td { (service_chip(service)) } td { (model) } td.num { (t.calls) }
+                                td.num { (fmt_int(t.tokens.input)) } td.num { (fmt_int(t.tokens.output)) }
+                                td.num { (fmt_int(t.tokens.cache_read)) } td.num { (fmt_int(t.tokens.cache_creation)) }
+                                td.num { @if let Some(c) = t.cost { (fmt_cost(c)) } @else { "—" } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form.span-search method="get" {
+            input id="span-search" type="search" name="q" value=(q) placeholder="highlight spans: name, service, attribute…" autocomplete="off";
+            button type="submit" { "Find" }
+            span id="hit-count" { @if !needle.is_empty() { (hits) " matching" } }
+            button id="expand-all" type="button" { "expand all" }
+            button id="collapse-all" type="button" { "collapse all" }
+        }
+        div.trace-layout {
+            div.waterfall role="tree" {
+                div.wf-head {
+                    div.name { "Span" }
+                    div.timeline {
+                        @for i in 0..=4u64 {
+                            span.tick style={ "left:" (i * 25) "%" } { (fmt_duration(total * i / 4)) }
+                        }
+                    }
+                }
+                @for r in &rows {
+                    @let s = r.span;
+                    @let offset = s.start_unix_nanos.saturating_sub(start);
+                    @let dur = s.end_unix_nanos.saturating_sub(s.start_unix_nanos);
+                    @let colour = service_colour(&s.service_name);
+                    @let text = search_text(s);
+                    @let chat = is_chat_span(s);
+                    div.row.err[s.status.is_error()].hit[!needle.is_empty() && text.contains(&needle)].chat[chat].selected[s.span_id == selected]
+                        id={ "row-" (s.span_id) } role="treeitem"
+                        data-id=(s.span_id) data-parent=(s.parent_span_id.as_deref().unwrap_or(""))
+                        data-depth=(r.depth) data-service=(s.service_name) data-name=(s.name) data-search=(text) {
+                        div.name style={ "padding-left:" (r.depth * 14 + 4) "px" } {
+                            @if r.has_children { button.tog type="button" aria-label="collapse" { "▾" } } @else { span.leaf {} }
+                            span.dot style={ "background:" (colour) } {}
+                            a.span-link href={ "#span-" (s.span_id) } title=(s.service_name) { (s.name) }
+                            " " span.kind { (s.kind.as_str()) }
+                            @if r.orphan { " " span.badge.warn title="the parent span is not in this trace" { "parent missing" } }
+                            @if s.status.is_error() { " " span.badge.error { "error" } }
+                            @if chat {
+                                @let t = span_tokens(s);
+                                " " span.genai title={ "input " (t.input) ", output " (t.output) ", cache read " (t.cache_read) ", cache creation " (t.cache_creation) } {
+                                    span.tokens { (fmt_int(t.input + t.output)) " tok" }
+                                    @if let Some(c) = cost_of(s) { " · " span.cost { (fmt_cost(c)) } }
+                                    " · " span.model { (model_of(s)) }
+                                }
+                            }
+                        }
+                        div.timeline {
+                            div.bar style={ "left:" (pct(offset, total)) "%;width:max(2px," (pct(dur, total)) "%);background:" (colour) } {}
+                            @if (offset + dur) * 4 > total * 3 && dur * 5 > total {
+                                span.dur.inside style={ "right:" (pct(total.saturating_sub(offset + dur), total)) "%" } { (fmt_duration(dur)) }
+                            } @else if (offset + dur) * 4 > total * 3 {
+                                span.dur style={ "right:" (pct(total.saturating_sub(offset), total)) "%" } { (fmt_duration(dur)) }
+                            } @else {
+                                span.dur style={ "left:" (pct(offset + dur, total)) "%" } { (fmt_duration(dur)) }
+                            }
+                        }
+                    }
+                }
+            }
+            aside.details.has-active[rows.iter().any(|r| r.span.span_id == selected)] {
+                p.placeholder { "Select a span to see its attributes, events, links and resource." }
+                @for r in &rows {
+                    (details(r.span, start, logs_by_span.get(r.span.span_id.as_str()), r.span.span_id == selected))
+                }
+            }
+        }
+    }
+}
+
+fn attr_table(class: &str, attrs: &BTreeMap<String, AttrValue>) -> Markup {
+    html! {
+        @if attrs.is_empty() {
+            p.muted { "none" }
+        } @else {
+            table class={ "kv " (class) } {
+                @for (k, v) in attrs {
+                    tr { th { (k) } td { (v.to_string()) } }
+                }
+            }
+        }
+    }
+}
+
+fn details(
+    s: &SpanRecord,
+    trace_start: u64,
+    logs: Option<&Vec<&LogRecord>>,
+    active: bool,
+) -> Markup {
+    let (code, message) = match &s.status {
+        SpanStatus::Unset => ("UNSET", ""),
+        SpanStatus::Ok => ("OK", ""),
+        SpanStatus::Error { message } => ("ERROR", message.as_str()),
+    };
+    html! {
+        section.detail.active[active] id={ "span-" (s.span_id) } {
+            h2 { (s.name) }
+            dl.facts {
+                dt { "Service" } dd { (service_chip(&s.service_name)) }
+                dt { "Kind" } dd { (s.kind.as_str()) }
+                dt { "Status" } dd.status.err[s.status.is_error()] { (code) @if !message.is_empty() { ": " (message) } }
+                @if let Some(e) = error_of(s) { dt { "Error" } dd.err { (e) } }
+                dt { "Start" } dd { "+" (fmt_duration(s.start_unix_nanos.saturating_sub(trace_start))) }
+                dt { "Duration" } dd { (fmt_duration(s.end_unix_nanos.saturating_sub(s.start_unix_nanos))) }
+                dt { "Span id" } dd { code { (s.span_id) } }
+                dt { "Parent" } dd { @if let Some(p) = &s.parent_span_id { a href={ "#span-" (p) } { code { (p) } } } @else { "root" } }
+                dt { "Scope" } dd { (s.scope_name) }
+            }
+            h3 { "Attributes" }
+            (attr_table("attributes", &s.attributes))
+            @if !s.events.is_empty() {
+                h3 { "Events" }
+                @for e in &s.events {
+                    div.event {
+                        strong { (e.name) } " " span.muted { "+" (fmt_duration(e.time_unix_nanos.saturating_sub(trace_start))) }
+                        (attr_table("event-attributes", &e.attributes))
+                    }
+                }
+            }
+            @if let Some(logs) = logs {
+                h3 { "Logs" }
+                @for l in logs {
+                    div.log {
+                        span.severity { (l.severity_text) } " "
+                        span.muted { "+" (fmt_duration(l.time_unix_nanos.max(l.observed_unix_nanos).saturating_sub(trace_start))) } " "
+                        (l.body.to_string())
+                        (attr_table("log-attributes", &l.attributes))
+                    }
+                }
+            }
+            @if !s.links.is_empty() {
+                h3 { "Links" }
+                ul.links {
+                    @for l in &s.links {
+                        li { a href={ "/trace/" (l.trace_id) "#span-" (l.span_id) } { code { (l.trace_id) " / " (l.span_id) } }
+                            (attr_table("link-attributes", &l.attributes)) }
+                    }
+                }
+            }
+            h3 { "Resource" }
+            (attr_table("resource", &s.resource))
+        }
+    }
+}
