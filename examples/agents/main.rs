@@ -68,7 +68,7 @@ async fn orchestrate(args: &roles::RoleArgs) -> Result<(), String> {
         return Ok(());
     }
     let started = Instant::now();
-    let serve = args.0.iter().any(|a| a == "--serve");
+    let serve = args.flag("serve");
     let entry = args.get("entry").unwrap_or("chat").to_owned();
     if entry != "chat" && entry != "slack" {
         return Err(format!("--entry must be chat or slack\n{USAGE}"));

@@ -40,7 +40,7 @@ impl RoleArgs {
             .map(String::as_str)
     }
 
-    fn flag(&self, key: &str) -> bool {
+    pub(crate) fn flag(&self, key: &str) -> bool {
         let flag = format!("--{key}");
         self.0.contains(&flag)
     }

@@ -26,55 +26,84 @@ pub const KEY_ATTRIBUTES: &[&str] = &[
 
 /// Renders the spans of one trace as an indented tree with the default [`KEY_ATTRIBUTES`].
 ///
-/// Children are ordered by start time. A span whose parent is not among `spans` is shown at the top
-/// level, marked `(orphan: parent <id> missing)`.
+/// Children are ordered by start time. A span whose parent is not among `spans` (or that is only
+/// reachable through a parent cycle in bad input) is shown at the top level, marked
+/// `(orphan: parent <id> missing)`; no span is left out.
 pub fn trace_tree(spans: &[SpanRecord]) -> String {
     trace_tree_with(spans, KEY_ATTRIBUTES)
 }
 
-/// [`trace_tree`] with a chosen list of attribute keys.
-pub fn trace_tree_with(spans: &[SpanRecord], keys: &[&str]) -> String {
+/// One row of a trace tree: a span, its depth, whether it has children, whether its parent is
+/// missing from the trace.
+pub(crate) struct Row<'a> {
+    pub(crate) span: &'a SpanRecord,
+    pub(crate) depth: usize,
+    pub(crate) has_children: bool,
+    pub(crate) orphan: bool,
+}
+
+/// The spans in tree order (depth first, children by start time): what the text tree and the
+/// UI's waterfall both show. A span whose parent is not in the trace, or that only a parent
+/// cycle reaches, is shown at the top level, marked as an orphan. Every span is visited once.
+pub(crate) fn tree(spans: &[SpanRecord]) -> Vec<Row<'_>> {
     let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
     let mut children: HashMap<&str, Vec<&SpanRecord>> = HashMap::new();
     let mut tops: Vec<&SpanRecord> = Vec::new();
-    for span in spans {
-        match span.parent_span_id.as_deref() {
-            Some(parent) if ids.contains(parent) => children.entry(parent).or_default().push(span),
-            _ => tops.push(span),
+    for s in spans {
+        match s.parent_span_id.as_deref() {
+            Some(p) if ids.contains(p) && p != s.span_id => children.entry(p).or_default().push(s),
+            _ => tops.push(s),
         }
     }
-    let by_start = |a: &&SpanRecord, b: &&SpanRecord| {
+    let order = |a: &&SpanRecord, b: &&SpanRecord| {
         a.start_unix_nanos
             .cmp(&b.start_unix_nanos)
             .then_with(|| a.span_id.cmp(&b.span_id))
     };
-    tops.sort_by(by_start);
+    tops.sort_by(order);
     for list in children.values_mut() {
-        list.sort_by(by_start);
+        list.sort_by(order);
     }
-    let mut out = String::new();
-    if let Some(first) = spans.first() {
-        let _ = writeln!(out, "trace {}", first.trace_id);
-    }
-    let mut visited = HashSet::new();
-    for top in tops {
-        render_node(&mut out, top, &children, keys, 0, &mut visited);
+    let mut out = Vec::with_capacity(spans.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(spans.len());
+    // The tops first; then any span not reached yet, which only a parent cycle in bad input
+    // leaves: entered at its first span, so it is shown rather than lost.
+    for start in tops.into_iter().chain(spans) {
+        let mut stack = vec![(start, 0)];
+        while let Some((s, depth)) = stack.pop() {
+            if !seen.insert(s.span_id.as_str()) {
+                continue;
+            }
+            let kids = children.get(s.span_id.as_str());
+            out.push(Row {
+                span: s,
+                depth,
+                has_children: kids.is_some_and(|k| !k.is_empty()),
+                orphan: depth == 0 && s.parent_span_id.is_some(),
+            });
+            if let Some(kids) = kids {
+                stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+            }
+        }
     }
     out
 }
 
-fn render_node<'a>(
-    out: &mut String,
-    span: &'a SpanRecord,
-    children: &HashMap<&str, Vec<&'a SpanRecord>>,
-    keys: &[&str],
-    depth: usize,
-    visited: &mut HashSet<&'a str>,
-) {
-    if !visited.insert(span.span_id.as_str()) {
-        return; // a cycle in bad input: never loop
+/// [`trace_tree`] with a chosen list of attribute keys.
+pub fn trace_tree_with(spans: &[SpanRecord], keys: &[&str]) -> String {
+    let mut out = String::new();
+    if let Some(first) = spans.first() {
+        let _ = writeln!(out, "trace {}", first.trace_id);
     }
-    let indent = "  ".repeat(depth);
+    for row in tree(spans) {
+        render_row(&mut out, &row, keys);
+    }
+    out
+}
+
+fn render_row(out: &mut String, row: &Row<'_>, keys: &[&str]) {
+    let span = row.span;
+    let indent = "  ".repeat(row.depth);
     let status = match &span.status {
         crate::record::SpanStatus::Unset => "",
         crate::record::SpanStatus::Ok => " OK",
@@ -95,17 +124,12 @@ fn render_node<'a>(
     if !attrs.is_empty() {
         let _ = write!(out, " {}", attrs.join(" "));
     }
-    if depth == 0 {
+    if row.orphan {
         if let Some(parent) = &span.parent_span_id {
             let _ = write!(out, " (orphan: parent {parent} missing)");
         }
     }
     out.push('\n');
-    if let Some(kids) = children.get(span.span_id.as_str()) {
-        for kid in kids {
-            render_node(out, kid, children, keys, depth + 1, visited);
-        }
-    }
 }
 
 /// Token metric name read by [`TokenSummary`] (the seed's histogram).
@@ -244,6 +268,23 @@ mod tests {
              \x20 vystak-coordinator gen_ai.chat [CLIENT ERROR] 2.5ms gen_ai.usage.input_tokens=12\n\
              vystak-coordinator process x [CONSUMER] 2.5ms (orphan: parent zz missing)\n"
         );
+    }
+
+    #[test]
+    fn spans_in_a_parent_cycle_are_shown_not_lost() {
+        // x ↔ y point at each other; z is its own parent: bad input, but every span is shown.
+        let x = span("x", Some("y"), "x", 0, SpanKind::Internal);
+        let y = span("y", Some("x"), "y", 10, SpanKind::Internal);
+        let z = span("z", Some("z"), "z", 20, SpanKind::Internal);
+        let spans = [x, y, z];
+        let rows = tree(&spans);
+        let names: Vec<(&str, usize, bool)> = rows
+            .iter()
+            .map(|r| (r.span.name.as_str(), r.depth, r.orphan))
+            .collect();
+        assert_eq!(names, vec![("z", 0, true), ("x", 0, true), ("y", 1, false)]);
+        let text = trace_tree(&spans);
+        assert_eq!(text.lines().count(), 4, "{text}");
     }
 
     fn point(service: &str, ty: &str, sum: f64, count: u64) -> MetricPoint {

@@ -105,10 +105,7 @@ async fn export(receiver: &Receiver) -> Exported {
     web.end_with_timestamp(at(10_050));
 
     for tp in [slack, agent, chat] {
-        tokio::task::spawn_blocking(move || tp.shutdown())
-            .await
-            .unwrap()
-            .unwrap();
+        common::shutdown(tp).await;
     }
     assert_eq!(
         receiver

@@ -42,10 +42,7 @@ async fn export_two_spans(receiver: &Receiver, transport: Transport, service: &s
     child.set_status(Status::error("model failed"));
     child.end();
     parent.end();
-    tokio::task::spawn_blocking(move || tp.shutdown())
-        .await
-        .unwrap()
-        .expect("shutdown exports");
+    common::shutdown(tp).await;
     trace_id
 }
 

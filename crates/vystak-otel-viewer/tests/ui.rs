@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::browser::{self, attr, tags_with_class};
-use common::{span_exporter, tracer_provider, Transport};
+use common::{shutdown, span_exporter, tracer_provider, Transport};
 use opentelemetry::trace::{
     Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
 };
@@ -18,13 +18,6 @@ use vystak_otel_viewer::Receiver;
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "<img src=x onerror=alert(2)>";
 const BREAKOUT: &str = "\" onmouseover=\"alert(3)\" x=\"";
-
-async fn shutdown(tp: opentelemetry_sdk::trace::SdkTracerProvider) {
-    tokio::task::spawn_blocking(move || tp.shutdown())
-        .await
-        .unwrap()
-        .unwrap();
-}
 
 async fn body(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.unwrap();

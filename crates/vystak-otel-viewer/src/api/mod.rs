@@ -16,7 +16,7 @@ mod json;
 mod prom;
 mod traces;
 
-pub(crate) use traces::{form_pairs, parse_query};
+pub(crate) use traces::{form_pairs, param, parse_query};
 
 use axum::routing::get;
 use axum::Router;

@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::traces::form_pairs;
+use super::traces::{form_pairs, param};
 use crate::query::promql::{self as engine, SeriesSource};
 use crate::store::{now_unix_nanos, Store};
 
@@ -84,11 +84,7 @@ impl Params {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+        param(&self.0, name)
     }
 
     fn all(&self, name: &str) -> Vec<&str> {

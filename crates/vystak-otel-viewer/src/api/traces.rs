@@ -93,6 +93,15 @@ pub(crate) fn form_pairs(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The last non-empty value of `name` among `pairs` (as Prometheus reads a repeated parameter).
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_str())
+}
+
 pub(crate) async fn search(State(store): State<Store>, RawQuery(raw): RawQuery) -> Response {
     let query = match parse_query(raw.as_deref()) {
         Ok(q) => q,
@@ -103,13 +112,8 @@ pub(crate) async fn search(State(store): State<Store>, RawQuery(raw): RawQuery) 
     let found = tokio::task::spawn_blocking(move || traces::search(&store2, &q2))
         .await
         .unwrap_or_default();
-    let limit = match query.limit {
-        0 => traces::DEFAULT_LIMIT,
-        n => n.min(traces::MAX_LIMIT),
-    };
-    let next_before = (found.len() == limit)
-        .then(|| found.last().map(|t| t.start_unix_nanos.to_string()))
-        .flatten();
+    let limit = query.effective_limit();
+    let next_before = traces::next_before(&found, &query).map(|t| t.to_string());
     Json(json!({
         "traces": found.iter().map(views::summary).collect::<Vec<_>>(),
         "limit": limit,

@@ -108,7 +108,9 @@ impl TraceQuery {
         self
     }
 
-    fn effective_limit(&self) -> usize {
+    /// The number of traces a search returns at most: [`TraceQuery::limit`], with 0 meaning
+    /// [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].
+    pub fn effective_limit(&self) -> usize {
         match self.limit {
             0 => DEFAULT_LIMIT,
             n => n.min(MAX_LIMIT),
@@ -127,6 +129,15 @@ pub struct TokenTotals {
     pub cache_read: i64,
     /// `gen_ai.usage.cache_creation_input_tokens` (or `gen_ai.usage.cache_creation.input_tokens`).
     pub cache_creation: i64,
+}
+
+impl std::ops::AddAssign for TokenTotals {
+    fn add_assign(&mut self, t: TokenTotals) {
+        self.input += t.input;
+        self.output += t.output;
+        self.cache_read += t.cache_read;
+        self.cache_creation += t.cache_creation;
+    }
 }
 
 /// One row of a trace search.
@@ -227,11 +238,7 @@ pub fn summarize<'a>(spans: impl IntoIterator<Item = &'a SpanRecord>) -> Option<
         .unwrap_or(first);
     let mut tokens = TokenTotals::default();
     for s in &spans {
-        let t = span_tokens(s);
-        tokens.input += t.input;
-        tokens.output += t.output;
-        tokens.cache_read += t.cache_read;
-        tokens.cache_creation += t.cache_creation;
+        tokens += span_tokens(s);
     }
     let services: BTreeSet<&str> = spans.iter().map(|s| s.service_name.as_str()).collect();
     Some(TraceSummary {
@@ -310,6 +317,17 @@ pub fn search(store: &Store, query: &TraceQuery) -> Vec<TraceSummary> {
     hits.into_iter()
         .filter_map(|(_, id)| state.trace(id).and_then(|t| summarize(t.iter())))
         .collect()
+}
+
+/// The paging cursor after `found`, the result of [`search`] for `query`: the start of its
+/// oldest trace when the page is full (pass it as [`TraceQuery::before_unix_nanos`]), `None`
+/// on the last page.
+pub fn next_before(found: &[TraceSummary], query: &TraceQuery) -> Option<u64> {
+    if found.len() == query.effective_limit() {
+        found.last().map(|t| t.start_unix_nanos)
+    } else {
+        None
+    }
 }
 
 /// Why [`get`] found no trace.

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
-use maud::{html, Markup};
+use maud::html;
 
 use super::{
-    blocking, fmt_cost, fmt_duration, fmt_int, href, layout, pairs, param, service_chip, Nav, St,
+    filter_select, fmt_cost, fmt_duration, fmt_int, href, layout, pairs, param, service_chip, Nav,
 };
 use crate::query::traces::{is_chat_span, span_tokens, TokenTotals};
 use crate::record::{AttrValue, SpanRecord, SpanStatus};
@@ -68,23 +67,7 @@ pub(super) fn error_of(span: &SpanRecord) -> Option<String> {
     }
 }
 
-pub(super) async fn page(store: St, RawQuery(raw): RawQuery) -> Response {
-    let store = store.0;
-    let s2 = store.clone();
-    blocking(&store, Nav::GenAi, move || {
-        render(&s2, raw.as_deref()).into_response()
-    })
-    .await
-}
-
-fn add(total: &mut TokenTotals, t: TokenTotals) {
-    total.input += t.input;
-    total.output += t.output;
-    total.cache_read += t.cache_read;
-    total.cache_creation += t.cache_creation;
-}
-
-fn render(store: &Store, raw: Option<&str>) -> Markup {
+pub(super) fn render(store: &Store, raw: Option<&str>) -> Response {
     let pairs = pairs(raw);
     let service = param(&pairs, "service").unwrap_or("");
     let model = param(&pairs, "model").unwrap_or("");
@@ -103,6 +86,8 @@ fn render(store: &Store, raw: Option<&str>) -> Markup {
             }
         }
     }
+    let services: Vec<String> = services.into_iter().collect();
+    let models: Vec<String> = models.into_iter().collect();
     calls.sort_by(|a, b| {
         b.start_unix_nanos
             .cmp(&a.start_unix_nanos)
@@ -115,7 +100,7 @@ fn render(store: &Store, raw: Option<&str>) -> Markup {
     let mut costed = 0;
     let mut errors = 0;
     for c in &calls {
-        add(&mut total, span_tokens(c));
+        total += span_tokens(c);
         if let Some(x) = cost_of(c) {
             cost += x;
             costed += 1;
@@ -126,18 +111,8 @@ fn render(store: &Store, raw: Option<&str>) -> Markup {
         h1 { "Model calls" }
         p.lede { "One row per GenAI chat span (" code { "gen_ai.chat" } " or " code { "chat {model}" } "), newest first." }
         form.search method="get" action="/genai" {
-            label { "Service"
-                select name="service" {
-                    option value="" { "all services" }
-                    @for s in &services { option value=(s) selected[s == service] { (s) } }
-                }
-            }
-            label { "Model"
-                select name="model" {
-                    option value="" { "all models" }
-                    @for m in &models { option value=(m) selected[m == model] { (if m.is_empty() { "(unknown)" } else { m }) } }
-                }
-            }
+            label { "Service" (filter_select("service", "all services", &services, service)) }
+            label { "Model" (filter_select("model", "all models", &models, model)) }
             button type="submit" { "Filter" }
             a.reset href="/genai" { "reset" }
         }
@@ -190,5 +165,5 @@ fn render(store: &Store, raw: Option<&str>) -> Markup {
             }
         }
     };
-    layout(store, "Model calls", Nav::GenAi, body)
+    layout(store, "Model calls", Nav::GenAi, body).into_response()
 }

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
 use super::chart::{bar_chart, labels_text, line_chart, Line};
 use super::tokens::{evaluate, value_table, window, window_form, Window};
-use super::{blocking, error_page, href, layout, pairs, param, Nav, St};
+use super::{error_page, href, layout, pairs, param, Nav};
 use crate::query::promql::{self as engine, format_float, LabelMatcher, MatchOp, SeriesSource};
 use crate::store::Store;
 
@@ -39,17 +38,11 @@ fn families(names: &[String]) -> BTreeMap<String, bool> {
     out
 }
 
-pub(super) async fn page(store: St, RawQuery(raw): RawQuery) -> Response {
-    let store = store.0;
-    let s2 = store.clone();
-    blocking(&store, Nav::Metrics, move || render(&s2, raw.as_deref())).await
-}
-
 fn selector(name: &str) -> String {
     format!("{{__name__={name:?}}}")
 }
 
-fn render(store: &Store, raw: Option<&str>) -> Response {
+pub(super) fn render(store: &Store, raw: Option<&str>) -> Response {
     let pairs = pairs(raw);
     let (w, range) = match window(&pairs) {
         Ok(x) => x,
@@ -116,16 +109,12 @@ fn distribution(store: &Store, bucket: &str, w: Window) -> Vec<(String, f64)> {
     let matchers = [LabelMatcher::new("__name__", MatchOp::Equal, bucket)];
     let mut by_le: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for series in store.select(&matchers, w.start_ms, w.end_ms) {
-        let Some(le) = series.labels.get("le") else {
+        let Some((le, bound)) = series
+            .labels
+            .get("le")
+            .and_then(|le| Some((le, engine::parse_le(le)?)))
+        else {
             continue;
-        };
-        let bound = if le == "+Inf" {
-            f64::INFINITY
-        } else {
-            match le.parse::<f64>() {
-                Ok(b) => b,
-                Err(_) => continue,
-            }
         };
         let mut increase = 0.0;
         for pair in series.samples.windows(2) {

@@ -23,13 +23,14 @@ mod search;
 mod tokens;
 mod trace;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup, DOCTYPE};
 
+use crate::api::param;
 use crate::store::Store;
 
 const CSS: &str = include_str!("assets/app.css");
@@ -42,16 +43,26 @@ const JS: &str = include_str!("assets/app.js");
 /// ```
 pub fn router(store: Store) -> Router {
     Router::new()
-        .route("/", get(search::page))
+        .route("/", page(Nav::Traces, search::render))
         .route("/trace/{trace_id}", get(trace::page))
-        .route("/genai", get(genai::page))
-        .route("/tokens", get(tokens::page))
-        .route("/metrics-explorer", get(metrics::page))
+        .route("/genai", page(Nav::GenAi, genai::render))
+        .route("/tokens", page(Nav::Tokens, tokens::render))
+        .route("/metrics-explorer", page(Nav::Metrics, metrics::render))
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
         .route("/favicon.ico", get(favicon))
         .with_state(store.clone())
         .merge(crate::api::router(store))
+}
+
+/// A page built from its query string alone, off the async threads.
+fn page(
+    nav: Nav,
+    render: fn(&Store, Option<&str>) -> Response,
+) -> axum::routing::MethodRouter<Store> {
+    get(move |State(store): State<Store>, RawQuery(raw): RawQuery| {
+        blocking(store, nav, move |s| render(s, raw.as_deref()))
+    })
 }
 
 async fn css() -> Response {
@@ -137,14 +148,15 @@ fn error_page(store: &Store, nav: Nav, status: StatusCode, message: &str) -> Res
 
 /// Runs a page builder off the async threads (searches and PromQL walk the store).
 async fn blocking(
-    store: &Store,
+    store: Store,
     nav: Nav,
-    f: impl FnOnce() -> Response + Send + 'static,
+    f: impl FnOnce(&Store) -> Response + Send + 'static,
 ) -> Response {
-    match tokio::task::spawn_blocking(f).await {
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || f(&s)).await {
         Ok(r) => r,
         Err(e) => error_page(
-            store,
+            &store,
             nav,
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("rendering failed: {e}"),
@@ -171,6 +183,23 @@ fn service_chip(service: &str) -> Markup {
         span.svc {
             span.dot style={ "background:" (service_colour(service)) } {}
             (if service.is_empty() { "(no service.name)" } else { service })
+        }
+    }
+}
+
+/// A filter `<select>` named `name`: an "all" entry (value `""`), then `options` with `current`
+/// selected — kept as an option when it is not among `options`, so a shared link shows the
+/// search it runs. An empty option would repeat the "all" entry and is left out.
+fn filter_select(name: &str, all: &str, options: &[String], current: &str) -> Markup {
+    html! {
+        select name=(name) {
+            option value="" { (all) }
+            @for o in options.iter().filter(|o| !o.is_empty()) {
+                option value=(o) selected[o == current] { (o) }
+            }
+            @if !current.is_empty() && !options.iter().any(|o| o == current) {
+                option value=(current) selected { (current) }
+            }
         }
     }
 }
@@ -236,18 +265,6 @@ fn href(path: &str, params: &[(&str, &str)]) -> String {
 fn pairs(raw: Option<&str>) -> Vec<(String, String)> {
     crate::api::form_pairs(raw.unwrap_or(""))
 }
-
-/// The last non-empty value of `name`.
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .rev()
-        .find(|(k, v)| k == name && !v.is_empty())
-        .map(|(_, v)| v.as_str())
-}
-
-/// Shared state extractor alias for the page handlers.
-type St = State<Store>;
 
 #[cfg(test)]
 mod tests {

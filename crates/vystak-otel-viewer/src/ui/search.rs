@@ -1,12 +1,11 @@
 //! `/`: the trace search. Its parameters are those of `GET /api/traces`.
 
-use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
 use super::{
-    blocking, error_page, fmt_duration, fmt_int, href, layout, pairs, param, service_chip, Nav, St,
+    error_page, filter_select, fmt_duration, fmt_int, href, layout, pairs, param, service_chip, Nav,
 };
 use crate::query::traces::{self, TraceSummary};
 use crate::store::Store;
@@ -33,13 +32,7 @@ const KEPT: [&str; 7] = [
     "attr",
 ];
 
-pub(super) async fn page(store: St, RawQuery(raw): RawQuery) -> Response {
-    let store = store.0;
-    let s2 = store.clone();
-    blocking(&store, Nav::Traces, move || render(&s2, raw.as_deref())).await
-}
-
-fn render(store: &Store, raw: Option<&str>) -> Response {
+pub(super) fn render(store: &Store, raw: Option<&str>) -> Response {
     let pairs = pairs(raw);
     let query = match crate::api::parse_query(raw) {
         Ok(q) => q,
@@ -48,24 +41,17 @@ fn render(store: &Store, raw: Option<&str>) -> Response {
         }
     };
     let found = traces::search(store, &query);
-    let limit = match query.limit {
-        0 => traces::DEFAULT_LIMIT,
-        n => n.min(traces::MAX_LIMIT),
-    };
     let kept: Vec<(&str, &str)> = pairs
         .iter()
         .filter(|(k, v)| KEPT.contains(&k.as_str()) && !v.is_empty())
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let older = (found.len() == limit)
-        .then(|| found.last())
-        .flatten()
-        .map(|last| {
-            let before = last.start_unix_nanos.to_string();
-            let mut p = kept.clone();
-            p.push(("before", &before));
-            href("/", &p)
-        });
+    let older = traces::next_before(&found, &query).map(|before| {
+        let before = before.to_string();
+        let mut p = kept.clone();
+        p.push(("before", &before));
+        href("/", &p)
+    });
     let paged = param(&pairs, "before").is_some();
     let body = html! {
         h1 { "Traces" }
@@ -108,28 +94,8 @@ fn form(store: &Store, pairs: &[(String, String)]) -> Markup {
         .collect();
     html! {
         form.search method="get" action="/" {
-            label { "Service"
-                select name="service" {
-                    option value="" { "all services" }
-                    @for s in &services {
-                        option value=(s) selected[s == service] { (s) }
-                    }
-                    @if !service.is_empty() && !services.iter().any(|s| s == service) {
-                        option value=(service) selected { (service) }
-                    }
-                }
-            }
-            label { "Operation"
-                select name="operation" {
-                    option value="" { "all operations" }
-                    @for o in &operations {
-                        option value=(o) selected[o == operation] { (o) }
-                    }
-                    @if !operation.is_empty() && !operations.iter().any(|o| o == operation) {
-                        option value=(operation) selected { (operation) }
-                    }
-                }
-            }
+            label { "Service" (filter_select("service", "all services", &services, service)) }
+            label { "Operation" (filter_select("operation", "all operations", &operations, operation)) }
             label { "Status"
                 select name="status" {
                     option value="" { "any" }

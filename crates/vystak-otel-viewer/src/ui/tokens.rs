@@ -1,12 +1,11 @@
 //! `/tokens`: the seed's token queries as charts, and a PromQL box.
 
-use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 
 use super::chart::{labels_text, line_chart, lines_of, Line};
-use super::{blocking, error_page, href, layout, pairs, param, Nav, St};
+use super::{error_page, href, layout, pairs, param, Nav};
 use crate::query::promql::{self as engine, format_float, QueryResult};
 use crate::store::{now_unix_nanos, Store};
 use crate::time::parse_duration;
@@ -191,13 +190,7 @@ pub(super) fn window_form(
     }
 }
 
-pub(super) async fn page(store: St, RawQuery(raw): RawQuery) -> Response {
-    let store = store.0;
-    let s2 = store.clone();
-    blocking(&store, Nav::Tokens, move || render(&s2, raw.as_deref())).await
-}
-
-fn render(store: &Store, raw: Option<&str>) -> Response {
+pub(super) fn render(store: &Store, raw: Option<&str>) -> Response {
     let pairs = pairs(raw);
     let (w, range) = match window(&pairs) {
         Ok(x) => x,

@@ -1,8 +1,8 @@
 //! `/trace/{trace_id}`: the waterfall, the span details panel and the trace's token totals.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{Path, RawQuery};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
@@ -10,99 +10,40 @@ use maud::{html, Markup};
 use super::genai::{cost_of, error_of, model_of};
 use super::{
     blocking, error_page, fmt_cost, fmt_duration, fmt_int, layout, pairs, param, service_chip,
-    service_colour, Nav, St,
+    service_colour, Nav,
 };
 use crate::query::traces::{self, is_chat_span, span_tokens, LookupError, TokenTotals};
 use crate::record::{AttrValue, LogRecord, SpanRecord, SpanStatus};
+use crate::render::tree;
+use crate::store::Store;
 use crate::time::format_utc_millis;
 
 /// Longest attribute value copied into a row's search text.
 const SEARCH_VALUE_CHARS: usize = 200;
 
-pub(super) async fn page(store: St, Path(id): Path<String>, RawQuery(raw): RawQuery) -> Response {
-    let store = store.0;
-    let s2 = store.clone();
-    blocking(&store, Nav::Traces, move || {
+pub(super) async fn page(
+    State(store): State<Store>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    blocking(store, Nav::Traces, move |s2| {
         let pairs = pairs(raw.as_deref());
         let q = param(&pairs, "q").unwrap_or("").to_owned();
         let selected = param(&pairs, "span").unwrap_or("").to_owned();
-        match traces::get(&s2, &id) {
+        match traces::get(s2, &id) {
             Ok(spans) => {
                 let logs = s2.logs_for_trace(&spans[0].trace_id);
                 let body = render(&spans, &logs, &q, &selected);
                 let title = format!("Trace {}", &spans[0].trace_id);
-                layout(&s2, &title, Nav::Traces, body).into_response()
+                layout(s2, &title, Nav::Traces, body).into_response()
             }
             Err(e @ LookupError::Malformed(_)) => {
-                error_page(&s2, Nav::Traces, StatusCode::BAD_REQUEST, &e.to_string())
+                error_page(s2, Nav::Traces, StatusCode::BAD_REQUEST, &e.to_string())
             }
-            Err(e) => error_page(&s2, Nav::Traces, StatusCode::NOT_FOUND, &e.to_string()),
+            Err(e) => error_page(s2, Nav::Traces, StatusCode::NOT_FOUND, &e.to_string()),
         }
     })
     .await
-}
-
-/// One row of the waterfall: a span, its depth, whether it has children, whether its parent is
-/// missing from the trace.
-pub(crate) struct Row<'a> {
-    pub(crate) span: &'a SpanRecord,
-    pub(crate) depth: usize,
-    pub(crate) has_children: bool,
-    pub(crate) orphan: bool,
-}
-
-/// The spans in tree order (depth first, children by start time). A span whose parent is not
-/// in the trace is shown at the top level, marked as an orphan. Cycles cannot loop: every
-/// span is visited once.
-pub(crate) fn tree(spans: &[SpanRecord]) -> Vec<Row<'_>> {
-    let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
-    let mut children: HashMap<&str, Vec<&SpanRecord>> = HashMap::new();
-    let mut tops: Vec<&SpanRecord> = Vec::new();
-    for s in spans {
-        match s.parent_span_id.as_deref() {
-            Some(p) if ids.contains(p) && p != s.span_id => children.entry(p).or_default().push(s),
-            _ => tops.push(s),
-        }
-    }
-    let order = |a: &&SpanRecord, b: &&SpanRecord| {
-        a.start_unix_nanos
-            .cmp(&b.start_unix_nanos)
-            .then_with(|| a.span_id.cmp(&b.span_id))
-    };
-    tops.sort_by(order);
-    for list in children.values_mut() {
-        list.sort_by(order);
-    }
-    let mut out = Vec::with_capacity(spans.len());
-    let mut seen: HashSet<&str> = HashSet::with_capacity(spans.len());
-    let mut stack: Vec<(&SpanRecord, usize)> = tops.iter().rev().map(|s| (*s, 0)).collect();
-    while let Some((s, depth)) = stack.pop() {
-        if !seen.insert(s.span_id.as_str()) {
-            continue;
-        }
-        let kids = children.get(s.span_id.as_str());
-        out.push(Row {
-            span: s,
-            depth,
-            has_children: kids.is_some_and(|k| !k.is_empty()),
-            orphan: depth == 0 && s.parent_span_id.is_some(),
-        });
-        if let Some(kids) = kids {
-            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
-        }
-    }
-    // Spans only reachable through a cycle: shown at the top level rather than lost.
-    for s in spans {
-        if seen.insert(s.span_id.as_str()) {
-            out.push(Row {
-                span: s,
-                depth: 0,
-                has_children: false,
-                orphan: true,
-            });
-        }
-    }
-    out
 }
 
 /// The lowercase text the span search matches: name, service, ids, attribute keys and values.
@@ -133,15 +74,11 @@ struct ModelTotals {
 fn totals_by_service_and_model(spans: &[SpanRecord]) -> BTreeMap<(String, String), ModelTotals> {
     let mut out: BTreeMap<(String, String), ModelTotals> = BTreeMap::new();
     for s in spans.iter().filter(|s| is_chat_span(s)) {
-        let t = span_tokens(s);
         let e = out
             .entry((s.service_name.clone(), model_of(s).to_owned()))
             .or_default();
         e.calls += 1;
-        e.tokens.input += t.input;
-        e.tokens.output += t.output;
-        e.tokens.cache_read += t.cache_read;
-        e.tokens.cache_creation += t.cache_creation;
+        e.tokens += span_tokens(s);
         if let Some(c) = cost_of(s) {
             *e.cost.get_or_insert(0.0) += c;
         }
@@ -161,13 +98,16 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
     let total = summary.duration_nanos.max(1);
     let rows = tree(spans);
     let needle = q.trim().to_lowercase();
-    let hits = if needle.is_empty() {
-        0
-    } else {
-        rows.iter()
-            .filter(|r| search_text(r.span).contains(&needle))
-            .count()
-    };
+    // Each row's search text once, with whether `q` matches it.
+    let texts: Vec<(String, bool)> = rows
+        .iter()
+        .map(|r| {
+            let t = search_text(r.span);
+            let hit = !needle.is_empty() && t.contains(&needle);
+            (t, hit)
+        })
+        .collect();
+    let hits = texts.iter().filter(|(_, hit)| *hit).count();
     let by_model = totals_by_service_and_model(spans);
     let mut logs_by_span: HashMap<&str, Vec<&LogRecord>> = HashMap::new();
     for l in logs {
@@ -229,14 +169,13 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
                         }
                     }
                 }
-                @for r in &rows {
+                @for (r, (text, hit)) in rows.iter().zip(&texts) {
                     @let s = r.span;
                     @let offset = s.start_unix_nanos.saturating_sub(start);
                     @let dur = s.end_unix_nanos.saturating_sub(s.start_unix_nanos);
                     @let colour = service_colour(&s.service_name);
-                    @let text = search_text(s);
                     @let chat = is_chat_span(s);
-                    div.row.err[s.status.is_error()].hit[!needle.is_empty() && text.contains(&needle)].chat[chat].selected[s.span_id == selected]
+                    div.row.err[s.status.is_error()].hit[*hit].chat[chat].selected[s.span_id == selected]
                         id={ "row-" (s.span_id) } role="treeitem"
                         data-id=(s.span_id) data-parent=(s.parent_span_id.as_deref().unwrap_or(""))
                         data-depth=(r.depth) data-service=(s.service_name) data-name=(s.name) data-search=(text) {

@@ -105,3 +105,12 @@ pub fn meter_provider(exporter: MetricExporter, service: &str) -> SdkMeterProvid
         .with_resource(resource(service))
         .build()
 }
+
+/// Shuts a tracer provider down (exporting what it holds) off the async threads; panics when
+/// the export fails.
+pub async fn shutdown(tp: SdkTracerProvider) {
+    tokio::task::spawn_blocking(move || tp.shutdown())
+        .await
+        .unwrap()
+        .expect("shutdown exports");
+}

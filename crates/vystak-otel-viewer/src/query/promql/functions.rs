@@ -138,7 +138,7 @@ pub(crate) fn instant_rate(w: &[Sample]) -> Option<f64> {
     Some(v / (interval as f64 / 1000.0))
 }
 
-fn parse_le(s: &str) -> Option<f64> {
+pub(crate) fn parse_le(s: &str) -> Option<f64> {
     match s {
         "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
         "-Inf" | "-inf" => Some(f64::NEG_INFINITY),

@@ -70,6 +70,7 @@ pub use api::{label_names, label_values, parse_duration_or_seconds, parse_time, 
 pub use convert::{OtlpPoint, PromConverter, PROMOTED_RESOURCE_ATTRIBUTES};
 pub use error::PromError;
 pub use eval::{instant_query, range_query, LOOKBACK_DELTA_MS, MAX_POINTS_PER_SERIES};
+pub(crate) use functions::parse_le;
 pub use matcher::MatcherSet;
 pub use memory::MemorySeries;
 pub use naming::{format_float, prom_label_name, prom_metric_name, PromMetricType};
