@@ -224,8 +224,15 @@ impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
             return;
         }
         // Reserve a slot; at capacity, drop here, counted (the batch queue would drop silently).
-        if c.pending.fetch_add(1, Ordering::AcqRel) >= c.capacity {
-            c.pending.fetch_sub(1, Ordering::AcqRel);
+        // Only ever incremented below capacity, so `queued` never reads above the queue size
+        // (an add-then-undo let a concurrent reader see capacity + 1).
+        let reserved = c
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < c.capacity).then_some(n + 1)
+            })
+            .is_ok();
+        if !reserved {
             c.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
             c.report(false);
             return;
