@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use crate::agent::ToolCall;
 use crate::usage::{GenAiChunk, GenAiResponse, Usage};
 
 /// `usage` of a Messages response or stream event.
@@ -60,6 +61,20 @@ impl MessagesResponse {
     }
 }
 
+/// A `tool_use` content block as a [`ToolCall`] (`input` serialised as the arguments).
+fn tool_use(block: &serde_json::Value) -> Option<ToolCall> {
+    if block.get("type")?.as_str()? != "tool_use" {
+        return None;
+    }
+    Some(ToolCall {
+        id: block.get("id")?.as_str()?.to_owned(),
+        name: block.get("name")?.as_str()?.to_owned(),
+        arguments: block
+            .get("input")
+            .map_or_else(|| "{}".to_owned(), serde_json::Value::to_string),
+    })
+}
+
 impl GenAiResponse for MessagesResponse {
     fn usage(&self) -> Option<Usage> {
         Some(Usage::from(&self.usage))
@@ -80,6 +95,9 @@ impl GenAiResponse for MessagesResponse {
             "finish_reason": self.stop_reason,
         }]))
         .ok()
+    }
+    fn tool_calls(&self) -> Vec<ToolCall> {
+        self.content.iter().filter_map(tool_use).collect()
     }
 }
 
@@ -122,6 +140,13 @@ pub enum StreamEvent {
         #[serde(default)]
         usage: AnthropicUsage,
     },
+    /// A content block opens (text, `tool_use` with its id and name, thinking).
+    ContentBlockStart {
+        /// Block index.
+        index: u32,
+        /// The block as it starts.
+        content_block: serde_json::Value,
+    },
     /// A content delta (text, tool input, thinking).
     ContentBlockDelta {
         /// Block index.
@@ -131,7 +156,7 @@ pub enum StreamEvent {
     },
     /// The stream's end.
     MessageStop,
-    /// Any other event (`content_block_start`, `content_block_stop`, `ping`, `error`, …).
+    /// Any other event (`content_block_stop`, `ping`, `error`, …).
     #[serde(other)]
     Other,
 }
@@ -153,6 +178,73 @@ impl StreamEvent {
             }
             _ => None,
         }
+    }
+}
+
+/// Collects the tool calls of a streaming reply: `tool_use` blocks from `content_block_start`,
+/// their arguments from the `input_json_delta` fragments.
+///
+/// ```
+/// use vystak_otel_genai::anthropic::{StreamEvent, ToolCallCollector};
+/// let mut tools = ToolCallCollector::default();
+/// for data in [
+///     r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}}"#,
+///     r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\": "}}"#,
+///     r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"\"Lisbon\"}"}}"#,
+/// ] {
+///     tools.push(&StreamEvent::parse(data).unwrap());
+/// }
+/// let calls = tools.finish();
+/// assert_eq!((calls[0].name.as_str(), calls[0].arguments.as_str()), ("get_weather", r#"{"city": "Lisbon"}"#));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ToolCallCollector {
+    calls: Vec<(u32, ToolCall, bool)>,
+}
+
+impl ToolCallCollector {
+    /// Takes one event into account.
+    pub fn push(&mut self, event: &StreamEvent) {
+        match event {
+            StreamEvent::ContentBlockStart {
+                index,
+                content_block,
+            } => {
+                if let Some(mut call) = tool_use(content_block) {
+                    // `input` is `{}` at the start; the deltas carry the real arguments.
+                    if call.arguments == "{}" {
+                        call.arguments.clear();
+                    }
+                    self.calls.push((*index, call, false));
+                }
+            }
+            StreamEvent::ContentBlockDelta { index, delta } => {
+                let fragment = delta
+                    .get("partial_json")
+                    .and_then(serde_json::Value::as_str);
+                if let (Some(fragment), Some((_, call, seen))) = (
+                    fragment,
+                    self.calls.iter_mut().rev().find(|(i, _, _)| i == index),
+                ) {
+                    call.arguments.push_str(fragment);
+                    *seen = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The tool calls, in order (a call without argument fragments has arguments `{}`).
+    pub fn finish(self) -> Vec<ToolCall> {
+        self.calls
+            .into_iter()
+            .map(|(_, mut call, seen)| {
+                if !seen && call.arguments.is_empty() {
+                    call.arguments = "{}".to_owned();
+                }
+                call
+            })
+            .collect()
     }
 }
 
@@ -269,5 +361,46 @@ data: {\"type\":\"message_stop\"}\n";
             Some("claude-haiku-4-5-20251001")
         );
         assert!(matches!(events[2], StreamEvent::Other));
+    }
+
+    #[test]
+    fn tool_use_blocks_become_tool_calls() {
+        let body = r#"{
+          "id": "msg_01", "type": "message", "role": "assistant", "model": "claude-haiku-4-5-20251001",
+          "content": [
+            {"type": "text", "text": "Let me check."},
+            {"type": "tool_use", "id": "toolu_01A", "name": "get_weather", "input": {"city": "Lisbon"}},
+            {"type": "tool_use", "id": "toolu_01B", "name": "get_time", "input": {}}
+          ],
+          "stop_reason": "tool_use",
+          "usage": {"input_tokens": 10, "output_tokens": 5}
+        }"#;
+        let r: MessagesResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            r.tool_calls(),
+            [
+                ToolCall {
+                    id: "toolu_01A".into(),
+                    name: "get_weather".into(),
+                    arguments: r#"{"city":"Lisbon"}"#.into()
+                },
+                ToolCall {
+                    id: "toolu_01B".into(),
+                    name: "get_time".into(),
+                    arguments: "{}".into()
+                },
+            ]
+        );
+        assert_eq!(r.text(), "Let me check.");
+    }
+
+    #[test]
+    fn streamed_tool_calls_without_arguments_get_an_empty_object() {
+        let mut c = ToolCallCollector::default();
+        c.push(&StreamEvent::parse(r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t","name":"now","input":{}}}"#).unwrap());
+        c.push(&StreamEvent::parse(r#"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#).unwrap());
+        let calls = c.finish();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].arguments, "{}");
     }
 }

@@ -2,16 +2,19 @@
 //! and the stream wrapper; and `CallGuard`, the one recorder underneath all three.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use opentelemetry::global::BoxedTracer;
+use opentelemetry::global::{BoxedSpan, BoxedTracer};
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Array, Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 
+use crate::agent::AgentUsageSink;
 use crate::call::GenAiCall;
+use crate::cost::PriceTable;
 use crate::error::GenAiErrorClass;
 use crate::semconv::*;
 use crate::usage::{GenAiResponse, Usage};
@@ -25,7 +28,7 @@ fn scope() -> InstrumentationScope {
         .build()
 }
 
-fn key(k: &'static str) -> Key {
+pub(crate) fn key(k: &'static str) -> Key {
     Key::from_static_str(k)
 }
 
@@ -34,6 +37,7 @@ struct Instruments {
     tokens: Histogram<u64>,
     duration: Histogram<f64>,
     ttfc: Histogram<f64>,
+    cost: Histogram<f64>,
 }
 
 impl Instruments {
@@ -56,6 +60,12 @@ impl Instruments {
                 .with_unit(UNIT_SECONDS)
                 .with_description("Time to the first chunk of a streaming reply.")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            cost: meter
+                .f64_histogram(VYSTAK_GEN_AI_CLIENT_COST)
+                .with_unit(UNIT_USD)
+                .with_description("Cost in USD of each priced model call, from the price table.")
+                .with_boundaries(COST_BUCKETS.to_vec())
                 .build(),
         }
     }
@@ -119,6 +129,8 @@ pub struct GenAiInstrumentation {
     capture_content: bool,
     content_cap: usize,
     error_classifier: Option<ErrorClassifier>,
+    prices: Option<Arc<PriceTable>>,
+    agent_usage_aggregate: bool,
 }
 
 impl fmt::Debug for GenAiInstrumentation {
@@ -130,6 +142,8 @@ impl fmt::Debug for GenAiInstrumentation {
             .field("global_tracer", &self.tracer.is_none())
             .field("global_meter", &self.instruments.is_none())
             .field("error_classifier", &self.error_classifier.is_some())
+            .field("prices", &self.prices)
+            .field("agent_usage_aggregate", &self.agent_usage_aggregate)
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +180,8 @@ impl GenAiInstrumentation {
             ),
             content_cap: DEFAULT_CONTENT_CAP,
             error_classifier: None,
+            prices: None,
+            agent_usage_aggregate: false,
         }
     }
 
@@ -240,14 +256,66 @@ impl GenAiInstrumentation {
         self
     }
 
+    /// Prices model calls: each call whose model is in the table gets `gen_ai.usage.cost` (USD)
+    /// on its chat span and a point on the `vystak.gen_ai.client.cost` histogram. Calls to models
+    /// not in the table get neither.
+    pub fn with_prices(mut self, prices: PriceTable) -> Self {
+        self.prices = (!prices.is_empty()).then(|| Arc::new(prices));
+        self
+    }
+
+    /// Opt-in: each `invoke_agent` span also carries the sums of the chat calls made inside its
+    /// turn in this process, under `vystak.gen_ai.agent.usage.*` (never `gen_ai.usage.*`, so
+    /// nothing is counted twice). Off by default.
+    pub fn with_agent_usage_aggregate(mut self, enabled: bool) -> Self {
+        self.agent_usage_aggregate = enabled;
+        self
+    }
+
+    pub(crate) fn agent_usage_aggregate(&self) -> bool {
+        self.agent_usage_aggregate
+    }
+
+    /// The content cap when content capture is on.
+    pub(crate) fn content_capture_cap(&self) -> Option<usize> {
+        self.capture_content.then_some(self.content_cap)
+    }
+
+    /// The provider attribute(s): `gen_ai.provider.name`, and in the seed's mode `gen_ai.system`
+    /// first (the seed's name) — Phoenix and Langfuse read `gen_ai.provider.name`.
+    pub(crate) fn push_provider(&self, attrs: &mut Vec<KeyValue>, provider: Cow<'static, str>) {
+        if self.mode == SemconvMode::Seed {
+            attrs.push(KeyValue::new(key(GEN_AI_SYSTEM), provider.clone()));
+        }
+        attrs.push(KeyValue::new(key(GEN_AI_PROVIDER_NAME), provider));
+    }
+
+    /// A span from the configured (or the global) tracer, child of `parent`.
+    pub(crate) fn build_span(
+        &self,
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        attrs: Vec<KeyValue>,
+        parent: &Context,
+    ) -> BoxedSpan {
+        let builder = opentelemetry::trace::SpanBuilder::from_name(name)
+            .with_kind(kind)
+            .with_attributes(attrs);
+        match &self.tracer {
+            Some(tracer) => tracer.build_with_context(builder, parent),
+            None => opentelemetry::global::tracer_with_scope(scope())
+                .build_with_context(builder, parent),
+        }
+    }
+
     /// Starts a model call: a CLIENT span (`gen_ai.chat`, or `chat {model}` in the latest mode)
     /// as a child of the current context. The returned guard owns the span: it ends when the
     /// guard finishes, whatever happened to the parent.
     pub fn start(&self, call: GenAiCall) -> CallGuard {
         let name = match self.mode {
-            SemconvMode::Seed => std::borrow::Cow::Borrowed(SPAN_GEN_AI_CHAT),
+            SemconvMode::Seed => Cow::Borrowed(SPAN_GEN_AI_CHAT),
             SemconvMode::LatestExperimental => {
-                std::borrow::Cow::Owned(format!("{} {}", call.operation, call.request_model))
+                Cow::Owned(format!("{} {}", call.operation, call.request_model))
             }
         };
         let mut attrs = Vec::with_capacity(12);
@@ -255,7 +323,7 @@ impl GenAiInstrumentation {
             key(GEN_AI_OPERATION_NAME),
             call.operation.clone(),
         ));
-        attrs.push(KeyValue::new(self.provider_key(), call.provider.clone()));
+        self.push_provider(&mut attrs, call.provider.clone());
         attrs.push(KeyValue::new(
             key(GEN_AI_REQUEST_MODEL),
             call.request_model.clone(),
@@ -296,14 +364,7 @@ impl GenAiInstrumentation {
             }
         }
         let parent = Context::current();
-        let builder = opentelemetry::trace::SpanBuilder::from_name(name)
-            .with_kind(SpanKind::Client)
-            .with_attributes(attrs);
-        let span = match &self.tracer {
-            Some(tracer) => tracer.build_with_context(builder, &parent),
-            None => opentelemetry::global::tracer_with_scope(scope())
-                .build_with_context(builder, &parent),
-        };
+        let span = self.build_span(name, SpanKind::Client, attrs, &parent);
         let instruments = match &self.instruments {
             Some(i) => i.clone(),
             None => global_instruments(),
@@ -476,26 +537,52 @@ impl CallGuard {
                 string_array(&result.finish_reasons),
             ));
         }
-        let (cache_read_key, cache_creation_key) = if seed {
-            (
-                GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-                GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-            )
-        } else {
-            (
-                GEN_AI_USAGE_CACHE_READ_DOT_INPUT_TOKENS,
-                GEN_AI_USAGE_CACHE_CREATION_DOT_INPUT_TOKENS,
-            )
-        };
         for (k, v) in [
             (GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens),
             (GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens),
-            (cache_read_key, usage.cache_read_input_tokens),
-            (cache_creation_key, usage.cache_creation_input_tokens),
+            // semconv v1.40+ names, in both modes (Phoenix and Langfuse read these)…
+            (
+                GEN_AI_USAGE_CACHE_READ_DOT_INPUT_TOKENS,
+                usage.cache_read_input_tokens,
+            ),
+            (
+                GEN_AI_USAGE_CACHE_CREATION_DOT_INPUT_TOKENS,
+                usage.cache_creation_input_tokens,
+            ),
         ] {
             if let Some(v) = v {
                 attrs.push(KeyValue::new(key(k), v as i64));
             }
+        }
+        if seed {
+            // …and the seed's underscore names beside them, with the same values.
+            for (k, v) in [
+                (
+                    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                    usage.cache_read_input_tokens,
+                ),
+                (
+                    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                    usage.cache_creation_input_tokens,
+                ),
+            ] {
+                if let Some(v) = v {
+                    attrs.push(KeyValue::new(key(k), v as i64));
+                }
+            }
+        }
+        let cost = r.inst.prices.as_ref().and_then(|p| {
+            p.cost(
+                result.response_model.as_deref(),
+                &r.call.request_model,
+                &usage,
+            )
+        });
+        if let Some(cost) = cost {
+            attrs.push(KeyValue::new(key(GEN_AI_USAGE_COST), cost));
+        }
+        if let Some(sink) = r.cx.get::<AgentUsageSink>() {
+            sink.add_call(&usage, cost);
         }
         if !seed {
             if let Some(v) = usage.reasoning_output_tokens {
@@ -570,6 +657,9 @@ impl CallGuard {
         }
         if let Some(ttfc) = r.first_chunk {
             r.instruments.ttfc.record(ttfc, &metric_attrs);
+        }
+        if let Some(cost) = cost {
+            r.instruments.cost.record(cost, &metric_attrs);
         }
         if let End::Error(class) = how {
             metric_attrs.push(KeyValue::new(

@@ -86,9 +86,11 @@
 //! looked up at each call, so instrumentation built or used before telemetry is installed
 //! records as soon as it is.
 
+mod agent;
 #[cfg(feature = "anthropic")]
 pub mod anthropic;
 mod call;
+mod cost;
 mod error;
 mod future;
 mod instrumentation;
@@ -99,7 +101,15 @@ pub mod semconv;
 mod stream;
 mod usage;
 
+pub use agent::{
+    AgentInvocation, AgentTurn, GenAiAgentLayer, GenAiAgentService, InstrumentedAgent,
+    InstrumentedOperation, InstrumentedOperationStream, InstrumentedTool, OperationGuard,
+    RecordOutput, ToolCall, ToolExecution, ToolOutput, ToolRun,
+};
 pub use call::GenAiCall;
+pub use cost::{
+    ModelPrice, PriceTable, ANTHROPIC_CACHE_READ_MULTIPLIER, ANTHROPIC_CACHE_WRITE_MULTIPLIER,
+};
 pub use error::{
     redact_message, GenAiErrorClass, ProviderError, MAX_ERROR_DESCRIPTION, SENSITIVE_QUERY_KEYS,
 };

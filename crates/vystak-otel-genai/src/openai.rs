@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 
+use crate::agent::ToolCall;
 use crate::usage::{GenAiChunk, GenAiResponse, Usage};
 
 /// `prompt_tokens_details` / `input_tokens_details`.
@@ -53,12 +54,45 @@ impl From<&ChatUsage> for Usage {
     }
 }
 
-/// One choice's finish reason.
+/// One choice: its finish reason and (in a full response) its message's tool calls.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 pub struct Choice {
     /// `stop`, `length`, `tool_calls`, …
     #[serde(default)]
     pub finish_reason: Option<String>,
+    /// The assistant message (absent in stream chunks, which carry `delta`).
+    #[serde(default)]
+    pub message: Option<ChoiceMessage>,
+}
+
+/// The parts of a choice's message telemetry needs.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct ChoiceMessage {
+    /// The tool calls the model asked for.
+    #[serde(default)]
+    pub tool_calls: Vec<ChatToolCall>,
+}
+
+/// One entry of `message.tool_calls`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct ChatToolCall {
+    /// `call_…`.
+    pub id: String,
+    /// `function`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// The function and its arguments.
+    pub function: ChatFunctionCall,
+}
+
+/// The `function` of a tool call.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct ChatFunctionCall {
+    /// The function's name.
+    pub name: String,
+    /// The arguments, a JSON string.
+    #[serde(default)]
+    pub arguments: String,
 }
 
 /// A Chat Completions response, or one streaming chunk (`chat.completion.chunk`; with
@@ -91,6 +125,18 @@ impl GenAiResponse for ChatCompletion {
         self.choices
             .iter()
             .filter_map(|c| c.finish_reason.clone())
+            .collect()
+    }
+    fn tool_calls(&self) -> Vec<ToolCall> {
+        self.choices
+            .iter()
+            .filter_map(|c| c.message.as_ref())
+            .flat_map(|m| &m.tool_calls)
+            .map(|t| ToolCall {
+                id: t.id.clone(),
+                name: t.function.name.clone(),
+                arguments: t.function.arguments.clone(),
+            })
             .collect()
     }
 }
@@ -139,6 +185,9 @@ pub struct Response {
     /// Usage.
     #[serde(default)]
     pub usage: Option<ResponsesUsage>,
+    /// The output items (`message`, `function_call`, `reasoning`, …).
+    #[serde(default)]
+    pub output: Vec<serde_json::Value>,
 }
 
 impl GenAiResponse for Response {
@@ -165,6 +214,26 @@ impl GenAiResponse for Response {
     }
     fn finish_reasons(&self) -> Vec<String> {
         self.status.iter().cloned().collect()
+    }
+    fn tool_calls(&self) -> Vec<ToolCall> {
+        let text = |item: &serde_json::Value, k: &str| {
+            item.get(k)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        self.output
+            .iter()
+            .filter(|item| {
+                item.get("type").and_then(serde_json::Value::as_str) == Some("function_call")
+            })
+            .filter_map(|item| {
+                Some(ToolCall {
+                    id: text(item, "call_id")?,
+                    name: text(item, "name")?,
+                    arguments: text(item, "arguments").unwrap_or_else(|| "{}".to_owned()),
+                })
+            })
+            .collect()
     }
 }
 
@@ -217,5 +286,35 @@ mod tests {
             (Some(328), Some(128), Some(52))
         );
         assert_eq!(r.finish_reasons(), ["completed"]);
+        assert!(r.tool_calls().is_empty());
+    }
+
+    #[test]
+    fn tool_calls_from_chat_completions_and_responses() {
+        let body = r#"{"id":"chatcmpl-9","object":"chat.completion","created":1,"model":"gpt-4.1",
+          "choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,
+            "tool_calls":[{"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Lisbon\"}"}}]}}],
+          "usage":{"prompt_tokens":50,"completion_tokens":12,"total_tokens":62}}"#;
+        let c: ChatCompletion = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            c.tool_calls(),
+            [ToolCall {
+                id: "call_abc".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Lisbon"}"#.into()
+            }]
+        );
+        let body = r#"{"id":"resp_1","object":"response","status":"completed","model":"gpt-4.1",
+          "output":[{"type":"reasoning","id":"rs_1","summary":[]},
+                    {"type":"function_call","id":"fc_1","call_id":"call_xyz","name":"get_time","arguments":"{}"}]}"#;
+        let r: Response = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            r.tool_calls(),
+            [ToolCall {
+                id: "call_xyz".into(),
+                name: "get_time".into(),
+                arguments: "{}".into()
+            }]
+        );
     }
 }

@@ -105,6 +105,63 @@ pub const ERROR_TYPE_OTHER: &str = "_OTHER";
 /// `error.type` of a call that timed out.
 pub const ERROR_TYPE_TIMEOUT: &str = "timeout";
 
+/// The `invoke_agent` operation (span `invoke_agent {gen_ai.agent.name}`).
+pub const OPERATION_INVOKE_AGENT: &str = "invoke_agent";
+/// The `execute_tool` operation (span `execute_tool {gen_ai.tool.name}`).
+pub const OPERATION_EXECUTE_TOOL: &str = "execute_tool";
+/// `gen_ai.agent.name`.
+pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+/// `gen_ai.agent.id`.
+pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
+/// `gen_ai.agent.description`.
+pub const GEN_AI_AGENT_DESCRIPTION: &str = "gen_ai.agent.description";
+/// `gen_ai.conversation.id` (only when the application has one; never synthesised).
+pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+/// `gen_ai.tool.name`.
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// `gen_ai.tool.type` (`function`, `extension`, `datastore`).
+pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+/// `gen_ai.tool.description`.
+pub const GEN_AI_TOOL_DESCRIPTION: &str = "gen_ai.tool.description";
+/// `gen_ai.tool.call.id`.
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// `gen_ai.tool.call.arguments` (opt-in content).
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// `gen_ai.tool.call.result` (opt-in content).
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+/// Tool type `function`.
+pub const TOOL_TYPE_FUNCTION: &str = "function";
+/// `gen_ai.usage.cost`: the call's cost in USD from the configured price table (no released
+/// semantic convention yet; the name OpenLIT and the viewer read, on chat spans only).
+pub const GEN_AI_USAGE_COST: &str = "gen_ai.usage.cost";
+/// Histogram `vystak.gen_ai.client.cost` (`{USD}`): the cost of each priced call. Vendor-prefixed
+/// on purpose: semantic-conventions-genai#443 proposes `gen_ai.usage.cost.*` names that may
+/// still change, and a future standard metric must not collide with ours.
+pub const VYSTAK_GEN_AI_CLIENT_COST: &str = "vystak.gen_ai.client.cost";
+/// Unit of the cost histogram (an annotation: Prometheus names drop it, giving
+/// `vystak_gen_ai_client_cost_sum`).
+pub const UNIT_USD: &str = "{USD}";
+/// Cost buckets in USD per call.
+pub const COST_BUCKETS: [f64; 12] = [
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 50.0,
+];
+/// Opt-in aggregate on `invoke_agent` spans: the input tokens of the chat calls made inside the
+/// agent's turn (in this process). Never `gen_ai.usage.*`, so a backend that sums usage over all
+/// spans does not count a call twice.
+pub const VYSTAK_AGENT_USAGE_INPUT_TOKENS: &str = "vystak.gen_ai.agent.usage.input_tokens";
+/// Opt-in aggregate: output tokens of the turn's chat calls.
+pub const VYSTAK_AGENT_USAGE_OUTPUT_TOKENS: &str = "vystak.gen_ai.agent.usage.output_tokens";
+/// Opt-in aggregate: cache-read input tokens of the turn's chat calls.
+pub const VYSTAK_AGENT_USAGE_CACHE_READ_INPUT_TOKENS: &str =
+    "vystak.gen_ai.agent.usage.cache_read.input_tokens";
+/// Opt-in aggregate: cache-creation input tokens of the turn's chat calls.
+pub const VYSTAK_AGENT_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+    "vystak.gen_ai.agent.usage.cache_creation.input_tokens";
+/// Opt-in aggregate: cost in USD of the turn's priced chat calls.
+pub const VYSTAK_AGENT_USAGE_COST: &str = "vystak.gen_ai.agent.usage.cost";
+/// Opt-in aggregate: number of chat calls in the turn.
+pub const VYSTAK_AGENT_CHAT_CALLS: &str = "vystak.gen_ai.agent.chat_calls";
+
 /// Histogram `gen_ai.client.token.usage` (`{token}`).
 pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
 /// Histogram `gen_ai.client.operation.duration` (s).
@@ -203,6 +260,22 @@ mod tests {
             (ERROR_TYPE, "error.type"),
             (ERROR_TYPE_OTHER, "_OTHER"),
             (ERROR_TYPE_TIMEOUT, "timeout"),
+            (OPERATION_INVOKE_AGENT, "invoke_agent"),
+            (OPERATION_EXECUTE_TOOL, "execute_tool"),
+            (GEN_AI_AGENT_NAME, "gen_ai.agent.name"),
+            (GEN_AI_AGENT_ID, "gen_ai.agent.id"),
+            (GEN_AI_AGENT_DESCRIPTION, "gen_ai.agent.description"),
+            (GEN_AI_CONVERSATION_ID, "gen_ai.conversation.id"),
+            (GEN_AI_TOOL_NAME, "gen_ai.tool.name"),
+            (GEN_AI_TOOL_TYPE, "gen_ai.tool.type"),
+            (GEN_AI_TOOL_DESCRIPTION, "gen_ai.tool.description"),
+            (GEN_AI_TOOL_CALL_ID, "gen_ai.tool.call.id"),
+            (GEN_AI_TOOL_CALL_ARGUMENTS, "gen_ai.tool.call.arguments"),
+            (GEN_AI_TOOL_CALL_RESULT, "gen_ai.tool.call.result"),
+            (TOOL_TYPE_FUNCTION, "function"),
+            (GEN_AI_USAGE_COST, "gen_ai.usage.cost"),
+            (VYSTAK_GEN_AI_CLIENT_COST, "vystak.gen_ai.client.cost"),
+            (UNIT_USD, "{USD}"),
             (
                 ENV_SEMCONV_STABILITY_OPT_IN,
                 "OTEL_SEMCONV_STABILITY_OPT_IN",

@@ -1,6 +1,7 @@
 //! What a model call reports: token usage and response details, and the traits requests,
 //! responses and stream chunks implement to describe themselves.
 
+use crate::agent::ToolCall;
 use crate::call::GenAiCall;
 
 /// Token usage as the provider reported it. `None` = not reported (no metric point is recorded
@@ -78,6 +79,12 @@ pub trait GenAiResponse {
     fn output_messages(&self) -> Option<String> {
         None
     }
+    /// The tool calls the model asked for, in order (run each inside
+    /// [`GenAiInstrumentation::instrument_tool`](crate::GenAiInstrumentation::instrument_tool)
+    /// with [`ToolExecution::from_call`](crate::ToolExecution::from_call)).
+    fn tool_calls(&self) -> Vec<ToolCall> {
+        Vec::new()
+    }
 }
 
 /// One event of a streaming reply.
@@ -115,6 +122,9 @@ impl<T: GenAiResponse> GenAiResponse for &T {
     }
     fn output_messages(&self) -> Option<String> {
         (**self).output_messages()
+    }
+    fn tool_calls(&self) -> Vec<ToolCall> {
+        (**self).tool_calls()
     }
 }
 

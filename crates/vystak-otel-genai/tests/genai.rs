@@ -172,7 +172,18 @@ async fn instrument_records_the_seed_span_and_one_token_point_per_direction() {
         assert_eq!(a.get(k).map(String::as_str), Some(v), "{k}");
     }
     assert!(!a.contains_key("gen_ai.input.messages") && !a.contains_key("gen_ai.output.messages"));
-    assert!(!a.contains_key("gen_ai.provider.name"));
+    // Beside the seed's names, the ones Phoenix and Langfuse read, with the same values.
+    for (k, v) in [
+        ("gen_ai.provider.name", "anthropic"),
+        ("gen_ai.usage.cache_read.input_tokens", "1000"),
+        ("gen_ai.usage.cache_creation.input_tokens", "30"),
+    ] {
+        assert_eq!(a.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    assert!(
+        !a.contains_key("gen_ai.usage.cost"),
+        "no price table, no cost"
+    );
 
     let tokens = t.points("gen_ai.client.token.usage");
     let by_type: Vec<(String, f64)> = tokens
@@ -193,6 +204,10 @@ async fn instrument_records_the_seed_span_and_one_token_point_per_direction() {
         assert_eq!(p.count, 1);
         assert_eq!(p.bounds, TOKEN_BOUNDS);
         assert_eq!(p.attrs["gen_ai.system"], "anthropic");
+        assert!(
+            !p.attrs.contains_key("gen_ai.provider.name"),
+            "the seed's metrics are unchanged"
+        );
         assert_eq!(
             p.attrs["gen_ai.request.model"], "claude-haiku-4-5-20251001",
             "the seed takes the model from the response"
@@ -502,4 +517,320 @@ async fn a_stream_passes_every_item_through_after_an_error_and_records_the_error
     let d = t.points("gen_ai.client.operation.duration");
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].attrs["error.type"], "_OTHER");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent and tool spans, cost
+
+use vystak_otel_genai::{
+    AgentInvocation, GenAiAgentLayer, ModelPrice, PriceTable, ToolCall, ToolExecution,
+};
+
+fn by_name<'a>(spans: &'a [SpanData], name: &str) -> Vec<&'a SpanData> {
+    spans.iter().filter(|s| s.name == name).collect()
+}
+
+fn int(span: &SpanData, key: &str) -> Option<i64> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .and_then(|kv| match kv.value {
+            opentelemetry::Value::I64(v) => Some(v),
+            _ => None,
+        })
+}
+
+fn float(span: &SpanData, key: &str) -> Option<f64> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .and_then(|kv| match kv.value {
+            opentelemetry::Value::F64(v) => Some(v),
+            _ => None,
+        })
+}
+
+/// One chat call returning `reply()` (1,050 total input, 5 output, 1,000 read, 30 written).
+async fn chat(inst: &GenAiInstrumentation) {
+    inst.instrument(GenAiCall::anthropic("claude-haiku-4-5"), async {
+        Ok::<_, std::io::Error>(reply())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_agent_turn_is_an_invoke_agent_span_with_its_calls_and_tools_as_children() {
+    let t = T::new();
+    let inst = t.inst().with_content_capture(true);
+    let turn = AgentInvocation::new("weather-agent")
+        .with_id("agent-7")
+        .with_conversation_id("C123")
+        .with_provider("anthropic");
+    let answer = inst
+        .instrument_agent(turn, async {
+            chat(&inst).await;
+            let asked = ToolCall {
+                id: "toolu_1".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Lisbon"}"#.into(),
+            };
+            let weather = inst
+                .instrument_tool(ToolExecution::from_call(&asked), async {
+                    Ok::<_, std::io::Error>("21 C, clear".to_owned())
+                })
+                .await?;
+            chat(&inst).await;
+            Ok::<_, std::io::Error>(weather)
+        })
+        .await
+        .unwrap();
+    assert_eq!(answer, "21 C, clear");
+    let spans = t.spans();
+    assert_eq!(spans.len(), 4);
+    let agent = by_name(&spans, "invoke_agent weather-agent")[0];
+    assert_eq!(agent.span_kind, SpanKind::Internal);
+    assert_eq!(agent.status, Status::Unset);
+    let a = attrs(agent);
+    for (k, v) in [
+        ("gen_ai.operation.name", "invoke_agent"),
+        ("gen_ai.agent.name", "weather-agent"),
+        ("gen_ai.agent.id", "agent-7"),
+        ("gen_ai.conversation.id", "C123"),
+        ("gen_ai.system", "anthropic"),
+        ("gen_ai.provider.name", "anthropic"),
+    ] {
+        assert_eq!(a.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    assert!(
+        a.keys()
+            .all(|k| !k.starts_with("gen_ai.usage.") && !k.starts_with("vystak.")),
+        "no usage on the agent span by default: {a:?}"
+    );
+    let tool = by_name(&spans, "execute_tool get_weather")[0];
+    assert_eq!(tool.span_kind, SpanKind::Internal);
+    let a = attrs(tool);
+    for (k, v) in [
+        ("gen_ai.operation.name", "execute_tool"),
+        ("gen_ai.tool.name", "get_weather"),
+        ("gen_ai.tool.type", "function"),
+        ("gen_ai.tool.call.id", "toolu_1"),
+        ("gen_ai.tool.call.arguments", r#"{"city":"Lisbon"}"#),
+        ("gen_ai.tool.call.result", "21 C, clear"),
+    ] {
+        assert_eq!(a.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    // Every other span is a child of the agent span, in one trace; the tool runs between the
+    // two chat calls.
+    let chats = by_name(&spans, "gen_ai.chat");
+    assert_eq!(chats.len(), 2);
+    for s in chats.iter().chain([&tool]) {
+        assert_eq!(s.parent_span_id, agent.span_context.span_id(), "{}", s.name);
+        assert_eq!(s.span_context.trace_id(), agent.span_context.trace_id());
+    }
+    let mut chats = chats;
+    chats.sort_by_key(|s| s.start_time);
+    assert!(chats[0].end_time <= tool.start_time && tool.end_time <= chats[1].start_time);
+}
+
+#[tokio::test]
+async fn tool_content_needs_capture_and_a_remote_agent_is_a_client_span() {
+    let t = T::new();
+    let inst = t.inst(); // capture off
+    inst.instrument_agent(
+        AgentInvocation::remote("time-agent").with_server("agents.internal", 8443),
+        inst.instrument_tool(
+            ToolExecution::new("now").with_arguments(r#"{"tz":"WET"}"#),
+            async { Ok::<_, std::io::Error>("14:05".to_owned()) },
+        ),
+    )
+    .await
+    .unwrap();
+    let spans = t.spans();
+    let agent = by_name(&spans, "invoke_agent time-agent")[0];
+    assert_eq!(agent.span_kind, SpanKind::Client);
+    assert_eq!(attrs(agent)["server.address"], "agents.internal");
+    assert_eq!(int(agent, "server.port"), Some(8443));
+    let tool = attrs(by_name(&spans, "execute_tool now")[0]);
+    assert!(!tool.contains_key("gen_ai.tool.call.arguments"));
+    assert!(!tool.contains_key("gen_ai.tool.call.result"));
+}
+
+#[tokio::test]
+async fn usage_summed_over_every_span_counts_each_call_once_and_the_aggregate_is_opt_in() {
+    let t = T::new();
+    let inst = t.inst().with_agent_usage_aggregate(true);
+    // coordinator → (chat, weather-agent → (chat, chat)), all in one process.
+    inst.instrument_agent(AgentInvocation::new("coordinator"), async {
+        chat(&inst).await;
+        inst.instrument_agent(AgentInvocation::new("weather-agent"), async {
+            chat(&inst).await;
+            chat(&inst).await;
+            Ok::<_, std::io::Error>(())
+        })
+        .await
+    })
+    .await
+    .unwrap();
+    let spans = t.spans();
+    assert_eq!(spans.len(), 5);
+    let sum_over = |filter: &dyn Fn(&SpanData) -> bool| -> i64 {
+        spans
+            .iter()
+            .filter(|s| filter(s))
+            .filter_map(|s| int(s, "gen_ai.usage.input_tokens"))
+            .sum()
+    };
+    let all = sum_over(&|_| true);
+    let chats = sum_over(&|s| s.name == "gen_ai.chat");
+    assert_eq!((all, chats), (3 * 1050, 3 * 1050));
+    let weather = by_name(&spans, "invoke_agent weather-agent")[0];
+    let coordinator = by_name(&spans, "invoke_agent coordinator")[0];
+    for (span, calls) in [(weather, 2), (coordinator, 3)] {
+        assert_eq!(
+            int(span, "vystak.gen_ai.agent.usage.input_tokens"),
+            Some(calls * 1050)
+        );
+        assert_eq!(
+            int(span, "vystak.gen_ai.agent.usage.output_tokens"),
+            Some(calls * 5)
+        );
+        assert_eq!(
+            int(span, "vystak.gen_ai.agent.usage.cache_read.input_tokens"),
+            Some(calls * 1000)
+        );
+        assert_eq!(
+            int(
+                span,
+                "vystak.gen_ai.agent.usage.cache_creation.input_tokens"
+            ),
+            Some(calls * 30)
+        );
+        assert_eq!(int(span, "vystak.gen_ai.agent.chat_calls"), Some(calls));
+        assert_eq!(
+            float(span, "vystak.gen_ai.agent.usage.cost"),
+            None,
+            "no prices"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_priced_call_carries_its_cost_and_records_the_cost_histogram() {
+    let t = T::new();
+    let prices = PriceTable::new()
+        .with_model("claude-haiku-4-5-20251001", ModelPrice::anthropic(1.0, 5.0))
+        .with_model("other", ModelPrice::new(100.0, 100.0));
+    let inst = t
+        .inst()
+        .with_prices(prices)
+        .with_agent_usage_aggregate(true);
+    inst.instrument_agent(AgentInvocation::new("a"), async {
+        chat(&inst).await; // priced by its response model
+        inst.instrument(GenAiCall::anthropic("unpriced-model"), async {
+            Ok::<_, std::io::Error>(
+                serde_json::from_value::<MessagesResponse>(serde_json::json!({
+                    "id": "msg_u", "model": "unpriced-model", "content": [],
+                    "usage": {"input_tokens": 10, "output_tokens": 10}
+                }))
+                .unwrap(),
+            )
+        })
+        .await
+    })
+    .await
+    .unwrap();
+    let spans = t.spans();
+    // 20 uncached input × $1 + 1,000 read × $0.10 + 30 written × $1.25 + 5 output × $5, per M.
+    let want = (20.0 * 1.0 + 1_000.0 * 0.1 + 30.0 * 1.25 + 5.0 * 5.0) / 1e6;
+    let priced = spans
+        .iter()
+        .find(|s| attrs(s).get("gen_ai.response.id").map(String::as_str) == Some("msg_abc"))
+        .unwrap();
+    let cost = float(priced, "gen_ai.usage.cost").unwrap();
+    assert!((cost - want).abs() < 1e-15, "{cost} vs {want}");
+    let unpriced = spans
+        .iter()
+        .find(|s| attrs(s).get("gen_ai.response.id").map(String::as_str) == Some("msg_u"))
+        .unwrap();
+    assert_eq!(float(unpriced, "gen_ai.usage.cost"), None, "never a guess");
+    let agent = by_name(&spans, "invoke_agent a")[0];
+    let agg = float(agent, "vystak.gen_ai.agent.usage.cost").unwrap();
+    assert!((agg - want).abs() < 1e-15);
+    assert!(
+        float(agent, "gen_ai.usage.cost").is_none(),
+        "cost lives on chat spans only"
+    );
+
+    let points = t.points("vystak.gen_ai.client.cost");
+    assert_eq!(points.len(), 1, "{points:?}");
+    assert_eq!(points[0].unit, "{USD}");
+    assert_eq!(points[0].count, 1);
+    assert!((points[0].sum - want).abs() < 1e-15);
+    assert_eq!(
+        points[0].attrs["gen_ai.request.model"],
+        "claude-haiku-4-5-20251001"
+    );
+    assert_eq!(points[0].bounds[0], 0.0001);
+}
+
+#[tokio::test]
+async fn a_failed_turn_is_an_error_and_latest_mode_names_the_provider_once() {
+    let t = T::new();
+    let inst = t.inst().with_semconv_mode(SemconvMode::LatestExperimental);
+    let r = inst
+        .instrument_agent(
+            AgentInvocation::new("coordinator").with_provider("openai"),
+            async { Err::<(), _>(std::io::Error::other("upstream agent failed")) },
+        )
+        .await;
+    assert!(r.is_err());
+    let s = &t.spans()[0];
+    assert_eq!(s.status, Status::error("upstream agent failed"));
+    let a = attrs(s);
+    assert_eq!(a["error.type"], "_OTHER");
+    assert_eq!(a["gen_ai.provider.name"], "openai");
+    assert!(!a.contains_key("gen_ai.system"));
+}
+
+#[tokio::test]
+async fn an_agent_stream_ends_its_span_with_the_stream() {
+    let t = T::new();
+    let inst = t.inst();
+    let items = futures_util::stream::iter([
+        Ok::<_, std::io::Error>("a"),
+        Err(std::io::Error::other("chunk lost")),
+        Ok("b"),
+    ]);
+    let got: Vec<_> = inst
+        .instrument_agent_stream(AgentInvocation::new("streamer"), items)
+        .collect()
+        .await;
+    assert_eq!(got.len(), 3, "every item passes through");
+    let s = &t.spans()[0];
+    assert_eq!(s.name, "invoke_agent streamer");
+    assert_eq!(s.status, Status::error("chunk lost"));
+}
+
+#[tokio::test]
+async fn the_agent_layer_makes_each_service_call_a_turn() {
+    use tower::{service_fn, Layer, ServiceExt};
+    let t = T::new();
+    let inst = t.inst();
+    let inner_inst = inst.clone();
+    let svc = GenAiAgentLayer::with_instrumentation(inst, |q: &String| {
+        AgentInvocation::new(format!("agent-for-{}", q.len()))
+    })
+    .layer(service_fn(move |q: String| {
+        let inst = inner_inst.clone();
+        async move {
+            chat(&inst).await;
+            Ok::<_, std::io::Error>(q.to_uppercase())
+        }
+    }));
+    assert_eq!(svc.oneshot("hey".to_owned()).await.unwrap(), "HEY");
+    let spans = t.spans();
+    let agent = by_name(&spans, "invoke_agent agent-for-3")[0];
+    let chat = by_name(&spans, "gen_ai.chat")[0];
+    assert_eq!(chat.parent_span_id, agent.span_context.span_id());
 }
