@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use vystak_otel::viewer::{PointValue, Receiver, SpanKind, SpanRecord, Store};
+use vystak_otel::viewer::{AttrValue, PointValue, Receiver, SpanKind, SpanRecord, Store};
 
 /// `target/<profile>/examples/agents`, which `cargo test` builds before running tests.
 fn example_binary() -> PathBuf {
@@ -198,7 +198,11 @@ fn check(run: &Run, entry: &str) {
 
     // One gen_ai.chat CLIENT span per model call, with exactly the usage the model reported.
     let calls = run.report["model_calls"].as_array().unwrap();
-    assert_eq!(calls.len(), 4, "plan, weather, time, answer");
+    assert_eq!(
+        calls.len(),
+        5,
+        "plan, weather (asks for the tool), weather (with its result), time, answer"
+    );
     let chats = store.spans_named("gen_ai.chat");
     assert_eq!(chats.len(), calls.len());
     let mut expected_tokens: BTreeMap<(String, &str), (u64, f64)> = BTreeMap::new();
@@ -210,6 +214,7 @@ fn check(run: &Run, entry: &str) {
             .unwrap_or_else(|| panic!("no gen_ai.chat span for {id}"));
         assert_eq!(span.kind, SpanKind::Client);
         assert_eq!(span.str_attr("gen_ai.system"), Some("anthropic"));
+        assert_eq!(span.str_attr("gen_ai.provider.name"), Some("anthropic"));
         for (attr, field, ty) in [
             ("gen_ai.usage.input_tokens", "input_tokens", "input"),
             ("gen_ai.usage.output_tokens", "output_tokens", "output"),
@@ -234,6 +239,15 @@ fn check(run: &Run, entry: &str) {
                 assert!(cache_read <= reported, "{id}: cache hit ratio <= 1");
             }
             assert_eq!(span.int_attr(attr), Some(reported as i64), "{id} {attr}");
+            if let Some(dotted) = attr.strip_suffix("_input_tokens") {
+                // The names Phoenix and Langfuse read, beside the seed's, same values.
+                let dotted = format!("{dotted}.input_tokens");
+                assert_eq!(
+                    span.int_attr(&dotted),
+                    Some(reported as i64),
+                    "{id} {dotted}"
+                );
+            }
             let e = expected_tokens
                 .entry((span.service_name.clone(), ty))
                 .or_default();
@@ -265,6 +279,171 @@ fn check(run: &Run, entry: &str) {
         }
     }
     assert_eq!(got, expected_tokens);
+
+    check_agents_tools_and_cost(run, &spans, &by_id);
+}
+
+/// Issue 14's shape: one `invoke_agent` span per agent turn, the weather agent's tool between
+/// its two model calls, usage on chat spans only, and each call's cost from the price table.
+fn check_agents_tools_and_cost(
+    run: &Run,
+    spans: &[SpanRecord],
+    by_id: &HashMap<&str, &SpanRecord>,
+) {
+    let parent_of = |s: &SpanRecord| by_id[s.parent_span_id.as_deref().unwrap()];
+    let mut agents = HashMap::new();
+    for (service, agent) in [
+        ("vystak-coordinator", "coordinator"),
+        ("vystak-weather-agent", "weather-agent"),
+        ("vystak-time-agent", "time-agent"),
+    ] {
+        let name = format!("invoke_agent {agent}");
+        let turns: Vec<&SpanRecord> = spans.iter().filter(|s| s.name == name).collect();
+        assert_eq!(turns.len(), 1, "{name}");
+        let turn = turns[0];
+        assert_eq!(turn.service_name, service);
+        assert_eq!(turn.kind, SpanKind::Internal, "an in-process agent");
+        assert_eq!(turn.str_attr("gen_ai.operation.name"), Some("invoke_agent"));
+        assert_eq!(turn.str_attr("gen_ai.agent.name"), Some(agent));
+        assert_eq!(
+            turn.str_attr("gen_ai.conversation.id"),
+            Some("demo-context")
+        );
+        let server = parent_of(turn);
+        assert_eq!(
+            (server.service_name.as_str(), server.kind),
+            (service, SpanKind::Server)
+        );
+        agents.insert(service, turn);
+    }
+    // Every model call is made inside its agent's turn.
+    let chats: Vec<&SpanRecord> = spans.iter().filter(|s| s.name == "gen_ai.chat").collect();
+    for chat in &chats {
+        assert_eq!(
+            parent_of(chat).span_id,
+            agents[chat.service_name.as_str()].span_id,
+            "{} gen_ai.chat under its invoke_agent",
+            chat.service_name
+        );
+    }
+
+    // The tool: asked for by the weather agent's first call, run between its two calls.
+    let calls = run.report["model_calls"].as_array().unwrap();
+    let asked: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["tool_use_id"].is_string())
+        .collect();
+    assert_eq!(asked.len(), 1, "one call asked for a tool");
+    let tools: Vec<&SpanRecord> = spans
+        .iter()
+        .filter(|s| s.name == "execute_tool get_weather")
+        .collect();
+    assert_eq!(tools.len(), 1);
+    let tool = tools[0];
+    assert_eq!(tool.service_name, "vystak-weather-agent");
+    assert_eq!(tool.kind, SpanKind::Internal);
+    assert_eq!(
+        parent_of(tool).span_id,
+        agents["vystak-weather-agent"].span_id
+    );
+    assert_eq!(tool.str_attr("gen_ai.tool.name"), Some("get_weather"));
+    assert_eq!(tool.str_attr("gen_ai.tool.type"), Some("function"));
+    assert_eq!(
+        tool.str_attr("gen_ai.tool.call.id"),
+        asked[0]["tool_use_id"].as_str()
+    );
+    assert!(
+        tool.str_attr("gen_ai.tool.call.arguments").is_none(),
+        "content capture is off"
+    );
+    let mut weather_chats: Vec<&&SpanRecord> = chats
+        .iter()
+        .filter(|s| s.service_name == "vystak-weather-agent")
+        .collect();
+    weather_chats.sort_by_key(|s| s.start_unix_nanos);
+    assert_eq!(weather_chats.len(), 2);
+    assert_eq!(
+        weather_chats[0].str_attr("gen_ai.response.id"),
+        asked[0]["id"].as_str(),
+        "the first weather call asked for the tool"
+    );
+    assert!(weather_chats[0].end_unix_nanos <= tool.start_unix_nanos);
+    assert!(tool.end_unix_nanos <= weather_chats[1].start_unix_nanos);
+
+    // Usage on chat spans only: summed over every span, each call counts once, and the sums are
+    // the model server's.
+    for (attr, fields) in [
+        (
+            "gen_ai.usage.input_tokens",
+            &[
+                "input_tokens",
+                "cache_read_input_tokens",
+                "cache_creation_input_tokens",
+            ][..],
+        ),
+        ("gen_ai.usage.output_tokens", &["output_tokens"][..]),
+    ] {
+        let over = |filter: &dyn Fn(&SpanRecord) -> bool| -> i64 {
+            spans
+                .iter()
+                .filter(|s| filter(s))
+                .filter_map(|s| s.int_attr(attr))
+                .sum()
+        };
+        let reported: u64 = calls
+            .iter()
+            .map(|c| fields.iter().map(|f| c[*f].as_u64().unwrap()).sum::<u64>())
+            .sum();
+        assert_eq!(over(&|_| true), reported as i64, "{attr} over all spans");
+        assert_eq!(
+            over(&|s| s.name == "gen_ai.chat"),
+            reported as i64,
+            "{attr}"
+        );
+    }
+    for s in spans.iter().filter(|s| s.name != "gen_ai.chat") {
+        assert!(
+            s.attributes.keys().all(|k| !k.starts_with("gen_ai.usage.")),
+            "{} carries usage",
+            s.name
+        );
+    }
+
+    // Cost = tokens × prices, per call; the cost histogram sums to the same total.
+    let price = &run.report["price_per_million"];
+    let p = |k: &str| price[k].as_f64().unwrap();
+    let mut total = 0.0;
+    for call in calls {
+        let n = |f: &str| call[f].as_u64().unwrap() as f64;
+        let want = (n("input_tokens") * p("input")
+            + n("cache_read_input_tokens") * p("cache_read")
+            + n("cache_creation_input_tokens") * p("cache_creation")
+            + n("output_tokens") * p("output"))
+            / 1e6;
+        let span = chats
+            .iter()
+            .find(|s| s.str_attr("gen_ai.response.id") == call["id"].as_str())
+            .unwrap();
+        let Some(AttrValue::Double(cost)) = span.attributes.get("gen_ai.usage.cost") else {
+            panic!("no gen_ai.usage.cost on {}", call["id"]);
+        };
+        assert!(
+            (cost - want).abs() < 1e-12,
+            "{}: {cost} vs {want}",
+            call["id"]
+        );
+        total += want;
+    }
+    let metric: f64 = run
+        .store
+        .metric_points("vystak.gen_ai.client.cost")
+        .iter()
+        .map(|p| match &p.value {
+            PointValue::Histogram { sum, .. } => *sum,
+            other => panic!("cost is a histogram, got {other:?}"),
+        })
+        .sum();
+    assert!((metric - total).abs() < 1e-12, "{metric} vs {total}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,7 +519,7 @@ async fn dom(url: String) -> String {
 async fn the_web_ui_shows_the_demo_in_a_real_browser() {
     let receiver = Receiver::start_local().await.unwrap();
     let (chat_report, _) = run_into(&receiver, "chat", 0).await;
-    let (slack_report, _) = run_into(&receiver, "slack", 4).await;
+    let (slack_report, _) = run_into(&receiver, "slack", 5).await;
     let store = receiver.store().clone();
     let ui = receiver.ui_url().unwrap();
     let root_of = |service: &str, name: &str| {
@@ -383,7 +562,7 @@ async fn the_web_ui_shows_the_demo_in_a_real_browser() {
     // details panel is the one shown.
     let spans = store.trace(&slack_trace);
     if slack_report["nats"] == Value::Bool(true) {
-        assert_eq!(spans.len(), 17, "the demo's 17-span tree");
+        assert_eq!(spans.len(), 23, "the demo's 23-span tree");
     }
     let by_id: HashMap<&str, &SpanRecord> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     let first_chat = spans
@@ -429,8 +608,8 @@ async fn the_web_ui_shows_the_demo_in_a_real_browser() {
         .collect();
     assert_eq!(
         inline.len(),
-        4,
-        "model, tokens inline on the four chat rows"
+        5,
+        "model, tokens inline on the five chat rows"
     );
     for call in slack_report["model_calls"].as_array().unwrap() {
         let total = call["input_tokens"].as_u64().unwrap()
@@ -455,7 +634,7 @@ async fn the_web_ui_shows_the_demo_in_a_real_browser() {
     // server reported (input = the total input, as the seed has it).
     let d = dom(format!("{ui}/genai")).await;
     let rows = browser::tags_with_class(&d, "tr", "call");
-    assert_eq!(rows.len(), 8);
+    assert_eq!(rows.len(), 10);
     // (Each run's model server numbers its responses from 1: a call is its trace + its id.)
     let calls = chat_report["model_calls"]
         .as_array()
@@ -549,7 +728,7 @@ async fn the_web_ui_shows_the_demo_in_a_real_browser() {
         assert_eq!(shown, expected, "{panel}");
     }
 
-    // Metrics: the token histogram's distribution counts every observation: 4 calls × 4
+    // Metrics: the token histogram's distribution counts every observation: 5 calls × 4
     // token types × 2 turns.
     let d = dom(format!(
         "{ui}/metrics-explorer?metric=gen_ai_client_token_usage&range=15m&end={end}"
@@ -563,7 +742,7 @@ async fn the_web_ui_shows_the_demo_in_a_real_browser() {
         .skip(1)
         .map(|c| c[..c.find('<').unwrap()].parse::<f64>().unwrap())
         .sum();
-    assert_eq!(total, 32.0, "{counts}");
+    assert_eq!(total, 40.0, "{counts}");
     assert!(d.contains("class=\"histbar\""));
 
     // Screenshots at 1280×800 (into crates/vystak-otel-viewer/docs/ with

@@ -26,7 +26,7 @@ mod roles;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use vystak_otel::viewer::{render, Receiver, Viewer, ViewerConfig};
+use vystak_otel::viewer::{render, AttrValue, Receiver, Viewer, ViewerConfig};
 
 use procs::{NatsServer, Service};
 
@@ -248,8 +248,12 @@ async fn orchestrate(args: &roles::RoleArgs) -> Result<(), String> {
     let calls = model.calls();
 
     if let Some(path) = args.get("report") {
+        let (_, price) = roles::demo_prices();
         let report = json!({"entry": entry, "reply": reply_text, "nats": used_nats,
-                            "model_calls": calls});
+                            "model_calls": calls, "model": roles::MODEL,
+                            "price_per_million": {"input": price.input, "output": price.output,
+                                "cache_read": price.cache_read,
+                                "cache_creation": price.cache_creation}});
         std::fs::write(path, report.to_string()).map_err(|e| format!("write {path}: {e}"))?;
     }
 
@@ -330,4 +334,22 @@ async fn print_telemetry(receiver: &Receiver) {
     }
     let summary = render::TokenSummary::from_points(&store.all_metric_points());
     println!("\ntoken usage per service (gen_ai.client.token.usage)\n{summary}");
+    // Cost per service from the chat spans' gen_ai.usage.cost (the demo's price table).
+    let mut cost: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+    for span in store.spans() {
+        if let Some(AttrValue::Double(c)) = span.attributes.get("gen_ai.usage.cost") {
+            let e = cost.entry(span.service_name.clone()).or_default();
+            e.0 += c;
+            e.1 += 1;
+        }
+    }
+    println!(
+        "\ncost per service (gen_ai.usage.cost, {} at $1/$5 per M tokens)",
+        roles::MODEL
+    );
+    for (service, (usd, calls)) in &cost {
+        println!("  {service:<24} ${usd:.6} over {calls} calls");
+    }
+    let total: f64 = cost.values().map(|(c, _)| c).sum();
+    println!("  {:<24} ${total:.6}", "total");
 }

@@ -27,6 +27,8 @@ pub(crate) struct ReportedCall {
     pub(crate) output_tokens: u64,
     pub(crate) cache_read_input_tokens: u64,
     pub(crate) cache_creation_input_tokens: u64,
+    /// The `tool_use` id when the model asked for a tool.
+    pub(crate) tool_use_id: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -100,7 +102,12 @@ fn prompt_text(body: &Value) -> String {
             Some(Value::String(s)) => out.push_str(s),
             Some(Value::Array(parts)) => {
                 for part in parts {
-                    if let Some(t) = part.get("text").and_then(Value::as_str) {
+                    // Text blocks, and the text of tool results.
+                    let text = part
+                        .get("text")
+                        .or_else(|| part.get("content"))
+                        .and_then(Value::as_str);
+                    if let Some(t) = text {
                         out.push_str(t);
                         out.push(' ');
                     }
@@ -111,6 +118,24 @@ fn prompt_text(body: &Value) -> String {
         out.push(' ');
     }
     out
+}
+
+/// The tool the model asks for: `get_weather` when the request offers it and no tool result has
+/// come back yet.
+fn wants_tool(body: &Value) -> Option<&'static str> {
+    let offered = body
+        .get("tools")
+        .and_then(Value::as_array)
+        .is_some_and(|tools| tools.iter().any(|t| t["name"] == "get_weather"));
+    let answered = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("content").and_then(Value::as_array))
+        .flatten()
+        .any(|part| part["type"] == "tool_result");
+    (offered && !answered).then_some("get_weather")
 }
 
 /// The deterministic answer for a prompt.
@@ -135,7 +160,11 @@ async fn messages(State(state): State<ModelState>, Json(body): Json<Value>) -> R
         .to_owned();
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let prompt = prompt_text(&body);
-    let text = answer(&prompt);
+    let tool = wants_tool(&body);
+    let text = match tool {
+        Some(_) => "Let me look up the current weather.".to_owned(),
+        None => answer(&prompt),
+    };
     let has_system = body.get("system").is_some();
     let call = {
         let mut calls = state.calls.lock().expect("model state");
@@ -149,6 +178,7 @@ async fn messages(State(state): State<ModelState>, Json(body): Json<Value>) -> R
             // A system prompt is "cached": the first time it is written, then read.
             cache_read_input_tokens: if has_system { 1024 + 16 * n } else { 0 },
             cache_creation_input_tokens: if has_system { 128 } else { 0 },
+            tool_use_id: tool.map(|_| format!("toolu_msg_demo_{n:04}")),
         };
         calls.push(call.clone());
         call
@@ -156,13 +186,18 @@ async fn messages(State(state): State<ModelState>, Json(body): Json<Value>) -> R
     // A little latency, so durations are visible in the tree.
     tokio::time::sleep(Duration::from_millis(15)).await;
     if !stream {
+        let mut content = vec![json!({"type": "text", "text": text})];
+        if let Some(name) = tool {
+            content.push(json!({"type": "tool_use", "id": call.tool_use_id,
+                                "name": name, "input": {"city": "Lisbon"}}));
+        }
         return Json(json!({
             "id": call.id,
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
+            "content": content,
+            "stop_reason": if tool.is_some() { "tool_use" } else { "end_turn" },
             "stop_sequence": null,
             "usage": {
                 "input_tokens": call.input_tokens,

@@ -18,7 +18,10 @@ use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 use vystak_otel::client::OtelClientMiddleware;
 use vystak_otel::genai::anthropic::{sse_data, MessagesResponse, StreamEvent};
-use vystak_otel::genai::{GenAiCall, GenAiInstrumentation};
+use vystak_otel::genai::{
+    AgentInvocation, GenAiCall, GenAiInstrumentation, GenAiResponse, ModelPrice, PriceTable,
+    ToolExecution,
+};
 use vystak_otel::nats::{NatsHttpBridge, NatsTracing};
 use vystak_otel::server::{EventSpan, OtelServerLayer, SLACK_APP_MENTION};
 use vystak_otel::telemetry::{Channel, ServiceName, Telemetry, TelemetryGuard};
@@ -26,6 +29,16 @@ use vystak_otel::telemetry::{Channel, ServiceName, Telemetry, TelemetryGuard};
 use crate::a2a;
 
 pub(crate) const MODEL: &str = "claude-haiku-4-5-20251001";
+
+/// The demo's price table: Claude Haiku 4.5 list prices (USD per million tokens: $1 input,
+/// $5 output; cache reads 0.1 ×, 5-minute cache writes 1.25 × the input price).
+pub(crate) fn demo_prices() -> (PriceTable, ModelPrice) {
+    let haiku = ModelPrice::anthropic(1.0, 5.0);
+    (PriceTable::new().with_model(MODEL, haiku), haiku)
+}
+
+/// The weather agent's one tool, as the model sees it.
+const GET_WEATHER: &str = "get_weather";
 
 /// Command-line of a child: `--role NAME --key value …`.
 pub(crate) struct RoleArgs(pub(crate) Vec<String>);
@@ -75,7 +88,7 @@ fn deps(model_url: String) -> Deps {
         http: ClientBuilder::new(reqwest::Client::new())
             .with(OtelClientMiddleware::new())
             .build(),
-        genai: GenAiInstrumentation::new(),
+        genai: GenAiInstrumentation::new().with_prices(demo_prices().0),
         model_url,
     }
 }
@@ -101,35 +114,45 @@ async fn stdin_closed() {
     while let Ok(Some(_)) = lines.next_line().await {}
 }
 
-/// One model call, through the GenAI wrappers (JSON or SSE streaming).
-async fn ask_model(deps: &Deps, role: &str, prompt: &str, stream: bool) -> Result<String, String> {
-    let body = json!({
+/// The request body of one model call.
+fn model_body(role: &str, messages: Value, stream: bool) -> Value {
+    json!({
         "model": MODEL,
         "max_tokens": 256,
         "stream": stream,
         "system": format!("You are a Vystak agent. role: {role}"),
-        "messages": [{"role": "user", "content": prompt}],
-    });
+        "messages": messages,
+    })
+}
+
+/// One JSON model call inside its `gen_ai.chat` span.
+async fn call_model(deps: &Deps, body: &Value) -> Result<MessagesResponse, String> {
     let url = format!("{}/v1/messages", deps.model_url);
     let call = GenAiCall::anthropic(MODEL).with_max_tokens(256);
+    deps.genai
+        .instrument(call, async {
+            deps.http
+                .post(&url)
+                .json(body)
+                .send()
+                .await?
+                .error_for_status()?
+                .json::<MessagesResponse>()
+                .await
+                .map_err(reqwest_middleware::Error::from)
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// One model call, through the GenAI wrappers (JSON or SSE streaming).
+async fn ask_model(deps: &Deps, role: &str, prompt: &str, stream: bool) -> Result<String, String> {
+    let body = model_body(role, json!([{"role": "user", "content": prompt}]), stream);
     if !stream {
-        let reply = deps
-            .genai
-            .instrument(call, async {
-                deps.http
-                    .post(&url)
-                    .json(&body)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json::<MessagesResponse>()
-                    .await
-                    .map_err(reqwest_middleware::Error::from)
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        return Ok(reply.text());
+        return Ok(call_model(deps, &body).await?.text());
     }
+    let url = format!("{}/v1/messages", deps.model_url);
+    let call = GenAiCall::anthropic(MODEL).with_max_tokens(256);
     // The request is made on the wrapper's first poll, inside the gen_ai.chat span, so the HTTP
     // client span is its child; events are parsed as they arrive.
     let http = deps.http.clone();
@@ -205,18 +228,78 @@ async fn post_a2a(deps: &Deps, url: &str, text: &str) -> Result<String, String> 
 #[derive(Clone)]
 struct AgentState {
     deps: Deps,
+    name: String,
     role: &'static str,
     stream: bool,
 }
 
+/// The `invoke_agent` span of one turn of the agent `name`, in this process.
+fn turn(name: &str, request: &Value) -> AgentInvocation {
+    let turn = AgentInvocation::new(name)
+        .with_provider("anthropic")
+        .with_request_model(MODEL);
+    // The A2A contextId is the conversation; none is made up when it is absent.
+    match request
+        .pointer("/params/message/contextId")
+        .and_then(Value::as_str)
+    {
+        Some(id) => turn.with_conversation_id(id),
+        None => turn,
+    }
+}
+
+/// The weather agent's tool: a fixed local "lookup".
+async fn get_weather(arguments: &str) -> Result<String, String> {
+    let args: Value = serde_json::from_str(arguments).map_err(|e| e.to_string())?;
+    let city = args.get("city").and_then(Value::as_str).unwrap_or("Lisbon");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    Ok(format!("{city}: 21 C, clear skies, wind NW 11 km/h"))
+}
+
+/// The weather agent's turn: the model asks for `get_weather`, the agent runs it inside an
+/// `execute_tool` span, and a second model call answers with its result.
+async fn weather_turn(deps: &Deps, question: &str) -> Result<String, String> {
+    let mut messages = vec![json!({"role": "user", "content": question})];
+    let mut body = model_body("weather", Value::Array(messages.clone()), false);
+    body["tools"] = json!([{"name": GET_WEATHER, "description": "Current weather for a city",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]);
+    let first = call_model(deps, &body).await?;
+    let calls = first.tool_calls();
+    if calls.is_empty() {
+        return Ok(first.text());
+    }
+    messages.push(json!({"role": "assistant", "content": first.content}));
+    let mut results = Vec::new();
+    for call in &calls {
+        let tool = ToolExecution::from_call(call).with_description("Current weather for a city");
+        let output = deps
+            .genai
+            .instrument_tool(tool, get_weather(&call.arguments))
+            .await?;
+        results.push(json!({"type": "tool_result", "tool_use_id": call.id, "content": output}));
+    }
+    messages.push(json!({"role": "user", "content": results}));
+    body["messages"] = Value::Array(messages);
+    Ok(call_model(deps, &body).await?.text())
+}
+
 async fn agent_a2a(State(s): State<AgentState>, Json(request): Json<Value>) -> Json<Value> {
     let question = a2a::request_text(&request).unwrap_or_default().to_owned();
-    Json(
-        match ask_model(&s.deps, s.role, &question, s.stream).await {
-            Ok(answer) => a2a::reply(&request, &answer),
-            Err(e) => a2a::error(&request, -32603, &e),
-        },
-    )
+    let answer = s
+        .deps
+        .genai
+        .instrument_agent(turn(&s.name, &request), async {
+            if s.role == "weather" {
+                weather_turn(&s.deps, &question).await
+            } else {
+                ask_model(&s.deps, s.role, &question, s.stream).await
+            }
+        })
+        .await;
+    Json(match answer {
+        Ok(answer) => a2a::reply(&request, &answer),
+        Err(e) => a2a::error(&request, -32603, &e),
+    })
 }
 
 pub(crate) async fn run_agent(args: &RoleArgs) -> Result<(), String> {
@@ -230,6 +313,7 @@ pub(crate) async fn run_agent(args: &RoleArgs) -> Result<(), String> {
     };
     let state = AgentState {
         deps: deps(args.need("model")?),
+        name: name.clone(),
         role,
         stream: args.flag("stream"),
     };
@@ -295,39 +379,42 @@ async fn coordinator_a2a(
     Json(request): Json<Value>,
 ) -> Json<Value> {
     let question = a2a::request_text(&request).unwrap_or_default().to_owned();
-    let result: Result<String, String> = async {
-        let plan = ask_model(&s.deps, "plan", &question, false).await?;
-        let weather_question = format!("{question} ({plan})");
-        let weather = post_a2a(&s.deps, &s.weather_url, &weather_question);
-        let time = async {
-            match &s.time {
-                TimeRoute::Http(url) => post_a2a(&s.deps, url, &question).await,
-                TimeRoute::Nats { client, subject } => {
-                    let mut envelope = a2a::message_send(&question);
-                    let reply = NatsTracing::new()
-                        .request(
-                            client,
-                            subject.clone(),
-                            &mut envelope,
-                            Duration::from_secs(60),
-                        )
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    let reply: Value =
-                        serde_json::from_slice(&reply.payload).map_err(|e| e.to_string())?;
-                    a2a::reply_text(&reply)
+    let result: Result<String, String> = s
+        .deps
+        .genai
+        .instrument_agent(turn("coordinator", &request), async {
+            let plan = ask_model(&s.deps, "plan", &question, false).await?;
+            let weather_question = format!("{question} ({plan})");
+            let weather = post_a2a(&s.deps, &s.weather_url, &weather_question);
+            let time = async {
+                match &s.time {
+                    TimeRoute::Http(url) => post_a2a(&s.deps, url, &question).await,
+                    TimeRoute::Nats { client, subject } => {
+                        let mut envelope = a2a::message_send(&question);
+                        let reply = NatsTracing::new()
+                            .request(
+                                client,
+                                subject.clone(),
+                                &mut envelope,
+                                Duration::from_secs(60),
+                            )
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        let reply: Value =
+                            serde_json::from_slice(&reply.payload).map_err(|e| e.to_string())?;
+                        a2a::reply_text(&reply)
+                    }
                 }
-            }
-        };
-        // The two specialists are asked concurrently.
-        let (weather, time) = tokio::join!(weather, time);
-        let prompt = format!(
-            "weather: {}\ntime: {}\nquestion: {question}",
-            weather?, time?
-        );
-        ask_model(&s.deps, "answer", &prompt, false).await
-    }
-    .await;
+            };
+            // The two specialists are asked concurrently.
+            let (weather, time) = tokio::join!(weather, time);
+            let prompt = format!(
+                "weather: {}\ntime: {}\nquestion: {question}",
+                weather?, time?
+            );
+            ask_model(&s.deps, "answer", &prompt, false).await
+        })
+        .await;
     Json(match result {
         Ok(answer) => a2a::reply(&request, &answer),
         Err(e) => a2a::error(&request, -32603, &e),

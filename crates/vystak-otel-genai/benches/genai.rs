@@ -1,15 +1,22 @@
 //! Wrapper overhead per model call over an immediately-ready future: sampled (SDK providers with
-//! a discarding exporter) and telemetry off (no provider installed).
+//! a discarding exporter) and telemetry off (no provider installed); with a price table; and the
+//! agent (`invoke_agent`) and tool (`execute_tool`) wrappers next to `instrument()` and to a
+//! hand-written span on the raw API with the same attributes.
 //!
 //! `cargo bench -p vystak-otel-genai --bench genai`
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use opentelemetry::trace::{FutureExt as _, SpanKind, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use vystak_otel_genai::{GenAiCall, GenAiInstrumentation, GenAiResponse, Usage};
+use vystak_otel_genai::{
+    AgentInvocation, GenAiCall, GenAiInstrumentation, GenAiResponse, ModelPrice, PriceTable,
+    ToolExecution, Usage,
+};
 
 #[derive(Debug)]
 struct Discard;
@@ -66,6 +73,56 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    let priced = sampled.clone().with_prices(
+        PriceTable::new().with_model("claude-haiku-4-5-20251001", ModelPrice::anthropic(1.0, 5.0)),
+    );
+    group.bench_function("vystak sampled, priced", |b| {
+        b.to_async(&rt).iter(|| async {
+            let call = GenAiCall::anthropic("claude-haiku-4-5");
+            black_box(priced.instrument(call, async { Ok::<_, ()>(Reply) }).await)
+        })
+    });
+    for (name, inst) in [("sampled", &sampled), ("telemetry off", &off)] {
+        group.bench_function(format!("agent turn {name}"), |b| {
+            b.to_async(&rt).iter(|| async {
+                let turn = AgentInvocation::new("weather-agent")
+                    .with_provider("anthropic")
+                    .with_conversation_id("C123");
+                black_box(inst.instrument_agent(turn, async { Ok::<_, ()>(1) }).await)
+            })
+        });
+        group.bench_function(format!("tool call {name}"), |b| {
+            b.to_async(&rt).iter(|| async {
+                let tool = ToolExecution::new("get_weather").with_call_id("toolu_01");
+                black_box(
+                    inst.instrument_tool(tool, async { Ok::<_, ()>("21 C".to_owned()) })
+                        .await,
+                )
+            })
+        });
+    }
+    // The peer: the same tool span written by hand on the raw API (4 attributes).
+    let tracer = tp.tracer("hand-written");
+    group.bench_function("hand-written raw-API tool span", |b| {
+        b.to_async(&rt).iter(|| async {
+            let span = tracer
+                .span_builder("execute_tool get_weather")
+                .with_kind(SpanKind::Internal)
+                .with_attributes([
+                    KeyValue::new("gen_ai.operation.name", "execute_tool"),
+                    KeyValue::new("gen_ai.tool.name", "get_weather"),
+                    KeyValue::new("gen_ai.tool.type", "function"),
+                    KeyValue::new("gen_ai.tool.call.id", "toolu_01"),
+                ])
+                .start(&tracer);
+            let cx = Context::current_with_span(span);
+            let out = async { Ok::<_, ()>("21 C".to_owned()) }
+                .with_context(cx.clone())
+                .await;
+            cx.span().end();
+            black_box(out)
+        })
+    });
     group.finish();
     let _ = (tp.shutdown(), mp.shutdown());
 }

@@ -21,6 +21,8 @@ pub const KEY_ATTRIBUTES: &[&str] = &[
     "gen_ai.usage.cache_creation_input_tokens",
     "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cost",
+    "gen_ai.tool.call.id",
     "error.type",
 ];
 
