@@ -602,15 +602,45 @@ async fn the_web_ui_shows_the_demo_in_a_real_browser() {
         browser::attr(selected[0], "data-id").as_deref(),
         Some(first_chat.span_id.as_str())
     );
-    let inline: Vec<&str> = d
-        .match_indices("<span class=\"tokens\">")
-        .map(|(i, _)| &d[i..])
-        .collect();
     assert_eq!(
-        inline.len(),
+        d.matches("<span class=\"genai\"").count(),
         5,
         "model, tokens inline on the five chat rows"
     );
+    // Agent rows sum the calls below them for display; the tool row is marked.
+    let weather_calls: Vec<&Value> = slack_report["model_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["tool_use_id"].is_string())
+        .collect();
+    assert_eq!(weather_calls.len(), 1);
+    let weather_turn = spans
+        .iter()
+        .find(|s| s.name == "invoke_agent weather-agent")
+        .unwrap();
+    let turn_tokens: i64 = spans
+        .iter()
+        .filter(|s| {
+            s.name == "gen_ai.chat" && s.parent_span_id.as_deref() == Some(&weather_turn.span_id)
+        })
+        .map(|s| {
+            s.int_attr("gen_ai.usage.input_tokens").unwrap()
+                + s.int_attr("gen_ai.usage.output_tokens").unwrap()
+        })
+        .sum();
+    let row = &d[d
+        .find(&format!("id=\"row-{}\"", weather_turn.span_id))
+        .unwrap()..];
+    let row = &row[..row.find("class=\"timeline\"").unwrap()];
+    assert!(
+        row.contains(&format!(
+            "agent · 2 calls · <span class=\"tokens\">{} tok</span>",
+            thousands(turn_tokens as u64)
+        )),
+        "{row}"
+    );
+    assert_eq!(d.matches("<span class=\"tool\"").count(), 1, "one tool row");
     for call in slack_report["model_calls"].as_array().unwrap() {
         let total = call["input_tokens"].as_u64().unwrap()
             + call["cache_read_input_tokens"].as_u64().unwrap()

@@ -12,6 +12,12 @@
 //!    the last chunk, the time to first chunk is recorded, usage comes from the chunks, and a
 //!    stream dropped early still records the usage it saw.
 //!
+//! Agent turns and tool calls: [`GenAiInstrumentation::instrument_agent`] (`invoke_agent
+//! {gen_ai.agent.name}`, also as a stream and as [`GenAiAgentLayer`]) and
+//! [`GenAiInstrumentation::instrument_tool`] (`execute_tool {gen_ai.tool.name}`), with
+//! [`GenAiResponse::tool_calls`] from the adapters. Usage is recorded on chat spans only, never
+//! on agent spans, so summing usage over a trace counts each call once.
+//!
 //! The span is a child of the current context at call time but **owned by the wrapper**: it ends
 //! when the model call ends, even if the parent (say, an agent's server span whose a2a handler
 //! spawned the call in a background task) ended first.
@@ -54,7 +60,10 @@
 //!   `gen_ai.request.model`, `gen_ai.response.model`, `gen_ai.response.id`,
 //!   `gen_ai.response.finish_reasons`, `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`,
 //!   `gen_ai.usage.cache_read_input_tokens`, `gen_ai.usage.cache_creation_input_tokens`,
-//!   request parameters, `server.address`/`server.port`, `error.type` + ERROR on failure.
+//!   request parameters, `server.address`/`server.port`, `error.type` + ERROR on failure; beside
+//!   them, with the same values, `gen_ai.provider.name` and the dotted
+//!   `gen_ai.usage.cache_read.input_tokens` / `…cache_creation.input_tokens` (what Phoenix and
+//!   Langfuse read); `gen_ai.usage.cost` (USD) when a [`PriceTable`] prices the model.
 //! - Failures ([`GenAiErrorClass`]): `error.type` is the provider's error type from the body
 //!   ([`ProviderError`], e.g. `overloaded_error`), else its HTTP status (`529`, from
 //!   `reqwest::Error` too), else `timeout`, else `_OTHER` — never a Rust type name; the status
@@ -69,7 +78,7 @@
 //!   `gen_ai.client.operation.time_to_first_chunk` for streams. Attributes: `gen_ai.system`,
 //!   `gen_ai.request.model` (the response's model when known, as the seed does),
 //!   `gen_ai.operation.name`. The buckets are set on the instruments, so they hold with any SDK
-//!   setup.
+//!   setup. `vystak.gen_ai.client.cost` (`{USD}`) for priced calls.
 //! - [`SemconvMode::LatestExperimental`]: span `chat {model}`, `gen_ai.provider.name`,
 //!   `gen_ai.usage.cache_read.input_tokens` / `…cache_creation.input_tokens`, token types
 //!   `input`/`output` only.

@@ -38,5 +38,11 @@ pub(crate) const GEN_AI_USAGE_CACHE_CREATION_DOTTED: &str =
 pub(crate) const GEN_AI_USAGE_COST: &str = "gen_ai.usage.cost";
 /// `error.type`.
 pub(crate) const ERROR_TYPE: &str = "error.type";
+/// `gen_ai.operation.name` of an agent turn (span `invoke_agent {gen_ai.agent.name}`).
+pub(crate) const OPERATION_INVOKE_AGENT: &str = "invoke_agent";
+/// `gen_ai.operation.name` of a tool call (span `execute_tool {gen_ai.tool.name}`).
+pub(crate) const OPERATION_EXECUTE_TOOL: &str = "execute_tool";
+/// `gen_ai.tool.call.id`.
+pub(crate) const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
 /// `gen_ai.response.id`.
 pub(crate) const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";

@@ -15,6 +15,7 @@ use super::{
 use crate::query::traces::{self, is_chat_span, span_tokens, LookupError, TokenTotals};
 use crate::record::{AttrValue, LogRecord, SpanRecord, SpanStatus};
 use crate::render::tree;
+use crate::semconv as sc;
 use crate::store::Store;
 use crate::time::format_utc_millis;
 
@@ -92,6 +93,35 @@ fn pct(x: u64, total: u64) -> String {
 
 /// The trace page body for `spans` (sorted by start, non-empty) and their logs; `q` highlights,
 /// `selected` (a span id, or empty) is the span whose details are shown.
+/// Per agent span (`gen_ai.operation.name=invoke_agent`): the tokens and cost of the chat spans
+/// below it in this trace, summed here for display (the spans themselves carry usage on chat
+/// spans only).
+fn agent_subtree_totals(spans: &[SpanRecord]) -> HashMap<&str, (TokenTotals, Option<f64>, usize)> {
+    let by_id: HashMap<&str, &SpanRecord> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+    let mut out: HashMap<&str, (TokenTotals, Option<f64>, usize)> = HashMap::new();
+    for chat in spans.iter().filter(|s| is_chat_span(s)) {
+        let tokens = span_tokens(chat);
+        let cost = cost_of(chat);
+        let mut current = chat;
+        // Bounded walk: a parent cycle in bad input ends it.
+        for _ in 0..spans.len() {
+            let Some(parent) = current.parent_span_id.as_deref().and_then(|p| by_id.get(p)) else {
+                break;
+            };
+            if parent.str_attr(sc::GEN_AI_OPERATION_NAME) == Some(sc::OPERATION_INVOKE_AGENT) {
+                let e = out.entry(parent.span_id.as_str()).or_default();
+                e.0 += tokens;
+                if let Some(c) = cost {
+                    *e.1.get_or_insert(0.0) += c;
+                }
+                e.2 += 1;
+            }
+            current = parent;
+        }
+    }
+    out
+}
+
 pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected: &str) -> Markup {
     let summary = traces::summarize(spans).expect("non-empty trace");
     let start = summary.start_unix_nanos;
@@ -109,6 +139,7 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
         .collect();
     let hits = texts.iter().filter(|(_, hit)| *hit).count();
     let by_model = totals_by_service_and_model(spans);
+    let agents = agent_subtree_totals(spans);
     let mut logs_by_span: HashMap<&str, Vec<&LogRecord>> = HashMap::new();
     for l in logs {
         if let Some(id) = l.span_id.as_deref() {
@@ -193,6 +224,17 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
                                     @if let Some(c) = cost_of(s) { " · " span.cost { (fmt_cost(c)) } }
                                     " · " span.model { (model_of(s)) }
                                 }
+                            }
+                            @if let Some((t, cost, calls)) = agents.get(s.span_id.as_str()) {
+                                " " span.agent title={ (calls) " model calls below this agent turn" } {
+                                    "agent · " (calls) " calls · " span.tokens { (fmt_int(t.input + t.output)) " tok" }
+                                    @if let Some(c) = cost { " · " span.cost { (fmt_cost(*c)) } }
+                                }
+                            } @else if s.str_attr(sc::GEN_AI_OPERATION_NAME) == Some(sc::OPERATION_INVOKE_AGENT) {
+                                " " span.agent { "agent" }
+                            }
+                            @if s.str_attr(sc::GEN_AI_OPERATION_NAME) == Some(sc::OPERATION_EXECUTE_TOOL) {
+                                " " span.tool title=(s.str_attr(sc::GEN_AI_TOOL_CALL_ID).unwrap_or("")) { "tool" }
                             }
                         }
                         div.timeline {
