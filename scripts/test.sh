@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a new machine: installs what the tests need, then runs cargo test.
 # The NATS tests start their own nats-server (Debian package) on a free 127.0.0.1 port; the
-# web UI tests read every page in headless Chromium (Debian package `chromium`).
+# web UI tests read every page in headless Chromium (Debian package `chromium`); the official
+# W3C Trace Context suite (vendored in third_party/) runs on Python 3 with aiohttp
+# (Debian package `python3-aiohttp`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -11,8 +13,13 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   missing+=(chromium)
 fi
+# Debian's own interpreter: python3-aiohttp is installed for it (a pyenv python3 on PATH would not
+# see it).
+if ! /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1; then
+  missing+=(python3-aiohttp)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing ${missing[*]} (Debian packages) for the NATS and browser tests"
+  echo "installing ${missing[*]} (Debian packages) for the NATS, browser and W3C suite tests"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"

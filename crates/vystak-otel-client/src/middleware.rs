@@ -21,8 +21,9 @@ use crate::extensions::{Attempts, DisableOtelPropagation, DisableOtelSpan, OtelN
 use crate::semconv::{
     error_types, ERROR_TYPE, HTTP_CLIENT_REQUEST_DURATION, HTTP_DURATION_BUCKETS,
     HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_REQUEST_RESEND_COUNT,
-    HTTP_RESPONSE_STATUS_CODE, HTTP_SPAN_NAME_OTHER, KNOWN_METHODS, NETWORK_PROTOCOL_VERSION,
-    OTHER, SERVER_ADDRESS, SERVER_PORT, UNIT_SECONDS, URL_FULL, URL_TEMPLATE,
+    HTTP_RESPONSE_STATUS_CODE, HTTP_SPAN_NAME_OTHER, KNOWN_METHODS, NETWORK_PEER_ADDRESS,
+    NETWORK_PEER_PORT, NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT, UNIT_SECONDS,
+    URL_FULL, URL_TEMPLATE,
 };
 use crate::url::redacted_url;
 
@@ -400,6 +401,17 @@ impl Middleware for OtelClientMiddleware {
                 let code = i64::from(resp.status().as_u16());
                 span.set_attribute(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
                 metric_attrs.push(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
+                // The connection's peer (span only: the metric keeps its low-cardinality set).
+                if let Some(peer) = resp.remote_addr() {
+                    span.set_attribute(KeyValue::new(
+                        key(NETWORK_PEER_ADDRESS),
+                        peer.ip().to_string(),
+                    ));
+                    span.set_attribute(KeyValue::new(
+                        key(NETWORK_PEER_PORT),
+                        i64::from(peer.port()),
+                    ));
+                }
                 if let Some(v) = version(resp.version()) {
                     span.set_attribute(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
                     metric_attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));

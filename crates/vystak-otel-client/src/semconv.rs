@@ -12,6 +12,10 @@ pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 pub const SERVER_ADDRESS: &str = "server.address";
 /// `server.port`.
 pub const SERVER_PORT: &str = "server.port";
+/// `network.peer.address`: the IP the response came from (recommended on client spans).
+pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
+/// `network.peer.port`.
+pub const NETWORK_PEER_PORT: &str = "network.peer.port";
 /// `url.full`.
 pub const URL_FULL: &str = "url.full";
 /// `url.template` (development).
@@ -83,6 +87,8 @@ mod tests {
             (HTTP_RESPONSE_STATUS_CODE, "http.response.status_code"),
             (SERVER_ADDRESS, "server.address"),
             (SERVER_PORT, "server.port"),
+            (NETWORK_PEER_ADDRESS, "network.peer.address"),
+            (NETWORK_PEER_PORT, "network.peer.port"),
             (URL_FULL, "url.full"),
             (URL_TEMPLATE, "url.template"),
             (NETWORK_PROTOCOL_VERSION, "network.protocol.version"),

@@ -214,18 +214,26 @@ impl NatsHttpBridge {
             .with_context(cx.clone())
             .await;
         let reply = match outcome {
-            Ok(body) if body.len() <= max_reply => body,
+            Ok(body) if body.len() <= max_reply => {
+                // The agent's own JSON-RPC error reply: its code is the span's error.
+                crate::jsonrpc::record_reply(&cx.span(), &body, false);
+                body
+            }
             Ok(body) => {
                 let msg = format!(
                     "the agent's reply of {} bytes exceeds the NATS max_payload of {max_reply} bytes",
                     body.len()
                 );
                 fail(&cx, ERROR_MAX_PAYLOAD, &msg);
-                error_reply(&request_id, &msg)
+                let reply = error_reply(&request_id, &msg);
+                crate::jsonrpc::record_reply(&cx.span(), &reply, true);
+                reply
             }
             Err((ty, msg)) => {
                 fail(&cx, ty, &msg);
-                error_reply(&request_id, &msg)
+                let reply = error_reply(&request_id, &msg);
+                crate::jsonrpc::record_reply(&cx.span(), &reply, true);
+                reply
             }
         };
         if let Some(reply_to) = message.reply {

@@ -31,12 +31,16 @@
 //!
 //! Spans: `messaging.system=nats`, `messaging.destination.name`, `messaging.operation.name` and
 //! `.type` (`send` / `process`), `messaging.message.body.size`, `error.type`; `_INBOX.*` reply
-//! subjects never appear in span names.
+//! subjects never appear in span names. A JSON-RPC envelope adds the RPC conventions' attributes:
+//! `rpc.system.name=jsonrpc`, `jsonrpc.protocol.version`, `rpc.method`, `jsonrpc.request.id`
+//! (not for a null id), and on an error reply `rpc.response.status_code` (the error code as a
+//! string) with `error.type` = the code.
 
 mod bridge;
 pub mod envelope;
 mod error;
 mod headers;
+mod jsonrpc;
 pub mod semconv;
 mod tracing;
 

@@ -40,6 +40,24 @@ pub const ERROR_NO_RESPONDERS: &str = "no_responders";
 /// `error.type` of a payload larger than the server accepts.
 pub const ERROR_MAX_PAYLOAD: &str = "max_payload_exceeded";
 
+/// `rpc.system.name` (RPC conventions; `rpc.system` is deprecated).
+pub const RPC_SYSTEM_NAME: &str = "rpc.system.name";
+/// The JSON-RPC value of `rpc.system.name`.
+pub const RPC_SYSTEM_JSONRPC: &str = "jsonrpc";
+/// `rpc.method`: the envelope's `method` (JSON-RPC method names are a small fixed set here; the
+/// value is capped at [`MAX_RPC_METHOD_BYTES`]).
+pub const RPC_METHOD: &str = "rpc.method";
+/// `jsonrpc.request.id`: the envelope's `id` as a string, absent for a null or missing id
+/// (a notification).
+pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
+/// `jsonrpc.protocol.version`: the envelope's `jsonrpc` member (conditionally required when not
+/// `1.0`).
+pub const JSONRPC_PROTOCOL_VERSION: &str = "jsonrpc.protocol.version";
+/// `rpc.response.status_code` (v1.44): a JSON-RPC error reply's `error.code` as a string.
+pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
+/// Longest `rpc.method` / `jsonrpc.request.id` value recorded (bytes, cut at a char boundary).
+pub const MAX_RPC_METHOD_BYTES: usize = 128;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ use vystak_otel_propagator::PropagatorChoice;
 use crate::envelope::{extract_with, inject_with};
 use crate::error::NatsError;
 use crate::headers::{NatsHeaderExtractor, NatsHeaderInjector};
+use crate::jsonrpc;
 use crate::semconv::*;
 
 pub(crate) fn scope() -> InstrumentationScope {
@@ -118,6 +119,7 @@ impl NatsTracing {
         if subject.starts_with(INBOX_PREFIX) {
             attrs.push(KeyValue::new(key(MESSAGING_DESTINATION_TEMPORARY), true));
         }
+        attrs.extend(jsonrpc::request_attributes(envelope));
         let parent = Context::current();
         let span = self.tracer.build_with_context(
             self.tracer
@@ -185,6 +187,9 @@ impl NatsTracing {
                 Ok(r) => r.map_err(NatsError::from),
                 Err(_) => Err(NatsError::Timeout(timeout)),
             };
+        if let Ok(reply) = &result {
+            jsonrpc::record_reply(&cx.span(), &reply.payload, false);
+        }
         Self::end(&cx, result.as_ref().err());
         result
     }
@@ -215,9 +220,14 @@ impl NatsTracing {
 
     /// The caller's context of a received message: the JSON-RPC envelope first, then NATS headers.
     pub fn extract(&self, message: &async_nats::Message) -> Context {
+        let envelope = serde_json::from_slice::<Value>(&message.payload).ok();
+        self.extract_parsed(message, envelope.as_ref())
+    }
+
+    fn extract_parsed(&self, message: &async_nats::Message, envelope: Option<&Value>) -> Context {
         self.propagator.with(|p| {
-            if let Ok(envelope) = serde_json::from_slice::<Value>(&message.payload) {
-                let cx = extract_with(&envelope, p);
+            if let Some(envelope) = envelope {
+                let cx = extract_with(envelope, p);
                 if cx.span().span_context().is_valid() {
                     return cx;
                 }
@@ -238,7 +248,8 @@ impl NatsTracing {
         name: &str,
         queue_group: Option<&str>,
     ) -> Context {
-        let parent = self.extract(message);
+        let envelope = serde_json::from_slice::<Value>(&message.payload).ok();
+        let parent = self.extract_parsed(message, envelope.as_ref());
         let mut attrs = vec![
             KeyValue::new(key(MESSAGING_SYSTEM), MESSAGING_SYSTEM_NATS),
             KeyValue::new(key(MESSAGING_OPERATION_NAME), OPERATION_PROCESS),
@@ -254,6 +265,9 @@ impl NatsTracing {
                 key(MESSAGING_CONSUMER_GROUP_NAME),
                 group.to_owned(),
             ));
+        }
+        if let Some(envelope) = &envelope {
+            attrs.extend(jsonrpc::request_attributes(envelope));
         }
         let span = self.tracer.build_with_context(
             self.tracer

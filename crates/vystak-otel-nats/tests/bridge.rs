@@ -154,6 +154,191 @@ async fn publisher_bridge_agent_is_one_trace() {
         Some("time-agent")
     );
     assert!(spans.iter().all(|s| !s.name.contains("_INBOX")));
+    // The RPC conventions' JSON-RPC attributes on both messaging spans.
+    for span in [send, process] {
+        for (k, v) in [
+            ("rpc.system.name", "jsonrpc"),
+            ("jsonrpc.protocol.version", "2.0"),
+            ("rpc.method", "message/send"),
+            ("jsonrpc.request.id", "req-1"),
+        ] {
+            assert_eq!(span.str_attr(k), Some(v), "{} {k}", span.name);
+        }
+        assert_eq!(span.str_attr("rpc.response.status_code"), None);
+    }
+}
+
+fn memory_tracer() -> (
+    opentelemetry_sdk::trace::SdkTracerProvider,
+    opentelemetry_sdk::trace::InMemorySpanExporter,
+) {
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let tp = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    (tp, exporter)
+}
+
+fn attr(span: &opentelemetry_sdk::trace::SpanData, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_rpc_error_reply_is_the_error_of_both_messaging_spans() {
+    let nats = NatsServer::start();
+    let url = serve(Router::new().route(
+        "/a2a",
+        post(|body: axum::body::Bytes| async move {
+            let req: Value = serde_json::from_slice(&body).unwrap();
+            axum::Json(json!({"jsonrpc": "2.0", "id": req["id"],
+                              "error": {"code": -32602, "message": "no parts in the message"}}))
+        }),
+    ))
+    .await;
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let (agent_tp, agent_spans) = memory_tracer();
+    let bridge = NatsHttpBridge::new(client.clone(), "agents.picky", format!("{url}/a2a"))
+        .with_tracer_provider(&agent_tp)
+        .spawn()
+        .await
+        .unwrap();
+    let (tp, spans) = memory_tracer();
+    let mut env = json!({"jsonrpc": "2.0", "id": 42, "method": "message/send", "params": {}});
+    let reply = NatsTracing::new()
+        .with_tracer_provider(&tp)
+        .request(&client, "agents.picky", &mut env, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let reply: Value = serde_json::from_slice(&reply.payload).unwrap();
+    assert_eq!(reply["error"]["code"], -32602, "passed through unchanged");
+    bridge.shutdown().await;
+    let send = spans.get_finished_spans().unwrap();
+    let process = agent_spans
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name.starts_with("process"))
+        .collect::<Vec<_>>();
+    assert_eq!((send.len(), process.len()), (1, 1));
+    for span in [&send[0], &process[0]] {
+        assert_eq!(attr(span, "jsonrpc.request.id").as_deref(), Some("42"));
+        assert_eq!(
+            attr(span, "rpc.response.status_code").as_deref(),
+            Some("-32602")
+        );
+        assert_eq!(attr(span, "error.type").as_deref(), Some("-32602"));
+        assert_eq!(
+            span.status,
+            opentelemetry::trace::Status::error("no parts in the message"),
+            "{}",
+            span.name
+        );
+    }
+
+    // A bridge-made error reply keeps its specific error.type and adds the code.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (agent_tp, agent_spans) = memory_tracer();
+    let bridge = NatsHttpBridge::new(
+        client.clone(),
+        "agents.gone",
+        format!("http://{closed}/a2a"),
+    )
+    .with_tracer_provider(&agent_tp)
+    .spawn()
+    .await
+    .unwrap();
+    let mut env = envelope("hi");
+    NatsTracing::new()
+        .with_tracer_provider(&tp)
+        .request(&client, "agents.gone", &mut env, Duration::from_secs(10))
+        .await
+        .unwrap();
+    bridge.shutdown().await;
+    let process = agent_spans
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name.starts_with("process"))
+        .unwrap();
+    assert_eq!(attr(&process, "error.type").as_deref(), Some("http"));
+    assert_eq!(
+        attr(&process, "rpc.response.status_code").as_deref(),
+        Some("-32603")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_envelopes_through_a_running_bridge_are_answered_and_harm_nothing() {
+    let nats = NatsServer::start();
+    let url = serve(Router::new().route(
+        "/a2a",
+        post(|body: axum::body::Bytes| async move {
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(req) if req.is_object() => axum::Json(
+                    json!({"jsonrpc": "2.0", "id": req.get("id").cloned().unwrap_or(Value::Null), "result": {}}),
+                ),
+                _ => axum::Json(
+                    json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "parse error"}}),
+                ),
+            }
+        }),
+    ))
+    .await;
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let (agent_tp, agent_spans) = memory_tracer();
+    let bridge = NatsHttpBridge::new(client.clone(), "agents.robust", format!("{url}/a2a"))
+        .with_tracer_provider(&agent_tp)
+        .spawn()
+        .await
+        .unwrap();
+    let long_method = "m".repeat(10_000);
+    let hostile: Vec<Vec<u8>> = vec![
+        b"not json at all".to_vec(),
+        b"".to_vec(),
+        b"[1,2,3]".to_vec(),
+        b"\xff\xfe\x00garbage".to_vec(),
+        br#"{"jsonrpc":"2.0","method":5,"id":{"x":1}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","method":"m","params":{"_meta":{"headers":{"traceparent":"00-zz-zz-01"}}}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","method":"m","params":{"_meta":{"headers":["not","an","object"]}}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","method":"m","params":{"_meta":"string"}}"#.to_vec(),
+        format!(r#"{{"jsonrpc":"2.0","method":"{long_method}","id":1}}"#).into_bytes(),
+        "{\"a\":".repeat(2_000).into_bytes(),
+    ];
+    for payload in &hostile {
+        let reply = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.request("agents.robust", payload.clone().into()),
+        )
+        .await
+        .expect("answered, never a hang")
+        .expect("a reply");
+        let v: Value = serde_json::from_slice(&reply.payload).expect("the reply is JSON-RPC");
+        assert_eq!(v["jsonrpc"], "2.0", "{v}");
+    }
+    // Still serving, and tracing, a good request afterwards.
+    let v = ask(&client, "agents.robust").await;
+    assert_eq!(v["id"], "req-1");
+    bridge.shutdown().await;
+    let process: Vec<_> = agent_spans
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.name.starts_with("process"))
+        .collect();
+    assert_eq!(process.len(), hostile.len() + 1, "one span per message");
+    for s in &process {
+        if let Some(m) = attr(s, "rpc.method") {
+            assert!(m.len() <= 128, "capped rpc.method");
+        }
+        // A bad traceparent is no parent: a fresh trace, not a crash.
+        assert!(s.span_context.is_valid());
+    }
 }
 
 async fn bridge_to(
