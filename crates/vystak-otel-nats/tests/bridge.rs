@@ -514,3 +514,51 @@ async fn a_request_honours_a_timeout_longer_than_the_nats_default() {
     assert_eq!(&reply.payload[..], b"late");
     assert!(started.elapsed() >= Duration::from_secs(12));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_agent_url_never_reaches_a_reply_or_a_span() {
+    let nats = NatsServer::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let (agent_tp, agent_spans) = memory_tracer();
+    let bridge = NatsHttpBridge::new(
+        client.clone(),
+        "agents.signed",
+        format!("http://user:hunter2@{closed}/a2a?sig=s3cr3t&X-Amz-Signature=amzsecret&ok=1"),
+    )
+    .with_tracer_provider(&agent_tp)
+    .spawn()
+    .await
+    .unwrap();
+    let (tp, spans) = memory_tracer();
+    let mut env = envelope("hi");
+    let reply = NatsTracing::new()
+        .with_tracer_provider(&tp)
+        .request(&client, "agents.signed", &mut env, Duration::from_secs(10))
+        .await
+        .unwrap();
+    bridge.shutdown().await;
+    let reply = String::from_utf8_lossy(&reply.payload).into_owned();
+    assert!(reply.contains("unreachable"), "{reply}");
+    let mut everything = vec![reply];
+    for s in spans
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .chain(agent_spans.get_finished_spans().unwrap())
+    {
+        everything.push(format!("{:?} {:?} {:?}", s.status, s.attributes, s.events));
+    }
+    for text in &everything {
+        for secret in ["s3cr3t", "amzsecret", "hunter2"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+    assert!(
+        everything.iter().any(|t| t.contains("sig=REDACTED")),
+        "the URL is still there, redacted: {everything:?}"
+    );
+}

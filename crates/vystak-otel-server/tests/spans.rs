@@ -653,3 +653,112 @@ async fn x_forwarded_for_is_read_from_the_right_skipping_trusted_proxies() {
     let a = via_trusted_proxy(&[("x-forwarded-for", "10.9.9.9, 10.0.0.2")]).await;
     assert_eq!(a["client.address"], "10.9.9.9");
 }
+
+/// Sends one raw HTTP/1.1 request (header bytes as given, so they can be invalid UTF-8) and
+/// returns the status line.
+async fn raw_request(addr: std::net::SocketAddr, headers: &[(&str, Vec<u8>)]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = b"GET /hostile HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n".to_vec();
+    for (name, value) in headers {
+        req.extend_from_slice(name.as_bytes());
+        req.extend_from_slice(b": ");
+        req.extend_from_slice(value);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"\r\n");
+    stream.write_all(&req).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out))
+        .await
+        .expect("answered")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out);
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn invalid_utf8_and_8_kib_header_values_over_real_http_are_served_and_bounded() {
+    let t = Telemetry::new();
+    // The propagator `Telemetry::init()` installs.
+    let app = Router::new()
+        .route("/hostile", get(|| async { "ok" }))
+        .layer(
+            t.layer()
+                .with_propagator(vystak_otel_propagator::W3cTraceContextPropagator::new()),
+        );
+    let (_, addr) = serve(app).await;
+    let valid = TRACEPARENT.as_bytes().to_vec();
+    let big = |c: u8| vec![c; 8 * 1024];
+    // (headers, whether the span continues the caller's trace)
+    let cases: Vec<(Vec<(&str, Vec<u8>)>, bool)> = vec![
+        // A valid traceparent next to a line that is not UTF-8: an invalid value, restart.
+        (
+            vec![
+                ("traceparent", valid.clone()),
+                ("traceparent", b"00-\xe9".to_vec()),
+            ],
+            false,
+        ),
+        (vec![("traceparent", b"\xff\xfe\xfd".to_vec())], false),
+        // 8 KiB traceparent: invalid (55 bytes at version 00).
+        (vec![("traceparent", big(b'a'))], false),
+        // A valid traceparent with an 8 KiB tracestate (over the 512-byte limit) and a
+        // tracestate line that is not UTF-8: the parent is kept, the tracestate is not.
+        (
+            vec![
+                ("traceparent", valid.clone()),
+                ("tracestate", [b"k=".as_slice(), &big(b'v')].concat()),
+            ],
+            true,
+        ),
+        (
+            vec![
+                ("traceparent", valid.clone()),
+                ("tracestate", b"bar=\xe9".to_vec()),
+            ],
+            true,
+        ),
+        // 8 KiB user agent and baggage, invalid UTF-8 in the user agent.
+        (
+            vec![
+                ("traceparent", valid.clone()),
+                ("user-agent", big(b'u')),
+                ("baggage", big(b'b')),
+            ],
+            true,
+        ),
+        (vec![("user-agent", b"agent/\xe9\xff".to_vec())], false),
+    ];
+    for (i, (headers, continues)) in cases.iter().enumerate() {
+        let status = raw_request(addr, headers).await;
+        assert_eq!(
+            status, "HTTP/1.1 200 OK",
+            "case {i}: the request is still served"
+        );
+        let spans = t.wait_spans(i + 1).await;
+        let span = &spans[i];
+        assert_eq!(
+            span.span_context.trace_id().to_string() == TRACE_ID,
+            *continues,
+            "case {i}: continues = {continues}"
+        );
+        if !continues {
+            assert!(!span.parent_span_is_remote, "case {i}: a fresh root");
+        } else {
+            assert_eq!(span.parent_span_id.to_string(), PARENT_ID, "case {i}");
+            assert!(
+                span.span_context.trace_state().header().len() <= 512,
+                "case {i}: the oversized tracestate is not kept"
+            );
+        }
+        for kv in &span.attributes {
+            assert!(
+                kv.value.as_str().len() <= 8 * 1024,
+                "case {i}: {} is {} bytes",
+                kv.key,
+                kv.value.as_str().len()
+            );
+        }
+    }
+}
