@@ -366,11 +366,25 @@ async fn bad_requests_get_the_spec_status_codes_and_the_server_keeps_serving() {
         .unwrap();
     assert_eq!(reply.status(), 405);
 
-    // Too large, raw and after gunzip → 413.
+    // Too large, raw and after gunzip → 413, with a google.rpc.Status in the request's encoding
+    // (not the framework's plain-text rejection).
     let reply = post("/v1/traces", "application/x-protobuf", vec![0; 65 * 1024])
         .await
         .unwrap();
     assert_eq!(reply.status(), 413);
+    assert_eq!(reply.headers()["content-type"], "application/x-protobuf");
+    let body = reply.bytes().await.unwrap();
+    assert_eq!(&body[..2], &[0x08, 0x03]);
+    assert!(
+        String::from_utf8_lossy(&body).contains("larger than"),
+        "{body:?}"
+    );
+    let reply = post("/v1/metrics", "application/json", vec![b' '; 65 * 1024])
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 413);
+    let json: serde_json::Value = reply.json().await.expect("a JSON Status");
+    assert_eq!(json["code"], 3);
     let reply = client
         .post(format!("{base}/v1/traces"))
         .header("content-type", "application/x-protobuf")

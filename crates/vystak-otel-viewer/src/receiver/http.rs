@@ -4,6 +4,7 @@
 use std::io::Read as _;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -82,7 +83,11 @@ fn error(encoding: Encoding, status: StatusCode, message: String) -> Response {
 struct Rejection(Encoding, StatusCode, String);
 
 /// Checks the headers and returns the decompressed body, or why it is refused.
-fn body(headers: &HeaderMap, raw: Bytes, max_bytes: usize) -> Result<(Encoding, Bytes), Rejection> {
+fn body(
+    headers: &HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+    max_bytes: usize,
+) -> Result<(Encoding, Bytes), Rejection> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -101,6 +106,25 @@ fn body(headers: &HeaderMap, raw: Bytes, max_bytes: usize) -> Result<(Encoding, 
                 Encoding::Json,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported content type {content_type:?}: send {PROTOBUF} or {JSON}"),
+            ))
+        }
+    };
+    // A body over the limit (or one that could not be read) is refused in the request's encoding,
+    // like every other OTLP error, not with the framework's plain-text rejection.
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Err(Rejection(
+                encoding,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the body is larger than {max_bytes} bytes"),
+            ))
+        }
+        Err(rejection) => {
+            return Err(Rejection(
+                encoding,
+                rejection.status(),
+                format!("cannot read the body: {}", rejection.body_text()),
             ))
         }
     };
@@ -183,7 +207,11 @@ fn reply<T: Message>(
     }
 }
 
-async fn traces(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes) -> Response {
+async fn traces(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
     let (encoding, body) = match body(&headers, raw, state.max_bytes) {
         Ok(b) => b,
         Err(Rejection(encoding, status, message)) => return error(encoding, status, message),
@@ -201,7 +229,11 @@ async fn traces(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes) 
     }
 }
 
-async fn metrics(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes) -> Response {
+async fn metrics(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
     let (encoding, body) = match body(&headers, raw, state.max_bytes) {
         Ok(b) => b,
         Err(Rejection(encoding, status, message)) => return error(encoding, status, message),
@@ -222,7 +254,11 @@ async fn metrics(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes)
     }
 }
 
-async fn logs(State(state): State<HttpState>, headers: HeaderMap, raw: Bytes) -> Response {
+async fn logs(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
     let (encoding, body) = match body(&headers, raw, state.max_bytes) {
         Ok(b) => b,
         Err(Rejection(encoding, status, message)) => return error(encoding, status, message),
