@@ -691,7 +691,8 @@ async fn invalid_utf8_and_8_kib_header_values_over_real_http_are_served_and_boun
     let valid = TRACEPARENT.as_bytes().to_vec();
     let big = |c: u8| vec![c; 8 * 1024];
     // (headers, whether the span continues the caller's trace)
-    let cases: Vec<(Vec<(&str, Vec<u8>)>, bool)> = vec![
+    type Case = (Vec<(&'static str, Vec<u8>)>, bool);
+    let cases: Vec<Case> = vec![
         // A valid traceparent next to a line that is not UTF-8: an invalid value, restart.
         (
             vec![

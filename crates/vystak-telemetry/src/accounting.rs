@@ -187,12 +187,22 @@ impl SpanCounters {
 
 /// Writes a warning: through `tracing` when a subscriber is installed, else to stderr (a lost
 /// span must never go unreported).
-fn warn(message: &str) {
+pub(crate) fn warn(message: &str) {
     let _suppressed = Context::enter_telemetry_suppressed_scope();
     if tracing::dispatcher::has_been_set() {
         tracing::warn!(target: "vystak_telemetry", "{message}");
     } else {
         eprintln!("WARN vystak_telemetry: {message}");
+    }
+}
+
+/// Writes an informational line, like [`warn`].
+pub(crate) fn info(message: &str) {
+    let _suppressed = Context::enter_telemetry_suppressed_scope();
+    if tracing::dispatcher::has_been_set() {
+        tracing::info!(target: "vystak_telemetry", "{message}");
+    } else {
+        eprintln!("INFO vystak_telemetry: {message}");
     }
 }
 

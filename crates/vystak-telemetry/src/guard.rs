@@ -9,6 +9,8 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::accounting::{SelfMetrics, SpanCounters, SpanStats};
 use crate::env::{DisabledReason, Plan};
+use crate::exporters::{Refusal, Signal, SignalPlan};
+use crate::telemetry::Setup;
 use crate::Error;
 
 /// Span accounting and the shutdown deadline of an enabled guard.
@@ -41,6 +43,8 @@ pub struct TelemetryGuard {
     endpoint: String,
     service_name: String,
     warnings: Vec<String>,
+    setup: Setup,
+    refusals: Vec<Arc<Refusal>>,
 }
 
 impl TelemetryGuard {
@@ -49,6 +53,8 @@ impl TelemetryGuard {
         mp: SdkMeterProvider,
         plan: Plan,
         accounting: Accounting,
+        setup: Setup,
+        refusals: [Arc<Refusal>; 2],
     ) -> Self {
         Self {
             providers: Some((tp, mp)),
@@ -57,10 +63,12 @@ impl TelemetryGuard {
             endpoint: plan.endpoint,
             service_name: plan.service_name,
             warnings: plan.warnings,
+            setup,
+            refusals: refusals.into(),
         }
     }
 
-    pub(crate) fn disabled(reason: DisabledReason, plan: Plan) -> Self {
+    pub(crate) fn disabled(reason: DisabledReason, plan: Plan, setup: Setup) -> Self {
         Self {
             providers: None,
             accounting: None,
@@ -68,7 +76,63 @@ impl TelemetryGuard {
             endpoint: plan.endpoint,
             service_name: plan.service_name,
             warnings: plan.warnings,
+            setup,
+            refusals: Vec::new(),
         }
+    }
+
+    /// How each signal is exported (protocol, endpoint, compression), or why it is off.
+    pub fn signals(&self) -> [&SignalPlan; 2] {
+        [&self.setup.traces, &self.setup.metrics]
+    }
+
+    /// The propagators [`Telemetry::init`](crate::Telemetry::init) installs (from
+    /// `OTEL_PROPAGATORS`, default `tracecontext`, `baggage`).
+    pub fn propagators(&self) -> &[&'static str] {
+        &self.setup.propagators
+    }
+
+    /// Signals the backend refused (HTTP 404/405/415, gRPC UNIMPLEMENTED) and that are no
+    /// longer exported, with why. Warned about once when it happened.
+    pub fn refused_signals(&self) -> Vec<(Signal, &'static str)> {
+        self.refusals
+            .iter()
+            .zip([Signal::Traces, Signal::Metrics])
+            .filter_map(|(r, s)| r.refused().map(|why| (s, why)))
+            .collect()
+    }
+
+    /// One line saying what this process does with its telemetry: service name; per signal the
+    /// endpoint, protocol and compression, or why it is off (and whether the backend refused
+    /// it); the sampler; the propagators. Printed once when the guard is built (unless
+    /// [`Telemetry::with_summary_line(false)`](crate::Telemetry::with_summary_line)).
+    pub fn summary(&self) -> String {
+        let mut out = format!("service {}", self.service_name);
+        if let Some(reason) = self.disabled {
+            out.push_str(&format!("; telemetry off ({reason})"));
+        } else {
+            let refused = self.refused_signals();
+            for plan in self.signals() {
+                out.push_str("; ");
+                out.push_str(&plan.to_string());
+                if let Some((_, why)) = refused.iter().find(|(s, _)| *s == plan.signal) {
+                    out.push_str(&format!(" — refused by the backend ({why}), stopped"));
+                }
+            }
+            out.push_str(&format!("; sampler {}", self.setup.sampler));
+        }
+        let none = self.disabled == Some(DisabledReason::EmptyEndpoint)
+            || self.setup.propagators.is_empty();
+        let propagators = if none {
+            "none".to_owned()
+        } else {
+            self.setup.propagators.join(",")
+        };
+        out.push_str(&format!("; propagators {propagators}"));
+        if !self.warnings.is_empty() {
+            out.push_str(&format!("; {} warning(s)", self.warnings.len()));
+        }
+        out
     }
 
     /// `true` when providers were built (telemetry is on).

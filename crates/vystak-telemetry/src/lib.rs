@@ -74,6 +74,7 @@ mod accounting;
 mod benign;
 mod env;
 mod error;
+mod exporters;
 mod guard;
 pub mod semconv;
 mod service_name;
@@ -84,6 +85,7 @@ pub use accounting::{SpanStats, DROP_WARNING_INTERVAL};
 pub use benign::{BenignErrorFilter, BenignRule, EXCEPTION_EVENT, EXCEPTION_TYPE};
 pub use env::DisabledReason;
 pub use error::Error;
+pub use exporters::{Compression, Protocol, Signal, SignalPlan};
 pub use guard::TelemetryGuard;
 pub use service_name::{Channel, ServiceName, PREFIX};
 pub use telemetry::{

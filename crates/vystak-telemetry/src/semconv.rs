@@ -39,6 +39,45 @@ pub const ENV_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
 /// Default OTLP gRPC endpoint (where `vystak-otel-viewer` listens).
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4317";
 
+/// Default OTLP/HTTP base endpoint (`/v1/traces`, `/v1/metrics` are appended).
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318";
+/// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (used as is).
+pub const ENV_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` (used as is).
+pub const ENV_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// `OTEL_EXPORTER_OTLP_PROTOCOL` (and the `_TRACES_` / `_METRICS_` variants).
+pub const ENV_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// `OTEL_EXPORTER_OTLP_COMPRESSION` (and the `_TRACES_` / `_METRICS_` variants).
+pub const ENV_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// `OTEL_TRACES_EXPORTER`: `otlp` or `none`.
+pub const ENV_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// `OTEL_METRICS_EXPORTER`: `otlp` or `none`.
+pub const ENV_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// `OTEL_PROPAGATORS`: `tracecontext`, `baggage`, `none`.
+pub const ENV_PROPAGATORS: &str = "OTEL_PROPAGATORS";
+/// `OTEL_TRACES_SAMPLER` (read by the SDK when no sampler is set in code).
+pub const ENV_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// Protocol `grpc`.
+pub const PROTOCOL_GRPC: &str = "grpc";
+/// Protocol `http/protobuf`.
+pub const PROTOCOL_HTTP_PROTOBUF: &str = "http/protobuf";
+/// Protocol `http/json`.
+pub const PROTOCOL_HTTP_JSON: &str = "http/json";
+/// Compression `gzip`.
+pub const COMPRESSION_GZIP: &str = "gzip";
+/// Compression `none`.
+pub const COMPRESSION_NONE: &str = "none";
+/// Exporter `otlp`.
+pub const EXPORTER_OTLP: &str = "otlp";
+/// Exporter `none`.
+pub const EXPORTER_NONE: &str = "none";
+/// Propagator `tracecontext`.
+pub const PROPAGATOR_TRACECONTEXT: &str = "tracecontext";
+/// Propagator `baggage`.
+pub const PROPAGATOR_BAGGAGE: &str = "baggage";
+/// Propagator `none`.
+pub const PROPAGATOR_NONE: &str = "none";
+
 /// `OTEL_BSP_MAX_QUEUE_SIZE`: the span export queue's capacity (default 2048).
 pub const ENV_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
 /// `OTEL_EXPORTER_OTLP_TIMEOUT` (ms): one export's timeout, and the shutdown deadline.

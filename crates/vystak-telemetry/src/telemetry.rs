@@ -1,10 +1,13 @@
-//! The `Telemetry` builder: OTLP gRPC providers, resource, propagator.
+//! The `Telemetry` builder: OTLP (gRPC or HTTP) providers, resource, propagator.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{MetricExporter, SpanExporter, WithExportConfig, WithTonicConfig};
+use opentelemetry_otlp::{
+    MetricExporter, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
+};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::resource::{Resource, TelemetryResourceDetector};
@@ -15,10 +18,15 @@ use opentelemetry_sdk::trace::{
 use crate::accounting::{CountingExporter, CountingProcessor, SelfMetrics, SpanCounters};
 use crate::benign::{BenignErrorFilter, BenignRule};
 use crate::env::{resolve, DisabledReason, Plan};
+use crate::exporters::{
+    plan_signal, Compression, ExportOptions, Protocol, RefusableMetrics, RefusableSpans, Refusal,
+    Signal, SignalPlan,
+};
 use crate::guard::TelemetryGuard;
 use crate::semconv::{
     ENV_BSP_MAX_QUEUE_SIZE, ENV_OTLP_METRICS_TIMEOUT, ENV_OTLP_TIMEOUT, ENV_OTLP_TRACES_TIMEOUT,
-    SERVICE_VERSION,
+    ENV_PROPAGATORS, ENV_TRACES_SAMPLER, PROPAGATOR_BAGGAGE, PROPAGATOR_NONE,
+    PROPAGATOR_TRACECONTEXT, SERVICE_VERSION,
 };
 use crate::views::semconv_buckets_view;
 use crate::Error;
@@ -46,6 +54,8 @@ pub struct Telemetry {
     resource_attributes: Vec<KeyValue>,
     benign_rules: Option<Vec<BenignRule>>,
     install_propagator: Option<bool>,
+    export: ExportOptions,
+    summary_line: Option<bool>,
 }
 
 #[derive(Clone, Debug)]
@@ -86,10 +96,64 @@ impl Telemetry {
         self
     }
 
-    /// The OTLP gRPC endpoint, e.g. `http://collector:4317`. Wins over `OTEL_EXPORTER_OTLP_*`
-    /// endpoints — except that `OTEL_EXPORTER_OTLP_ENDPOINT=""` still turns telemetry off.
+    /// The OTLP endpoint of both signals, e.g. `http://collector:4317` (gRPC) or
+    /// `http://collector:4318` (HTTP: `/v1/traces`, `/v1/metrics` are appended). Wins over
+    /// `OTEL_EXPORTER_OTLP_*` endpoints — except that `OTEL_EXPORTER_OTLP_ENDPOINT=""` still turns
+    /// telemetry off.
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
+        let endpoint = endpoint.into();
+        self.export.endpoint = Some(endpoint.clone());
+        self.endpoint = Some(endpoint);
+        self
+    }
+
+    /// The OTLP protocol of both signals (default: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` /
+    /// `…_METRICS_…`, else `OTEL_EXPORTER_OTLP_PROTOCOL`, else [`Protocol::Grpc`]). With an
+    /// HTTP protocol the generic endpoint gets `/v1/traces` / `/v1/metrics` appended.
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.export.protocol = Some(protocol);
+        self
+    }
+
+    /// Export compression of both signals (default: `OTEL_EXPORTER_OTLP_*_COMPRESSION`, else
+    /// none). gzip is built in for gRPC and HTTP.
+    pub fn with_compression(mut self, compression: Compression) -> Self {
+        self.export.compression = Some(compression);
+        self
+    }
+
+    /// The full traces endpoint, used as is (e.g. Phoenix' `http://127.0.0.1:6006/v1/traces`);
+    /// wins over [`with_endpoint`](Self::with_endpoint) for traces.
+    pub fn with_traces_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.export.traces_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The full metrics endpoint, used as is; wins over [`with_endpoint`](Self::with_endpoint)
+    /// for metrics.
+    pub fn with_metrics_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.export.metrics_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Export traces or not (default: `OTEL_TRACES_EXPORTER`, `otlp` | `none`). Off, spans are
+    /// still created and propagated, just not exported.
+    pub fn with_traces(mut self, export: bool) -> Self {
+        self.export.traces = Some(export);
+        self
+    }
+
+    /// Export metrics or not (default: `OTEL_METRICS_EXPORTER`, `otlp` | `none`), e.g. off for a
+    /// traces-only backend such as Jaeger or Phoenix.
+    pub fn with_metrics(mut self, export: bool) -> Self {
+        self.export.metrics = Some(export);
+        self
+    }
+
+    /// Whether building prints the one-line [`TelemetryGuard::summary`] (default `true`;
+    /// through `tracing` when a subscriber is installed, else on stderr).
+    pub fn with_summary_line(mut self, print: bool) -> Self {
+        self.summary_line = Some(print);
         self
     }
 
@@ -205,7 +269,9 @@ impl Telemetry {
         let install_propagator = self.install_propagator.unwrap_or(true);
         let guard = self.build()?;
         if install_propagator && guard.disabled_reason() != Some(DisabledReason::EmptyEndpoint) {
-            opentelemetry::global::set_text_map_propagator(default_propagator());
+            if let Some(p) = propagator_for(guard.propagators()) {
+                opentelemetry::global::set_text_map_propagator(p);
+            }
         }
         if let (Some(tp), Some(mp)) = (guard.tracer_provider(), guard.meter_provider()) {
             opentelemetry::global::set_tracer_provider(tp);
@@ -218,26 +284,29 @@ impl Telemetry {
         self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<TelemetryGuard, Error> {
-        let plan = resolve(self.endpoint.as_deref(), self.service_name.as_deref(), env);
+        let mut plan = resolve(self.endpoint.as_deref(), self.service_name.as_deref(), env);
+        let traces_plan = plan_signal(Signal::Traces, &self.export, env, &mut plan.warnings);
+        let metrics_plan = plan_signal(Signal::Metrics, &self.export, env, &mut plan.warnings);
+        plan.endpoint = traces_plan.endpoint.clone();
+        let propagators = propagators_from_env(env, &mut plan.warnings);
+        let setup = Setup {
+            traces: traces_plan,
+            metrics: metrics_plan,
+            sampler: self.sampler_description(env),
+            propagators,
+        };
+        let print_summary = self.summary_line.unwrap_or(true);
         if let Some(reason) = plan.disabled {
-            return Ok(TelemetryGuard::disabled(reason, plan));
+            let guard = TelemetryGuard::disabled(reason, plan, setup);
+            announce(&guard, print_summary);
+            return Ok(guard);
         }
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
         let resource = self.resource(&plan);
         let metadata = self.metadata()?;
-
-        let mut spans = SpanExporter::builder().with_tonic();
-        let mut metrics = MetricExporter::builder().with_tonic();
-        if let Some(endpoint) = &plan.explicit_endpoint {
-            spans = spans.with_endpoint(endpoint.clone());
-            metrics = metrics.with_endpoint(endpoint.clone());
-        }
-        if let Some(timeout) = self.export_timeout {
-            spans = spans.with_timeout(timeout);
-            metrics = metrics.with_timeout(timeout);
-        }
+        let http_headers: HashMap<String, String> = self.headers.iter().cloned().collect();
         let deadline = self
             .export_timeout
             .unwrap_or_else(|| export_timeout_from_env(env));
@@ -249,35 +318,46 @@ impl Telemetry {
                     .filter(|n| *n > 0)
             })
             .unwrap_or(DEFAULT_MAX_QUEUE_SIZE);
-        if let Some(md) = metadata {
-            spans = spans.with_metadata(md.clone());
-            metrics = metrics.with_metadata(md);
-        }
-        let spans = spans.build().map_err(|e| Error::Exporter {
-            signal: "traces",
-            message: e.to_string(),
-        })?;
-        let metrics = metrics.build().map_err(|e| Error::Exporter {
-            signal: "metrics",
-            message: e.to_string(),
-        })?;
+        let traces_refusal = Refusal::new(Signal::Traces, setup.traces.endpoint.clone());
+        let metrics_refusal = Refusal::new(Signal::Metrics, setup.metrics.endpoint.clone());
+        let exporter_config = ExporterConfig {
+            timeout: self.export_timeout,
+            metadata,
+            headers: http_headers,
+        };
+        let spans = match setup.traces.off {
+            Some(_) => None,
+            None => Some(RefusableSpans::new(
+                build_span_exporter(&setup.traces, &exporter_config)?,
+                traces_refusal.clone(),
+            )),
+        };
+        let metrics = match setup.metrics.off {
+            Some(_) => None,
+            None => Some(RefusableMetrics::new(
+                build_metric_exporter(&setup.metrics, &exporter_config)?,
+                metrics_refusal.clone(),
+            )),
+        };
 
         // The queue bound is enforced (and every drop counted) in front of the batch processor,
         // whose own queue of the same size then never overflows silently.
         let counters = SpanCounters::new(queue_size);
-        let batch = BatchConfigBuilder::default().with_max_queue_size(queue_size);
-        let processor = BatchSpanProcessor::builder(CountingExporter::new(spans, counters.clone()))
-            .with_batch_config(batch.build())
-            .build();
-        let counted = CountingProcessor::new(processor, counters.clone());
-        let filtered = BenignErrorFilter::new(counted).with_rules(
-            self.benign_rules
-                .clone()
-                .unwrap_or_else(|| vec![BenignRule::a2a_queue_shutdown()]),
-        );
-        let mut tracer_provider = SdkTracerProvider::builder()
-            .with_span_processor(filtered)
-            .with_resource(resource.clone());
+        let mut tracer_provider = SdkTracerProvider::builder().with_resource(resource.clone());
+        if let Some(spans) = spans {
+            let batch = BatchConfigBuilder::default().with_max_queue_size(queue_size);
+            let processor =
+                BatchSpanProcessor::builder(CountingExporter::new(spans, counters.clone()))
+                    .with_batch_config(batch.build())
+                    .build();
+            let counted = CountingProcessor::new(processor, counters.clone());
+            let filtered = BenignErrorFilter::new(counted).with_rules(
+                self.benign_rules
+                    .clone()
+                    .unwrap_or_else(|| vec![BenignRule::a2a_queue_shutdown()]),
+            );
+            tracer_provider = tracer_provider.with_span_processor(filtered);
+        }
         match self.sampler.clone() {
             Some(SamplerConfig::Ratio(r)) => {
                 tracer_provider = tracer_provider.with_sampler(Sampler::ParentBased(Box::new(
@@ -289,15 +369,17 @@ impl Telemetry {
         }
         let tracer_provider = tracer_provider.build();
 
-        let mut reader = PeriodicReader::builder(metrics);
-        if let Some(interval) = self.export_interval {
-            reader = reader.with_interval(interval);
-        }
-        let meter_provider = SdkMeterProvider::builder()
-            .with_reader(reader.build())
+        let mut meter_provider = SdkMeterProvider::builder()
             .with_resource(resource)
-            .with_view(semconv_buckets_view)
-            .build();
+            .with_view(semconv_buckets_view);
+        if let Some(metrics) = metrics {
+            let mut reader = PeriodicReader::builder(metrics);
+            if let Some(interval) = self.export_interval {
+                reader = reader.with_interval(interval);
+            }
+            meter_provider = meter_provider.with_reader(reader.build());
+        }
+        let meter_provider = meter_provider.build();
         let self_metrics = SelfMetrics::register(
             &opentelemetry::metrics::MeterProvider::meter_with_scope(
                 &meter_provider,
@@ -307,7 +389,7 @@ impl Telemetry {
             ),
             &counters,
         );
-        Ok(TelemetryGuard::enabled(
+        let guard = TelemetryGuard::enabled(
             tracer_provider,
             meter_provider,
             plan,
@@ -316,7 +398,22 @@ impl Telemetry {
                 _self_metrics: self_metrics,
                 deadline,
             },
-        ))
+            setup,
+            [traces_refusal, metrics_refusal],
+        );
+        announce(&guard, print_summary);
+        Ok(guard)
+    }
+
+    fn sampler_description(&self, env: &dyn Fn(&str) -> Option<String>) -> String {
+        match &self.sampler {
+            Some(SamplerConfig::Ratio(r)) => format!("parentbased_traceidratio({r})"),
+            Some(SamplerConfig::Custom(s)) => format!("{s:?}"),
+            None => match env(ENV_TRACES_SAMPLER).filter(|v| !v.trim().is_empty()) {
+                Some(v) => format!("{v} ({ENV_TRACES_SAMPLER})"),
+                None => "parentbased_always_on".to_owned(),
+            },
+        }
     }
 
     fn resource(&self, plan: &Plan) -> Resource {
@@ -345,6 +442,161 @@ impl Telemetry {
             md.insert(key, value);
         }
         Ok(Some(md))
+    }
+}
+
+/// What every exporter of this setup gets besides its plan.
+struct ExporterConfig {
+    timeout: Option<Duration>,
+    metadata: Option<tonic::metadata::MetadataMap>,
+    headers: HashMap<String, String>,
+}
+
+/// The retry policy, set explicitly so behaviour does not move with the SDK's patch version:
+/// 3 retries, exponential backoff from 100 ms to 1.6 s with up to 100 ms jitter. What is retried
+/// is the OTLP exporter's classification: gRPC UNAVAILABLE, RESOURCE_EXHAUSTED (with
+/// `RetryInfo`), … and HTTP 429, 502, 503, 504 (honouring `Retry-After`).
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::recommended()
+        .with_max_retries(3)
+        .with_initial_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_millis(1600))
+        .with_max_jitter(Duration::from_millis(100))
+}
+
+/// Configures an OTLP exporter builder of either signal from its plan.
+macro_rules! build_exporter {
+    ($builder:expr, $plan:expr, $config:expr, $signal:literal) => {{
+        let plan: &SignalPlan = $plan;
+        let config: &ExporterConfig = $config;
+        let built = match plan.protocol {
+            Protocol::Grpc => {
+                let mut b = $builder
+                    .with_tonic()
+                    .with_endpoint(plan.endpoint.clone())
+                    .with_retry_policy(retry_policy());
+                if plan.compression == Compression::Gzip {
+                    b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                if let Some(t) = config.timeout {
+                    b = b.with_timeout(t);
+                }
+                if let Some(md) = &config.metadata {
+                    b = b.with_metadata(md.clone());
+                }
+                b.build()
+            }
+            Protocol::HttpProtobuf | Protocol::HttpJson => {
+                let mut b = $builder
+                    .with_http()
+                    .with_endpoint(plan.endpoint.clone())
+                    .with_protocol(if plan.protocol == Protocol::HttpJson {
+                        opentelemetry_otlp::Protocol::HttpJson
+                    } else {
+                        opentelemetry_otlp::Protocol::HttpBinary
+                    })
+                    .with_retry_policy(retry_policy());
+                if plan.compression == Compression::Gzip {
+                    b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
+                }
+                if let Some(t) = config.timeout {
+                    b = b.with_timeout(t);
+                }
+                if !config.headers.is_empty() {
+                    b = b.with_headers(config.headers.clone());
+                }
+                b.build()
+            }
+        };
+        built.map_err(|e| Error::Exporter {
+            signal: $signal,
+            message: format!("{} ({})", e, plan),
+        })
+    }};
+}
+
+fn build_span_exporter(plan: &SignalPlan, config: &ExporterConfig) -> Result<SpanExporter, Error> {
+    build_exporter!(SpanExporter::builder(), plan, config, "traces")
+}
+
+fn build_metric_exporter(
+    plan: &SignalPlan,
+    config: &ExporterConfig,
+) -> Result<MetricExporter, Error> {
+    build_exporter!(MetricExporter::builder(), plan, config, "metrics")
+}
+
+/// The resolved exporters, sampler and propagators, for [`TelemetryGuard::summary`].
+#[derive(Clone, Debug)]
+pub(crate) struct Setup {
+    pub(crate) traces: SignalPlan,
+    pub(crate) metrics: SignalPlan,
+    pub(crate) sampler: String,
+    pub(crate) propagators: Vec<&'static str>,
+}
+
+/// `OTEL_PROPAGATORS` (default `tracecontext,baggage`): `tracecontext` (the strict W3C
+/// propagator), `baggage`, `none`; other names are warnings and skipped.
+pub(crate) fn propagators_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<&'static str> {
+    let Some(value) = env(ENV_PROPAGATORS).filter(|v| !v.trim().is_empty()) else {
+        return vec![PROPAGATOR_TRACECONTEXT, PROPAGATOR_BAGGAGE];
+    };
+    let mut out = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match name {
+            PROPAGATOR_TRACECONTEXT | PROPAGATOR_BAGGAGE => {
+                let name = if name == PROPAGATOR_TRACECONTEXT {
+                    PROPAGATOR_TRACECONTEXT
+                } else {
+                    PROPAGATOR_BAGGAGE
+                };
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+            PROPAGATOR_NONE => return Vec::new(),
+            other => warnings.push(format!(
+                "{ENV_PROPAGATORS}: propagator {other:?} is not supported (tracecontext, \
+                 baggage, none); skipped"
+            )),
+        }
+    }
+    out
+}
+
+/// The composite propagator for these names (`None` for none).
+fn propagator_for(names: &[&str]) -> Option<TextMapCompositePropagator> {
+    if names.is_empty() {
+        return None;
+    }
+    if names == [PROPAGATOR_TRACECONTEXT, PROPAGATOR_BAGGAGE] {
+        return Some(default_propagator());
+    }
+    let mut parts: Vec<Box<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>> =
+        Vec::new();
+    for name in names {
+        match *name {
+            PROPAGATOR_TRACECONTEXT => parts.push(Box::new(
+                vystak_otel_propagator::W3cTraceContextPropagator::new()
+                    .with_random_trace_ids(true),
+            )),
+            PROPAGATOR_BAGGAGE => parts.push(Box::new(BaggagePropagator::new())),
+            _ => {}
+        }
+    }
+    Some(TextMapCompositePropagator::new(parts))
+}
+
+/// Reports the warnings, each once, and the summary line when asked.
+fn announce(guard: &TelemetryGuard, print_summary: bool) {
+    for w in guard.warnings() {
+        crate::accounting::warn(w);
+    }
+    if print_summary {
+        crate::accounting::info(&guard.summary());
     }
 }
 
@@ -445,6 +697,24 @@ mod tests {
             ),
             16
         );
+    }
+
+    #[test]
+    fn otel_propagators_names_what_init_installs() {
+        let names = |v: &'static str| {
+            let mut w = Vec::new();
+            let e = move |k: &str| (k == "OTEL_PROPAGATORS").then(|| v.to_owned());
+            (propagators_from_env(&e, &mut w), w)
+        };
+        assert_eq!(names("").0, ["tracecontext", "baggage"], "the default");
+        assert_eq!(names("baggage").0, ["baggage"]);
+        assert_eq!(names("tracecontext, tracecontext").0, ["tracecontext"]);
+        assert!(names("none").0.is_empty());
+        assert!(propagator_for(&names("none").0).is_none());
+        let (n, w) = names("b3,tracecontext,xray");
+        assert_eq!(n, ["tracecontext"]);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("\"b3\""));
     }
 
     #[test]

@@ -1,0 +1,222 @@
+//! Every protocol and compression into `vystak-otel-viewer`'s real receivers (OTLP/gRPC and
+//! OTLP/HTTP), and a traces-only backend that refuses metrics.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry::KeyValue;
+use vystak_otel_viewer::{PointValue, Receiver};
+use vystak_telemetry::{Compression, Protocol, Signal, Telemetry};
+
+/// One span and one token histogram point through `telemetry`, then shutdown; asserts both
+/// arrived at `receiver`.
+async fn roundtrip(receiver: &Receiver, telemetry: Telemetry, label: &str) {
+    let guard = telemetry
+        .with_service_name(format!("vystak-{label}"))
+        .with_summary_line(false)
+        .build()
+        .unwrap();
+    let tracer = guard.tracer_provider().unwrap().tracer("protocols");
+    let mut span = tracer.start(format!("span {label}"));
+    span.set_attribute(KeyValue::new("label", label.to_owned()));
+    span.end();
+    let tokens = guard
+        .meter_provider()
+        .unwrap()
+        .meter("protocols")
+        .u64_histogram("gen_ai.client.token.usage")
+        .with_unit("{token}")
+        .build();
+    tokens.record(1234, &[KeyValue::new("gen_ai.token.type", "input")]);
+    guard.shutdown().unwrap();
+    let store = receiver.store();
+    assert!(
+        store
+            .wait_until(Duration::from_secs(20), |s| {
+                !s.spans_named(&format!("span {label}")).is_empty()
+                    && s.metric_points("gen_ai.client.token.usage")
+                        .iter()
+                        .any(|p| p.service_name == format!("vystak-{label}"))
+            })
+            .await,
+        "{label}: the span and the token point arrive"
+    );
+    let point = store
+        .metric_points("gen_ai.client.token.usage")
+        .into_iter()
+        .find(|p| p.service_name == format!("vystak-{label}"))
+        .unwrap();
+    match point.value {
+        PointValue::Histogram { count, sum, .. } => {
+            assert_eq!((count, sum), (1, 1234.0), "{label}")
+        }
+        other => panic!("{label}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_and_http_protobuf_and_json_with_and_without_gzip_reach_the_viewer() {
+    let receiver = Receiver::start_local().await.unwrap();
+    let http = receiver.http_endpoint().expect("the OTLP/HTTP receiver");
+    for (label, telemetry) in [
+        ("grpc", Telemetry::new().with_endpoint(receiver.endpoint())),
+        (
+            "grpc-gzip",
+            Telemetry::new()
+                .with_endpoint(receiver.endpoint())
+                .with_compression(Compression::Gzip),
+        ),
+        (
+            "http-protobuf",
+            Telemetry::new()
+                .with_protocol(Protocol::HttpProtobuf)
+                .with_endpoint(http.clone()),
+        ),
+        (
+            "http-protobuf-gzip",
+            Telemetry::new()
+                .with_protocol(Protocol::HttpProtobuf)
+                .with_compression(Compression::Gzip)
+                .with_endpoint(http.clone()),
+        ),
+        (
+            "http-json",
+            Telemetry::new()
+                .with_protocol(Protocol::HttpJson)
+                .with_endpoint(http.clone()),
+        ),
+        (
+            "http-json-gzip",
+            Telemetry::new()
+                .with_protocol(Protocol::HttpJson)
+                .with_compression(Compression::Gzip)
+                .with_endpoint(http.clone()),
+        ),
+        (
+            "per-signal-endpoints",
+            Telemetry::new()
+                .with_protocol(Protocol::HttpProtobuf)
+                .with_traces_endpoint(format!("{http}/v1/traces"))
+                .with_metrics_endpoint(format!("{http}/v1/metrics")),
+        ),
+    ] {
+        roundtrip(&receiver, telemetry, label).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_says_what_each_signal_does() {
+    let receiver = Receiver::start_local().await.unwrap();
+    let http = receiver.http_endpoint().unwrap();
+    let guard = Telemetry::new()
+        .with_service_name("vystak-summary")
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_compression(Compression::Gzip)
+        .with_endpoint(http.clone())
+        .with_metrics(false)
+        .with_summary_line(false)
+        .build()
+        .unwrap();
+    let summary = guard.summary();
+    assert_eq!(
+        summary,
+        format!(
+            "service vystak-summary; traces → {http}/v1/traces (http/protobuf, gzip, from code); \
+             metrics off (turned off in code); sampler parentbased_always_on; propagators \
+             tracecontext,baggage"
+        )
+    );
+    let [traces, metrics] = guard.signals();
+    assert_eq!(traces.protocol, Protocol::HttpProtobuf);
+    assert!(metrics.off.is_some());
+    guard.shutdown().unwrap();
+}
+
+/// A traces-only backend (Phoenix, Jaeger): 200 on `/v1/traces`, 405 on `/v1/metrics`.
+async fn traces_only_backend() -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let traces = Arc::new(AtomicUsize::new(0));
+    let metrics = Arc::new(AtomicUsize::new(0));
+    let (t, m) = (traces.clone(), metrics.clone());
+    let app = Router::new()
+        .route(
+            "/v1/traces",
+            post(move || {
+                t.fetch_add(1, Ordering::SeqCst);
+                // An empty ExportTraceServiceResponse.
+                async {
+                    (
+                        [("content-type", "application/x-protobuf")],
+                        Vec::<u8>::new(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/v1/metrics",
+            post(move || {
+                m.fetch_add(1, Ordering::SeqCst);
+                async { (StatusCode::METHOD_NOT_ALLOWED, "metrics are not supported") }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), traces, metrics)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_refuses_metrics_stops_metrics_once_and_keeps_traces() {
+    let (base, traces, metrics) = traces_only_backend().await;
+    let guard = Telemetry::new()
+        .with_service_name("vystak-refused")
+        .with_protocol(Protocol::HttpProtobuf)
+        .with_endpoint(base.clone())
+        .with_summary_line(false)
+        .build()
+        .unwrap();
+    let tracer = guard.tracer_provider().unwrap().tracer("refused");
+    let counter = guard
+        .meter_provider()
+        .unwrap()
+        .meter("refused")
+        .u64_counter("requests")
+        .build();
+    for round in 0..3 {
+        tracer.start(format!("round {round}")).end();
+        counter.add(1, &[]);
+        // A failed export is an error from flush; the application carries on.
+        let _ = guard.force_flush();
+    }
+    assert_eq!(
+        metrics.load(Ordering::SeqCst),
+        1,
+        "metrics were sent once (405 is not retried), then stopped"
+    );
+    assert!(traces.load(Ordering::SeqCst) >= 1, "traces still go out");
+    assert_eq!(
+        guard.refused_signals(),
+        vec![(Signal::Metrics, "HTTP 405 Method Not Allowed")]
+    );
+    assert!(
+        guard
+            .summary()
+            .contains("refused by the backend (HTTP 405 Method Not Allowed)"),
+        "{}",
+        guard.summary()
+    );
+    let before = traces.load(Ordering::SeqCst);
+    tracer.start("after").end();
+    guard.shutdown().unwrap();
+    assert!(traces.load(Ordering::SeqCst) > before, "traces unaffected");
+    assert_eq!(
+        metrics.load(Ordering::SeqCst),
+        1,
+        "no metrics export at shutdown either"
+    );
+}
