@@ -18,11 +18,23 @@ fi
 if ! /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1; then
   missing+=(python3-aiohttp)
 fi
+extra=()
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]} (Debian packages) for the NATS, browser and W3C suite tests"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+  if ! { command -v apt-get >/dev/null 2>&1 \
+         && { [ -z "$SUDO" ] || command -v sudo >/dev/null 2>&1; } \
+         && $SUDO apt-get update -qq \
+         && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"; }; then
+    if [ -n "${CI:-}" ]; then
+      echo "error: cannot install ${missing[*]}, which CI needs" >&2
+      exit 1
+    fi
+    echo "warning: could not install ${missing[*]} (no apt-get, root or sudo?)." >&2
+    echo "         Install them yourself: sudo apt-get install -y ${missing[*]}" >&2
+    echo "         Running every test anyway: the ones that need them fail and say so." >&2
+    extra=(--no-fail-fast)
+  fi
 fi
 export PATH="$PATH:/usr/sbin"
-exec cargo test --workspace "$@"
+exec cargo test --workspace "${extra[@]}" "$@"

@@ -15,6 +15,8 @@
 //! | `nats`       | [`nats`]               | `vystak-otel-nats`       | `params._meta.headers` propagation, NATS helpers, `NatsHttpBridge` |
 //! | `viewer`     | [`viewer`]             | `vystak-otel-viewer`     | embedded OTLP gRPC receiver + trace-tree / token-summary rendering |
 //! | `full`       | all of the above       |                          | default |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![doc = include_str!("../README.md")]
 

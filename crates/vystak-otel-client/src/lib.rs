@@ -58,6 +58,8 @@
 //! - With no tracer provider installed (telemetry off), no span or metric work is done; the
 //!   global propagator is still applied.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod carrier;
 mod extensions;
 mod middleware;

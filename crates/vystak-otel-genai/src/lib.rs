@@ -95,6 +95,8 @@
 //! looked up at each call, so instrumentation built or used before telemetry is installed
 //! records as soon as it is.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod agent;
 #[cfg(feature = "anthropic")]
 pub mod anthropic;

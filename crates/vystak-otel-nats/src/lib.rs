@@ -36,6 +36,8 @@
 //! (not for a null id), and on an error reply `rpc.response.status_code` (the error code as a
 //! string) with `error.type` = the code.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod bridge;
 pub mod envelope;
 mod error;

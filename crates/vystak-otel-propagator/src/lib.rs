@@ -23,6 +23,8 @@
 //! ## Features
 //! - `http` (default): [`HeaderMapExtractor`] / [`HeaderMapInjector`] for `http::HeaderMap`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod choice;
 #[cfg(feature = "http")]
 mod http;

@@ -71,6 +71,8 @@
 //! - `axum` (default): `http.route` from `MatchedPath`, `client.address` from `ConnectInfo`.
 //!   Without it, `client.address` comes from a `SocketAddr` request extension.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod body;
 mod event;
 mod forwarded;

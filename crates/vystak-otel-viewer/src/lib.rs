@@ -60,6 +60,8 @@
 //! latest-point series are kept by default ([`StoreOptions`] changes that); the oldest are
 //! evicted first. The SQLite file holds the same bounds.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 pub mod api;
 mod convert;
 mod error;

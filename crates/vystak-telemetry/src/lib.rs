@@ -70,6 +70,8 @@
 //! Run providers in a **multi-thread** Tokio runtime: the tonic exporter behind a blocking flush on
 //! a current-thread runtime can only time out (opentelemetry-rust #2188, #2071).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod accounting;
 mod benign;
 mod env;
