@@ -3,7 +3,6 @@
 //! way a user would do it: `Telemetry::init()`, `OtelServerLayer`, `OtelClientMiddleware`, the
 //! GenAI wrappers, and (for the NATS agent) `NatsHttpBridge`.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 use vystak_otel::client::OtelClientMiddleware;
-use vystak_otel::genai::anthropic::{sse_data, MessagesResponse, StreamEvent};
+use vystak_otel::genai::anthropic::{MessagesResponse, SseDecoder, StreamEvent};
 use vystak_otel::genai::{
     AgentInvocation, GenAiCall, GenAiInstrumentation, GenAiResponse, ModelPrice, PriceTable,
     ToolExecution,
@@ -177,35 +176,24 @@ async fn ask_model(deps: &Deps, role: &str, prompt: &str, stream: bool) -> Resul
 #[derive(Debug)]
 struct ModelError(String);
 
-/// Parses an SSE byte stream into Anthropic stream events as they arrive.
+/// Parses an SSE byte stream into Anthropic stream events as they arrive (the crate's
+/// incremental decoder: chunks may split lines and characters anywhere).
 fn sse_events(
     bytes: impl Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
 ) -> impl Stream<Item = Result<StreamEvent, ModelError>> {
-    let state = (bytes.boxed(), String::new(), VecDeque::new());
-    futures_util::stream::unfold(state, |(mut bytes, mut buf, mut queue)| async move {
-        loop {
-            if let Some(event) = queue.pop_front() {
-                return Some((event, (bytes, buf, queue)));
-            }
-            match bytes.next().await {
-                Some(Ok(chunk)) => {
-                    buf.push_str(&String::from_utf8_lossy(&chunk));
-                    while let Some(end) = buf.find("\n\n") {
-                        let block: String = buf.drain(..end + 2).collect();
-                        for data in sse_data(&block) {
-                            queue.push_back(
-                                StreamEvent::parse(data).map_err(|e| ModelError(e.to_string())),
-                            );
-                        }
-                    }
-                }
-                Some(Err(e)) => {
-                    queue.push_back(Err(ModelError(e.to_string())));
-                }
-                None => return None,
-            }
-        }
-    })
+    bytes
+        .scan(SseDecoder::default(), |sse, chunk| {
+            let events: Vec<Result<StreamEvent, ModelError>> = match chunk {
+                Ok(chunk) => sse
+                    .push(&chunk)
+                    .iter()
+                    .map(|data| StreamEvent::parse(data).map_err(|e| ModelError(e.to_string())))
+                    .collect(),
+                Err(e) => vec![Err(ModelError(e.to_string()))],
+            };
+            futures_util::future::ready(Some(futures_util::stream::iter(events)))
+        })
+        .flatten()
 }
 
 async fn post_a2a(deps: &Deps, url: &str, text: &str) -> Result<String, String> {

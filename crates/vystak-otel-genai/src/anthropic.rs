@@ -277,12 +277,84 @@ impl GenAiChunk for StreamEvent {
 }
 
 /// Splits an SSE body into the `data:` payloads of its events (a small helper for tests and
-/// simple clients; a production client parses incrementally).
+/// simple clients; a streaming client uses [`SseDecoder`]).
 pub fn sse_data(body: &str) -> impl Iterator<Item = &str> {
     body.lines()
         .filter_map(|l| l.strip_prefix("data:"))
         .map(str::trim)
         .filter(|d| !d.is_empty())
+}
+
+/// An incremental Server-Sent Events decoder for streaming replies: feed it the body's chunks as
+/// they arrive, get each complete event's `data` (multi-line data joined with `\n`, as the SSE
+/// spec says). Chunks may split lines and UTF-8 characters anywhere; `\n`, `\r\n` and `\r`
+/// line ends are understood; comments and other fields are skipped.
+///
+/// ```
+/// use vystak_otel_genai::anthropic::{SseDecoder, StreamEvent};
+/// let mut sse = SseDecoder::default();
+/// let mut events = Vec::new();
+/// for chunk in ["event: ping\ndata: {\"type\"", ": \"ping\"}\n", "\n"] {
+///     events.extend(sse.push(chunk.as_bytes()));
+/// }
+/// assert_eq!(events, [r#"{"type": "ping"}"#]);
+/// assert!(matches!(StreamEvent::parse(&events[0]).unwrap(), StreamEvent::Other));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SseDecoder {
+    buf: Vec<u8>,
+    data: Option<String>,
+}
+
+impl SseDecoder {
+    /// Takes one chunk; returns the `data` of every event it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        self.buf.extend_from_slice(chunk);
+        let mut out = Vec::new();
+        while let Some(end) = self.buf.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            // A `\r` at the end of the buffer may be the first half of `\r\n`: wait for more.
+            if self.buf[end] == b'\r' && end + 1 == self.buf.len() {
+                break;
+            }
+            let skip = if self.buf[end] == b'\r' && self.buf.get(end + 1) == Some(&b'\n') {
+                2
+            } else {
+                1
+            };
+            let line: Vec<u8> = self.buf.drain(..end + skip).take(end).collect();
+            let line = String::from_utf8_lossy(&line);
+            if line.is_empty() {
+                out.extend(self.data.take());
+                continue;
+            }
+            if let Some(value) = line.strip_prefix("data") {
+                let Some(value) = value.strip_prefix(':').or(value.is_empty().then_some("")) else {
+                    continue;
+                };
+                let value = value.strip_prefix(' ').unwrap_or(value);
+                match &mut self.data {
+                    Some(d) => {
+                        d.push('\n');
+                        d.push_str(value);
+                    }
+                    None => self.data = Some(value.to_owned()),
+                }
+            }
+        }
+        out
+    }
+
+    /// The last event when the body ended without its blank line.
+    pub fn finish(&mut self) -> Option<String> {
+        // Earlier pushes returned every complete event; what is left is at most one line.
+        let mut out = if self.buf.is_empty() {
+            Vec::new()
+        } else {
+            self.push(b"\n")
+        };
+        out.extend(self.data.take());
+        out.pop()
+    }
 }
 
 #[cfg(test)]
@@ -361,6 +433,30 @@ data: {\"type\":\"message_stop\"}\n";
             Some("claude-haiku-4-5-20251001")
         );
         assert!(matches!(events[2], StreamEvent::Other));
+    }
+
+    #[test]
+    fn the_sse_decoder_survives_any_chunking() {
+        let body =
+            "event: content_block_delta\r\ndata: {\"text\": \"caf\u{e9} \u{1f600}\"}\r\n\r\n\
+: a comment\n\ndata: line one\ndata: line two\n\nretry: 10\ndata\n\n";
+        let want = [
+            "{\"text\": \"caf\u{e9} \u{1f600}\"}".to_owned(),
+            "line one\nline two".to_owned(),
+            String::new(),
+        ];
+        let bytes = body.as_bytes();
+        for size in 1..=bytes.len() {
+            let mut sse = SseDecoder::default();
+            let mut got = Vec::new();
+            for chunk in bytes.chunks(size) {
+                got.extend(sse.push(chunk));
+            }
+            assert_eq!(got, want, "chunk size {size}");
+        }
+        let mut sse = SseDecoder::default();
+        assert!(sse.push(b"data: no blank line at the end").is_empty());
+        assert_eq!(sse.finish().as_deref(), Some("no blank line at the end"));
     }
 
     #[test]

@@ -9,10 +9,7 @@ use http::HeaderMap;
 
 /// An address range of trusted proxies: an IP address or a CIDR block (`10.0.0.0/8`, `::1/128`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProxyNet {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct ProxyNet(ipnet::IpNet);
 
 /// A `ProxyNet` that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -23,27 +20,20 @@ impl FromStr for ProxyNet {
     type Err = ProxyNetError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || ProxyNetError(s.to_owned());
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s.trim(), None),
+        let t = s.trim();
+        let net = if t.contains('/') {
+            // Host bits may be set (`10.1.2.3/8` is `10.0.0.0/8`), as in most proxy configs.
+            t.parse::<ipnet::IpNet>().ok().map(|n| n.trunc())
+        } else {
+            t.parse::<IpAddr>().ok().map(ipnet::IpNet::from)
         };
-        let addr: IpAddr = addr.parse().map_err(|_| err())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(err)?,
-            None => max,
-        };
-        Ok(Self { addr, prefix })
+        net.map(Self).ok_or_else(|| ProxyNetError(s.to_owned()))
     }
 }
 
 impl From<IpAddr> for ProxyNet {
     fn from(addr: IpAddr) -> Self {
-        Self {
-            addr,
-            prefix: if addr.is_ipv4() { 32 } else { 128 },
-        }
+        Self(ipnet::IpNet::from(addr))
     }
 }
 
@@ -54,21 +44,7 @@ impl ProxyNet {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip)
     }
 }
 
