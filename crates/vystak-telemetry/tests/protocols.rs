@@ -220,3 +220,58 @@ async fn a_backend_that_refuses_metrics_stops_metrics_once_and_keeps_traces() {
         "no metrics export at shutdown either"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_endpoint_is_a_clear_warning_and_never_a_hang() {
+    // A TLS listener we cannot speak to (this build has no TLS): it accepts and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    // gRPC: the exporter refuses to build, so init is an error that says why (never a silently
+    // missing signal).
+    let err = Telemetry::new()
+        .with_service_name("vystak-https")
+        .with_endpoint(format!("https://{addr}"))
+        .with_summary_line(false)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("TLS"), "{err}");
+    // HTTP: built, with a warning; the export fails, and shutdown stays bounded.
+    {
+        let protocol = Protocol::HttpProtobuf;
+        let guard = Telemetry::new()
+            .with_service_name("vystak-https")
+            .with_protocol(protocol)
+            .with_endpoint(format!("https://{addr}"))
+            .with_export_timeout(Duration::from_secs(2))
+            .with_summary_line(false)
+            .build()
+            .unwrap();
+        assert!(
+            guard.warnings().iter().any(|w| w.contains("no TLS")),
+            "{protocol}: {:?}",
+            guard.warnings()
+        );
+        guard
+            .tracer_provider()
+            .unwrap()
+            .tracer("https")
+            .start("lost")
+            .end();
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || guard.shutdown())
+            .await
+            .unwrap();
+        assert!(result.is_err(), "{protocol}: the lost span is reported");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{protocol}: shutdown is bounded by the export timeout, took {:?}",
+            started.elapsed()
+        );
+    }
+}
