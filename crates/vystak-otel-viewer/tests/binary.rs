@@ -11,15 +11,11 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_prints_each_completed_trace() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: the binary picks a free port and prints it (no race with the other tests' ports).
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
         .args([
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
             "--http",
             "off",
             "--ui",
@@ -37,7 +33,16 @@ async fn the_binary_prints_each_completed_trace() {
         .unwrap()
         .unwrap()
         .unwrap();
-    assert!(first.contains(&format!("127.0.0.1:{port}")), "{first}");
+    let port: u16 = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no address in {first:?}"));
 
     let exporter = SpanExporter::builder()
         .with_tonic()
@@ -58,10 +63,14 @@ async fn the_binary_prints_each_completed_trace() {
         cx.span()
             .set_attribute(opentelemetry::KeyValue::new("http.route", "/a2a"));
     });
-    tp.shutdown().unwrap();
+    // Off the runtime's worker threads: the exporter's I/O runs on this runtime.
+    tokio::task::spawn_blocking(move || tp.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
 
     let mut printed = Vec::new();
-    let found = tokio::time::timeout(Duration::from_secs(20), async {
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(line)) = lines.next_line().await {
             let done = line.starts_with("(2 spans)");
             printed.push(line);
