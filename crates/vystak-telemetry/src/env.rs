@@ -4,8 +4,7 @@
 use opentelemetry::KeyValue;
 
 use crate::semconv::{
-    DEFAULT_ENDPOINT, ENV_OTLP_ENDPOINT, ENV_RESOURCE_ATTRIBUTES, ENV_SDK_DISABLED,
-    ENV_SERVICE_NAME, SERVICE_NAME,
+    ENV_OTLP_ENDPOINT, ENV_RESOURCE_ATTRIBUTES, ENV_SDK_DISABLED, ENV_SERVICE_NAME, SERVICE_NAME,
 };
 
 /// Why telemetry is off.
@@ -36,19 +35,15 @@ impl std::fmt::Display for DisabledReason {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Plan {
     pub(crate) disabled: Option<DisabledReason>,
-    /// The endpoint to pass to the exporters explicitly (`None`: let the exporter resolve the
-    /// per-signal and generic env vars itself).
-    pub(crate) explicit_endpoint: Option<String>,
-    /// The endpoint spans go to, for reporting.
-    pub(crate) endpoint: String,
     pub(crate) service_name: String,
     pub(crate) resource_attributes: Vec<KeyValue>,
     pub(crate) warnings: Vec<String>,
 }
 
-/// Resolves the plan for `explicit_endpoint` / `explicit_service_name` against `env`.
+/// Resolves whether telemetry is on, the service name and the resource for
+/// `explicit_service_name` against `env`. (Each signal's endpoint, protocol and compression:
+/// [`crate::exporters::plan_signal`].)
 pub(crate) fn resolve(
-    explicit_endpoint: Option<&str>,
     explicit_service_name: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Plan {
@@ -61,16 +56,6 @@ pub(crate) fn resolve(
     } else {
         None
     };
-    let explicit_endpoint = explicit_endpoint
-        .map(str::trim)
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned);
-    let endpoint = explicit_endpoint
-        .clone()
-        .or_else(|| env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").filter(|e| !e.is_empty()))
-        .or(env_endpoint.filter(|e| !e.is_empty()))
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-
     let mut resource_attributes = match env(ENV_RESOURCE_ATTRIBUTES) {
         Some(raw) if !raw.trim().is_empty() => match parse_resource_attributes(&raw) {
             Ok(attrs) => attrs,
@@ -95,8 +80,6 @@ pub(crate) fn resolve(
         .unwrap_or_else(unknown_service);
     Plan {
         disabled,
-        explicit_endpoint,
-        endpoint,
         service_name,
         resource_attributes,
         warnings,
@@ -169,58 +152,21 @@ mod tests {
     }
 
     #[test]
-    fn endpoint_explicit_beats_env_beats_default() {
-        let plan = resolve(
-            Some("http://code:4317"),
-            None,
-            &env(&[(ENV_OTLP_ENDPOINT, "http://env:4317")]),
-        );
-        assert_eq!(plan.endpoint, "http://code:4317");
-        assert_eq!(plan.explicit_endpoint.as_deref(), Some("http://code:4317"));
-        assert_eq!(plan.disabled, None);
-
-        let plan = resolve(None, None, &env(&[(ENV_OTLP_ENDPOINT, "http://env:4317")]));
-        assert_eq!(plan.endpoint, "http://env:4317");
-        assert_eq!(
-            plan.explicit_endpoint, None,
-            "the exporter resolves env vars itself"
-        );
-
-        let plan = resolve(None, None, &env(&[]));
-        assert_eq!(plan.endpoint, "http://localhost:4317");
-        assert_eq!(plan.disabled, None);
-    }
-
-    #[test]
-    fn an_empty_explicit_endpoint_counts_as_unset() {
-        let plan = resolve(
-            Some("  "),
-            None,
-            &env(&[(ENV_OTLP_ENDPOINT, "http://env:4317")]),
-        );
-        assert_eq!(plan.endpoint, "http://env:4317");
-    }
-
-    #[test]
-    fn empty_env_endpoint_turns_telemetry_off_even_with_a_code_endpoint() {
-        for explicit in [None, Some("http://code:4317")] {
-            let plan = resolve(explicit, None, &env(&[(ENV_OTLP_ENDPOINT, "")]));
-            assert_eq!(
-                plan.disabled,
-                Some(DisabledReason::EmptyEndpoint),
-                "{explicit:?}"
-            );
-        }
+    fn empty_env_endpoint_turns_telemetry_off() {
+        // Whatever the code sets (the builder-level test:
+        // `empty_endpoint_env_builds_nothing_even_outside_a_runtime`).
+        let plan = resolve(None, &env(&[(ENV_OTLP_ENDPOINT, "")]));
+        assert_eq!(plan.disabled, Some(DisabledReason::EmptyEndpoint));
     }
 
     #[test]
     fn sdk_disabled_true_in_any_case_turns_telemetry_off() {
         for v in ["true", "TRUE", "True", " true "] {
-            let plan = resolve(None, None, &env(&[(ENV_SDK_DISABLED, v)]));
+            let plan = resolve(None, &env(&[(ENV_SDK_DISABLED, v)]));
             assert_eq!(plan.disabled, Some(DisabledReason::SdkDisabled), "{v:?}");
         }
         for v in ["false", "", "1", "yes"] {
-            let plan = resolve(None, None, &env(&[(ENV_SDK_DISABLED, v)]));
+            let plan = resolve(None, &env(&[(ENV_SDK_DISABLED, v)]));
             assert_eq!(plan.disabled, None, "{v:?}");
         }
     }
@@ -231,14 +177,11 @@ mod tests {
             (ENV_SERVICE_NAME, "from-env"),
             (ENV_RESOURCE_ATTRIBUTES, "service.name=from-attrs,team=ai"),
         ]);
-        assert_eq!(
-            resolve(None, Some("from-code"), &all).service_name,
-            "from-code"
-        );
-        assert_eq!(resolve(None, None, &all).service_name, "from-env");
+        assert_eq!(resolve(Some("from-code"), &all).service_name, "from-code");
+        assert_eq!(resolve(None, &all).service_name, "from-env");
         let attrs_only = env(&[(ENV_RESOURCE_ATTRIBUTES, "service.name=from-attrs")]);
-        assert_eq!(resolve(None, None, &attrs_only).service_name, "from-attrs");
-        let none = resolve(None, None, &env(&[])).service_name;
+        assert_eq!(resolve(None, &attrs_only).service_name, "from-attrs");
+        let none = resolve(None, &env(&[])).service_name;
         assert!(none.starts_with("unknown_service"), "{none}");
     }
 
@@ -264,7 +207,7 @@ mod tests {
     #[test]
     fn malformed_resource_attributes_are_discarded_whole_with_a_warning() {
         for bad in ["a=1,broken", "a=%zz", "=x", "a=%E2%28"] {
-            let plan = resolve(None, None, &env(&[(ENV_RESOURCE_ATTRIBUTES, bad)]));
+            let plan = resolve(None, &env(&[(ENV_RESOURCE_ATTRIBUTES, bad)]));
             assert!(plan.resource_attributes.is_empty(), "{bad}");
             assert_eq!(plan.warnings.len(), 1, "{bad}");
         }

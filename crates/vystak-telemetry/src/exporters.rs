@@ -3,8 +3,7 @@
 //! wrapper that stops a signal the backend refuses.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -333,8 +332,8 @@ pub(crate) fn refusal(error: &OTelSdkError) -> Option<&'static str> {
 pub(crate) struct Refusal {
     signal: Signal,
     endpoint: String,
-    refused: AtomicBool,
-    why: Mutex<Option<&'static str>>,
+    /// Set once, by the first refusal.
+    why: OnceLock<&'static str>,
 }
 
 impl Refusal {
@@ -342,29 +341,24 @@ impl Refusal {
         Arc::new(Self {
             signal,
             endpoint,
-            refused: AtomicBool::new(false),
-            why: Mutex::new(None),
+            why: OnceLock::new(),
         })
     }
 
     /// Why the backend refused this signal, once it did.
     pub(crate) fn refused(&self) -> Option<&'static str> {
-        if !self.refused.load(Ordering::Acquire) {
-            return None;
-        }
-        *self.why.lock().unwrap_or_else(PoisonError::into_inner)
+        self.why.get().copied()
     }
 
     fn is_refused(&self) -> bool {
-        self.refused.load(Ordering::Acquire)
+        self.why.get().is_some()
     }
 
     /// Records an export result; the first refusal is warned about, once.
     fn observe(&self, result: &OTelSdkResult) {
         let Err(e) = result else { return };
         let Some(why) = refusal(e) else { return };
-        *self.why.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
-        if !self.refused.swap(true, Ordering::AcqRel) {
+        if self.why.set(why).is_ok() {
             crate::accounting::warn(&format!(
                 "the backend at {} refused {} ({why}): {} export is stopped for this process \
                  (the other signal is unaffected). If this backend takes no {}, set {}=none",
@@ -494,6 +488,50 @@ mod tests {
             )
         );
         assert!(w.is_empty());
+    }
+
+    #[test]
+    fn endpoint_code_beats_signal_env_beats_generic_env_beats_default() {
+        let generic = &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4317")];
+        let code = ExportOptions {
+            endpoint: Some("http://code:4317".into()),
+            ..ExportOptions::default()
+        };
+        let (p, _) = plan(Signal::Traces, &code, generic);
+        assert_eq!(
+            (p.endpoint.as_str(), p.endpoint_source),
+            ("http://code:4317", "code")
+        );
+        let (p, _) = plan(Signal::Traces, &ExportOptions::default(), generic);
+        assert_eq!(
+            (p.endpoint.as_str(), p.endpoint_source),
+            ("http://env:4317", "OTEL_EXPORTER_OTLP_ENDPOINT")
+        );
+        let both = &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://traces:4317"),
+        ];
+        let (p, _) = plan(Signal::Traces, &ExportOptions::default(), both);
+        assert_eq!(p.endpoint, "http://traces:4317");
+        let (p, _) = plan(Signal::Traces, &ExportOptions::default(), &[]);
+        assert_eq!(
+            (p.endpoint.as_str(), p.endpoint_source),
+            ("http://localhost:4317", "default")
+        );
+    }
+
+    #[test]
+    fn an_empty_code_endpoint_counts_as_unset() {
+        let code = ExportOptions {
+            endpoint: Some("  ".into()),
+            ..ExportOptions::default()
+        };
+        let (p, _) = plan(
+            Signal::Traces,
+            &code,
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4317")],
+        );
+        assert_eq!(p.endpoint, "http://env:4317");
     }
 
     #[test]

@@ -40,7 +40,6 @@ pub struct TelemetryGuard {
     providers: Option<(SdkTracerProvider, SdkMeterProvider)>,
     accounting: Option<Accounting>,
     disabled: Option<DisabledReason>,
-    endpoint: String,
     service_name: String,
     warnings: Vec<String>,
     setup: Setup,
@@ -60,7 +59,6 @@ impl TelemetryGuard {
             providers: Some((tp, mp)),
             accounting: Some(accounting),
             disabled: None,
-            endpoint: plan.endpoint,
             service_name: plan.service_name,
             warnings: plan.warnings,
             setup,
@@ -73,7 +71,6 @@ impl TelemetryGuard {
             providers: None,
             accounting: None,
             disabled: Some(reason),
-            endpoint: plan.endpoint,
             service_name: plan.service_name,
             warnings: plan.warnings,
             setup,
@@ -145,9 +142,10 @@ impl TelemetryGuard {
         self.disabled
     }
 
-    /// The OTLP gRPC endpoint spans are exported to.
+    /// The endpoint spans are exported to (the full URL for OTLP/HTTP); see
+    /// [`signals`](Self::signals) for both signals.
     pub fn endpoint(&self) -> &str {
-        &self.endpoint
+        &self.setup.traces.endpoint
     }
 
     /// The resolved `service.name`.

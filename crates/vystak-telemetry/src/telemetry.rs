@@ -45,7 +45,6 @@ pub const DEFAULT_EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Telemetry {
     service_name: Option<String>,
     service_version: Option<String>,
-    endpoint: Option<String>,
     sampler: Option<SamplerConfig>,
     export_interval: Option<Duration>,
     export_timeout: Option<Duration>,
@@ -101,9 +100,7 @@ impl Telemetry {
     /// `OTEL_EXPORTER_OTLP_*` endpoints — except that `OTEL_EXPORTER_OTLP_ENDPOINT=""` still turns
     /// telemetry off.
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        let endpoint = endpoint.into();
-        self.export.endpoint = Some(endpoint.clone());
-        self.endpoint = Some(endpoint);
+        self.export.endpoint = Some(endpoint.into());
         self
     }
 
@@ -284,10 +281,9 @@ impl Telemetry {
         self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<TelemetryGuard, Error> {
-        let mut plan = resolve(self.endpoint.as_deref(), self.service_name.as_deref(), env);
+        let mut plan = resolve(self.service_name.as_deref(), env);
         let traces_plan = plan_signal(Signal::Traces, &self.export, env, &mut plan.warnings);
         let metrics_plan = plan_signal(Signal::Metrics, &self.export, env, &mut plan.warnings);
-        plan.endpoint = traces_plan.endpoint.clone();
         let propagators = propagators_from_env(env, &mut plan.warnings);
         let setup = Setup {
             traces: traces_plan,
