@@ -131,6 +131,9 @@ pub(crate) struct ExportOptions {
     pub(crate) compression: Option<Compression>,
     pub(crate) traces: Option<bool>,
     pub(crate) metrics: Option<bool>,
+    pub(crate) insecure: Option<bool>,
+    /// Names of the headers added in code (their values are never shown).
+    pub(crate) header_names: Vec<String>,
 }
 
 /// How one signal is exported.
@@ -148,21 +151,30 @@ pub struct SignalPlan {
     pub endpoint_source: &'static str,
     /// The compression.
     pub compression: Compression,
+    /// The names of the headers sent with every export (code and `OTEL_EXPORTER_OTLP_HEADERS`
+    /// or its per-signal variant); their values are never shown.
+    pub headers: Vec<String>,
 }
 
 impl fmt::Display for SignalPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.off {
             Some(why) => write!(f, "{} off ({why})", self.signal.as_str()),
-            None => write!(
-                f,
-                "{} → {} ({}, {}, from {})",
-                self.signal.as_str(),
-                self.endpoint,
-                self.protocol,
-                self.compression.as_str(),
-                self.endpoint_source
-            ),
+            None => {
+                write!(
+                    f,
+                    "{} → {} ({}, {}, from {}",
+                    self.signal.as_str(),
+                    self.endpoint,
+                    self.protocol,
+                    self.compression.as_str(),
+                    self.endpoint_source
+                )?;
+                if !self.headers.is_empty() {
+                    write!(f, "; headers {}", self.headers.join(", "))?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -235,19 +247,23 @@ pub(crate) fn plan_signal(
     } else {
         (DEFAULT_ENDPOINT.to_owned(), "default")
     };
+    let endpoint = if has_scheme(&endpoint) || protocol.is_http() {
+        endpoint
+    } else {
+        // The OTLP exporter spec: `INSECURE` decides the scheme of a schemeless gRPC endpoint.
+        let insecure = opts
+            .insecure
+            .unwrap_or_else(|| insecure_from_env(signal, env, warnings));
+        format!("{}://{endpoint}", if insecure { "http" } else { "https" })
+    };
     if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
         warnings.push(format!(
             "the {} endpoint {endpoint:?} has no http:// or https:// scheme; the exporter will \
              refuse it",
             signal.as_str()
         ));
-    } else if endpoint.starts_with("https://") {
-        warnings.push(format!(
-            "the {} endpoint {endpoint} is https://, but this build has no TLS: export will fail. \
-             Send to a local OpenTelemetry Collector over http:// and let it speak TLS",
-            signal.as_str()
-        ));
     }
+    let headers = headers_from_env(signal, &opts.header_names, env, warnings);
     // Compression.
     let compression = opts.compression.unwrap_or_else(|| {
         for name in [var("COMPRESSION"), ENV_OTLP_COMPRESSION.to_owned()] {
@@ -284,7 +300,94 @@ pub(crate) fn plan_signal(
         endpoint,
         endpoint_source,
         compression,
+        headers,
     }
+}
+
+/// Whether `endpoint` starts with a scheme (`://` before any path, query or fragment).
+fn has_scheme(endpoint: &str) -> bool {
+    endpoint
+        .split_once("://")
+        .is_some_and(|(scheme, _)| !scheme.contains(['/', '?', '#']))
+}
+
+/// `OTEL_EXPORTER_OTLP_{SIGNAL}_INSECURE`, else `OTEL_EXPORTER_OTLP_INSECURE`: `true` / `false`
+/// (any case); anything else is a warning and `false`.
+fn insecure_from_env(
+    signal: Signal,
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> bool {
+    for name in [
+        format!("OTEL_EXPORTER_OTLP_{}_INSECURE", signal.upper()),
+        ENV_OTLP_INSECURE.to_owned(),
+    ] {
+        if let Some(v) = non_empty(env(&name)) {
+            return match v.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    warnings.push(format!(
+                        "{name}={v:?} is not true or false: using TLS (https://)"
+                    ));
+                    false
+                }
+            };
+        }
+    }
+    false
+}
+
+/// The header names of `OTEL_EXPORTER_OTLP_{SIGNAL}_HEADERS` when it is set (it replaces the
+/// generic variable, as in the SDK), else `OTEL_EXPORTER_OTLP_HEADERS`, after `code`'s.
+/// Entries that are not `key=value` with a valid header name and (percent-decoded) value are
+/// warnings: the exporter skips them. Values are never quoted in a warning.
+fn headers_from_env(
+    signal: Signal,
+    code: &[String],
+    env: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let mut names: Vec<String> = code.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let signal_var = format!("OTEL_EXPORTER_OTLP_{}_HEADERS", signal.upper());
+    let (name, value) = match env(&signal_var) {
+        Some(v) => (signal_var, v),
+        None => match env(ENV_OTLP_HEADERS) {
+            Some(v) => (ENV_OTLP_HEADERS.to_owned(), v),
+            None => return names,
+        },
+    };
+    for (i, entry) in value.split(',').enumerate() {
+        if entry.trim().is_empty() {
+            continue;
+        }
+        let Some((key, raw)) = entry.split_once('=') else {
+            warnings.push(format!("{name}: entry {} is not key=value; skipped", i + 1));
+            continue;
+        };
+        let key = key.trim();
+        let decoded = percent_encoding::percent_decode_str(raw.trim()).decode_utf8();
+        let valid_value = decoded
+            .as_ref()
+            .is_ok_and(|v| http::HeaderValue::from_str(v).is_ok());
+        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+            warnings.push(format!(
+                "{name}: entry {} has an invalid header name {key:?}; skipped",
+                i + 1
+            ));
+        } else if !valid_value {
+            warnings.push(format!(
+                "{name}: the value of header {key:?} is not a valid (percent-encoded) header \
+                 value; skipped"
+            ));
+        } else {
+            let key = key.to_ascii_lowercase();
+            if !names.contains(&key) {
+                names.push(key);
+            }
+        }
+    }
+    names
 }
 
 /// `OTEL_{SIGNAL}_EXPORTER`: `otlp` (default) or `none`; a list is read entry by entry; other
@@ -334,6 +437,8 @@ pub(crate) struct Refusal {
     endpoint: String,
     /// Set once, by the first refusal.
     why: OnceLock<&'static str>,
+    /// Set once, by the first TLS failure (the error text).
+    tls: OnceLock<String>,
 }
 
 impl Refusal {
@@ -342,6 +447,7 @@ impl Refusal {
             signal,
             endpoint,
             why: OnceLock::new(),
+            tls: OnceLock::new(),
         })
     }
 
@@ -350,14 +456,44 @@ impl Refusal {
         self.why.get().copied()
     }
 
+    /// The first TLS failure of this signal's exports, if any.
+    pub(crate) fn tls_failure(&self) -> Option<&str> {
+        self.tls.get().map(String::as_str)
+    }
+
     fn is_refused(&self) -> bool {
         self.why.get().is_some()
+    }
+
+    /// Records a TLS failure of an export to an `https://` endpoint; the first is kept and
+    /// warned about, once. (The OTLP/HTTP exporter reduces its client's error to "network
+    /// error", so the `https://` client reports its own.)
+    pub(crate) fn tls_failed(&self, text: String) {
+        if !self.endpoint.starts_with("https://") {
+            return;
+        }
+        let warning = format!(
+            "TLS with the {} backend at {} failed: {text}. Retrying will not fix this: if the \
+             backend has a private or self-signed certificate, put its CA in a PEM file and point \
+             SSL_CERT_FILE at it; or send to a local OpenTelemetry Collector over http://",
+            self.signal.as_str(),
+            self.endpoint,
+        );
+        if self.tls.set(text).is_ok() {
+            crate::accounting::warn(&warning);
+        }
     }
 
     /// Records an export result; the first refusal is warned about, once.
     fn observe(&self, result: &OTelSdkResult) {
         let Err(e) = result else { return };
-        let Some(why) = refusal(e) else { return };
+        let Some(why) = refusal(e) else {
+            let text = e.to_string();
+            if crate::tls::tls_failure(&text) {
+                self.tls_failed(text);
+            }
+            return;
+        };
         if self.why.set(why).is_ok() {
             crate::accounting::warn(&format!(
                 "the backend at {} refused {} ({why}): {} export is stopped for this process \
@@ -653,13 +789,104 @@ mod tests {
             &ExportOptions::default(),
             &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://api.honeycomb.io")],
         );
-        assert!(w[0].contains("no TLS"), "{w:?}");
+        assert!(w.is_empty(), "https is supported: {w:?}");
         let (_, w) = plan(
             Signal::Traces,
-            &ExportOptions::default(),
-            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")],
+            &ExportOptions {
+                protocol: Some(Protocol::HttpProtobuf),
+                ..ExportOptions::default()
+            },
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
         );
         assert!(w[0].contains("no http:// or https:// scheme"), "{w:?}");
+    }
+
+    #[test]
+    fn insecure_decides_the_scheme_of_a_schemeless_grpc_endpoint() {
+        let d = ExportOptions::default();
+        let endpoint = |pairs| plan(Signal::Traces, &d, pairs).0.endpoint;
+        assert_eq!(
+            endpoint(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317")]),
+            "https://collector:4317"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+                ("OTEL_EXPORTER_OTLP_INSECURE", "TRUE"),
+            ]),
+            "http://collector:4317"
+        );
+        // Per signal wins; a scheme always wins over INSECURE.
+        assert_eq!(
+            endpoint(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+                ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+                ("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "false"),
+            ]),
+            "https://collector:4317"
+        );
+        assert_eq!(
+            endpoint(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+                ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+            ]),
+            "https://collector:4317"
+        );
+        let code = ExportOptions {
+            insecure: Some(true),
+            endpoint: Some("collector:4317".into()),
+            ..ExportOptions::default()
+        };
+        assert_eq!(
+            plan(Signal::Metrics, &code, &[]).0.endpoint,
+            "http://collector:4317"
+        );
+        let (p, w) = plan(
+            Signal::Traces,
+            &d,
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"),
+                ("OTEL_EXPORTER_OTLP_INSECURE", "yes"),
+            ],
+        );
+        assert_eq!(p.endpoint, "https://collector:4317");
+        assert!(
+            w[0].contains("OTEL_EXPORTER_OTLP_INSECURE=\"yes\""),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn per_signal_headers_replace_the_generic_ones_and_bad_entries_are_named() {
+        let pairs = &[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=secret1,x-team=ai"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "Authorization=Basic%20c2VjcmV0Mg==,broken,bad name=x,x-ok=%FF",
+            ),
+        ];
+        let code = ExportOptions {
+            header_names: vec!["X-Code".into()],
+            ..ExportOptions::default()
+        };
+        let (t, w) = plan(Signal::Traces, &code, pairs);
+        assert_eq!(t.headers, ["x-code", "authorization"]);
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].contains("entry 2 is not key=value"), "{w:?}");
+        assert!(w[1].contains("invalid header name \"bad name\""), "{w:?}");
+        assert!(w[2].contains("\"x-ok\""), "{w:?}");
+        assert!(
+            !w.iter()
+                .any(|w| w.contains("secret") || w.contains("c2VjcmV0")),
+            "no value is quoted: {w:?}"
+        );
+        let (m, w) = plan(Signal::Metrics, &code, pairs);
+        assert_eq!(m.headers, ["x-code", "x-api-key", "x-team"]);
+        assert!(w.is_empty(), "{w:?}");
+        assert!(
+            m.to_string().contains("headers x-code, x-api-key, x-team"),
+            "{m}"
+        );
     }
 
     #[test]

@@ -99,6 +99,17 @@ impl TelemetryGuard {
             .collect()
     }
 
+    /// Signals whose exports to an `https://` endpoint failed in TLS (an untrusted or
+    /// self-signed certificate, a failed handshake), with the first error. Warned about once;
+    /// unlike a refusal the signal keeps trying, since the certificate may be fixed.
+    pub fn tls_failures(&self) -> Vec<(Signal, String)> {
+        self.refusals
+            .iter()
+            .zip([Signal::Traces, Signal::Metrics])
+            .filter_map(|(r, s)| r.tls_failure().map(|e| (s, e.to_owned())))
+            .collect()
+    }
+
     /// One line saying what this process does with its telemetry: service name; per signal the
     /// endpoint, protocol and compression, or why it is off (and whether the backend refused
     /// it); the sampler; the propagators. Printed once when the guard is built (unless

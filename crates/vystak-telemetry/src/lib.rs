@@ -81,6 +81,7 @@ mod guard;
 pub mod semconv;
 mod service_name;
 mod telemetry;
+mod tls;
 mod views;
 
 pub use accounting::{SpanStats, DROP_WARNING_INTERVAL};

@@ -49,6 +49,11 @@ pub const ENV_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT
 pub const ENV_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// `OTEL_EXPORTER_OTLP_COMPRESSION` (and the `_TRACES_` / `_METRICS_` variants).
 pub const ENV_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// `OTEL_EXPORTER_OTLP_HEADERS` (and the `_TRACES_` / `_METRICS_` variants, which replace it).
+pub const ENV_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// `OTEL_EXPORTER_OTLP_INSECURE` (and the `_TRACES_` / `_METRICS_` variants): the scheme of a
+/// schemeless gRPC endpoint.
+pub const ENV_OTLP_INSECURE: &str = "OTEL_EXPORTER_OTLP_INSECURE";
 /// `OTEL_TRACES_EXPORTER`: `otlp` or `none`.
 pub const ENV_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
 /// `OTEL_METRICS_EXPORTER`: `otlp` or `none`.

@@ -1,6 +1,7 @@
 //! The `Telemetry` builder: OTLP (gRPC or HTTP) providers, resource, propagator.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -119,6 +120,14 @@ impl Telemetry {
         self
     }
 
+    /// Whether a gRPC endpoint given without a scheme (`collector:4317`) is plain `http://`
+    /// (`true`) or TLS `https://` (`false`, the default) — the OTLP exporter spec's
+    /// `OTEL_EXPORTER_OTLP_INSECURE` (and per-signal variants). An explicit scheme always wins.
+    pub fn with_insecure(mut self, insecure: bool) -> Self {
+        self.export.insecure = Some(insecure);
+        self
+    }
+
     /// The full traces endpoint, used as is (e.g. Phoenix' `http://127.0.0.1:6006/v1/traces`);
     /// wins over [`with_endpoint`](Self::with_endpoint) for traces.
     pub fn with_traces_endpoint(mut self, endpoint: impl Into<String>) -> Self {
@@ -209,10 +218,13 @@ impl Telemetry {
         self
     }
 
-    /// A gRPC metadata header sent with every export (e.g. an API key). Added to
-    /// `OTEL_EXPORTER_OTLP_HEADERS`.
+    /// A header (gRPC metadata) sent with every export of both signals (e.g. an API key). Added
+    /// to `OTEL_EXPORTER_OTLP_HEADERS` or its per-signal variant; the summary names it, never
+    /// its value.
     pub fn with_header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((key.into(), value.into()));
+        let key = key.into();
+        self.export.header_names.push(key.clone());
+        self.headers.push((key, value.into()));
         self
     }
 
@@ -284,6 +296,17 @@ impl Telemetry {
         let mut plan = resolve(self.service_name.as_deref(), env);
         let traces_plan = plan_signal(Signal::Traces, &self.export, env, &mut plan.warnings);
         let metrics_plan = plan_signal(Signal::Metrics, &self.export, env, &mut plan.warnings);
+        for p in [&traces_plan, &metrics_plan] {
+            if p.off.is_none() && p.endpoint.starts_with("https://") {
+                if let Some(problem) = &crate::tls::system_roots().problem {
+                    plan.warnings.push(format!(
+                        "the {} endpoint {} is https://, but {problem}; its exports will fail",
+                        p.signal.as_str(),
+                        p.endpoint
+                    ));
+                }
+            }
+        }
         let propagators = propagators_from_env(env, &mut plan.warnings);
         let setup = Setup {
             traces: traces_plan,
@@ -318,20 +341,23 @@ impl Telemetry {
         let metrics_refusal = Refusal::new(Signal::Metrics, setup.metrics.endpoint.clone());
         let exporter_config = ExporterConfig {
             timeout: self.export_timeout,
+            https_timeout: self
+                .export_timeout
+                .unwrap_or_else(|| export_timeout_from_env(env)),
             metadata,
             headers: http_headers,
         };
         let spans = match setup.traces.off {
             Some(_) => None,
             None => Some(RefusableSpans::new(
-                build_span_exporter(&setup.traces, &exporter_config)?,
+                build_span_exporter(&setup.traces, &exporter_config, &traces_refusal)?,
                 traces_refusal.clone(),
             )),
         };
         let metrics = match setup.metrics.off {
             Some(_) => None,
             None => Some(RefusableMetrics::new(
-                build_metric_exporter(&setup.metrics, &exporter_config)?,
+                build_metric_exporter(&setup.metrics, &exporter_config, &metrics_refusal)?,
                 metrics_refusal.clone(),
             )),
         };
@@ -444,6 +470,8 @@ impl Telemetry {
 /// What every exporter of this setup gets besides its plan.
 struct ExporterConfig {
     timeout: Option<Duration>,
+    /// The request timeout of the `https://` OTLP/HTTP client (which the SDK does not build).
+    https_timeout: Duration,
     metadata: Option<tonic::metadata::MetadataMap>,
     headers: HashMap<String, String>,
 }
@@ -462,7 +490,7 @@ fn retry_policy() -> RetryPolicy {
 
 /// Configures an OTLP exporter builder of either signal from its plan.
 macro_rules! build_exporter {
-    ($builder:expr, $plan:expr, $config:expr, $signal:literal) => {{
+    ($builder:expr, $plan:expr, $config:expr, $refusal:expr, $signal:literal) => {{
         let plan: &SignalPlan = $plan;
         let config: &ExporterConfig = $config;
         let built = match plan.protocol {
@@ -479,6 +507,9 @@ macro_rules! build_exporter {
                 }
                 if let Some(md) = &config.metadata {
                     b = b.with_metadata(md.clone());
+                }
+                if plan.endpoint.starts_with("https://") {
+                    b = b.with_tls_config(crate::tls::grpc_tls_config());
                 }
                 b.build()
             }
@@ -501,6 +532,12 @@ macro_rules! build_exporter {
                 if !config.headers.is_empty() {
                     b = b.with_headers(config.headers.clone());
                 }
+                if plan.endpoint.starts_with("https://") {
+                    b = b.with_http_client(crate::tls::HttpsClient::new(
+                        config.https_timeout,
+                        $refusal.clone(),
+                    ));
+                }
                 b.build()
             }
         };
@@ -511,15 +548,20 @@ macro_rules! build_exporter {
     }};
 }
 
-fn build_span_exporter(plan: &SignalPlan, config: &ExporterConfig) -> Result<SpanExporter, Error> {
-    build_exporter!(SpanExporter::builder(), plan, config, "traces")
+fn build_span_exporter(
+    plan: &SignalPlan,
+    config: &ExporterConfig,
+    refusal: &Arc<Refusal>,
+) -> Result<SpanExporter, Error> {
+    build_exporter!(SpanExporter::builder(), plan, config, refusal, "traces")
 }
 
 fn build_metric_exporter(
     plan: &SignalPlan,
     config: &ExporterConfig,
+    refusal: &Arc<Refusal>,
 ) -> Result<MetricExporter, Error> {
-    build_exporter!(MetricExporter::builder(), plan, config, "metrics")
+    build_exporter!(MetricExporter::builder(), plan, config, refusal, "metrics")
 }
 
 /// The resolved exporters, sampler and propagators, for [`TelemetryGuard::summary`].
