@@ -73,15 +73,23 @@ pub(crate) fn reply_error(reply: &[u8]) -> Option<(String, String)> {
 
 /// Records a JSON-RPC error reply on `span`: `rpc.response.status_code`, and unless the span
 /// already has a more specific `error.type` (`keep_error_type`), `error.type` = the code and an
-/// ERROR status with the error's message (URLs redacted).
+/// ERROR status with the error's message (URLs redacted; without the `bridge` feature, which brings
+/// the URL redaction, the description is the code alone: a message may quote a signed URL).
 pub(crate) fn record_reply(span: &SpanRef<'_>, reply: &[u8], keep_error_type: bool) {
     let Some((code, message)) = reply_error(reply) else {
         return;
     };
     span.set_attribute(KeyValue::new(key(RPC_RESPONSE_STATUS_CODE), code.clone()));
     if !keep_error_type {
+        #[cfg(feature = "bridge")]
+        let description = vystak_otel_client::redact_urls_in(&message);
+        #[cfg(not(feature = "bridge"))]
+        let description = {
+            drop(message);
+            format!("JSON-RPC error {code}")
+        };
         span.set_attribute(KeyValue::new(key(ERROR_TYPE), code));
-        span.set_status(Status::error(vystak_otel_client::redact_urls_in(&message)));
+        span.set_status(Status::error(description));
     }
 }
 
@@ -95,6 +103,39 @@ mod tests {
             .into_iter()
             .map(|kv| (kv.key.to_string(), kv.value.to_string()))
             .collect()
+    }
+
+    /// The status description of a span that got `reply`.
+    fn status_after(reply: &serde_json::Value) -> opentelemetry::trace::Status {
+        use opentelemetry::trace::{TraceContextExt as _, Tracer as _, TracerProvider as _};
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        provider.tracer("t").in_span("send", |cx| {
+            record_reply(&cx.span(), reply.to_string().as_bytes(), false);
+        });
+        exporter.get_finished_spans().unwrap()[0].status.clone()
+    }
+
+    #[test]
+    fn an_error_reply_never_puts_a_signed_url_in_the_status() {
+        let status = status_after(&json!({"jsonrpc": "2.0", "id": 1, "error": {
+            "code": -32000, "message": "upstream https://u:p@h/x?sig=abc failed"}}));
+        let opentelemetry::trace::Status::Error { description } = status else {
+            panic!("{status:?}");
+        };
+        assert!(
+            !description.contains("sig=abc") && !description.contains("u:p"),
+            "{description}"
+        );
+        #[cfg(feature = "bridge")]
+        assert!(
+            description.contains("failed"),
+            "the redacted message: {description}"
+        );
+        #[cfg(not(feature = "bridge"))]
+        assert_eq!(description, "JSON-RPC error -32000");
     }
 
     #[test]

@@ -10,8 +10,9 @@
 //! - [`NatsHeaderInjector`] / [`NatsHeaderExtractor`]: NATS message headers as a carrier.
 //! - [`NatsTracing`]: PRODUCER `send {subject}` spans around request/publish (context injected into
 //!   the envelope and the headers) and CONSUMER `process {subject}` spans for received messages.
-//! - [`NatsHttpBridge`]: an agent's subject forwarded to its local `/a2a` endpoint through
-//!   `OtelClientMiddleware`, so the agent's server span descends from the publisher's span.
+//! - `NatsHttpBridge` (feature `bridge`, on by default): an agent's subject forwarded to its local
+//!   `/a2a` endpoint through `OtelClientMiddleware`, so the agent's server span descends from the
+//!   publisher's span. Without the feature the crate pulls in no HTTP client (no reqwest).
 //!
 //! ## Default
 //!
@@ -38,6 +39,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "bridge")]
 mod bridge;
 pub mod envelope;
 mod error;
@@ -46,6 +48,8 @@ mod jsonrpc;
 pub mod semconv;
 mod tracing;
 
+#[cfg(feature = "bridge")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bridge")))]
 pub use bridge::{BridgeHandle, NatsHttpBridge, JSONRPC_INTERNAL_ERROR};
 pub use envelope::{extract, extract_with, inject, inject_with, InjectOutcome};
 pub use error::NatsError;
@@ -53,6 +57,6 @@ pub use headers::{NatsHeaderExtractor, NatsHeaderInjector};
 pub use tracing::NatsTracing;
 
 /// The crate README, compiled as a doctest.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "bridge"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
