@@ -62,6 +62,7 @@ pub struct OtelServerLayer {
     pub(crate) active_requests: bool,
     pub(crate) body_sizes: bool,
     pub(crate) response_traceparent: bool,
+    pub(crate) metrics: bool,
     pub(crate) trusted_proxies: Arc<[ProxyNet]>,
     /// `true` until `with_tracer_provider`: the global tracer provider, resolved lazily.
     pub(crate) global_tracer: bool,
@@ -160,6 +161,7 @@ impl OtelServerLayer {
             active_requests: false,
             body_sizes: false,
             response_traceparent: false,
+            metrics: true,
             trusted_proxies: Arc::from([]),
             cache: Arc::default(),
         }
@@ -286,6 +288,15 @@ impl OtelServerLayer {
         self
     }
 
+    /// Records `http.server.request.duration` and the other `http.server.*` metrics (default
+    /// `true`). With `false` the layer records spans only and never touches a meter; the metric
+    /// switches below then have no effect.
+    pub fn with_metrics(mut self, enabled: bool) -> Self {
+        self.cache = Arc::default();
+        self.metrics = enabled;
+        self
+    }
+
     /// Records the opt-in `http.server.active_requests` up-down counter.
     pub fn with_active_requests(mut self, enabled: bool) -> Self {
         self.cache = Arc::default();
@@ -343,7 +354,9 @@ impl OtelServerLayer {
         } else {
             self.tracer.clone()
         };
-        let meter = if self.global_meter {
+        let meter = if !self.metrics {
+            None
+        } else if self.global_meter {
             global_on.then(|| opentelemetry::global::meter_with_scope(scope()))
         } else {
             self.meter.clone()

@@ -763,3 +763,33 @@ async fn invalid_utf8_and_8_kib_header_values_over_real_http_are_served_and_boun
         }
     }
 }
+
+#[tokio::test]
+async fn with_metrics_false_records_the_span_and_no_metric() {
+    let t = Telemetry::new();
+    let app = Router::new()
+        .route("/agents/{name}/a2a", post(|| async { "ok" }))
+        .layer(
+            t.layer()
+                .with_metrics(false)
+                .with_active_requests(true)
+                .with_body_sizes(true),
+        );
+    let (base, _) = serve(app).await;
+    let resp = client()
+        .post(format!("{base}/agents/weather/a2a"))
+        .header("traceparent", TRACEPARENT)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    t.wait_spans(1).await;
+    let span = t.span("POST /agents/{name}/a2a");
+    assert_eq!(
+        attrs(&span).get("http.response.status_code").map(String::as_str),
+        Some("200")
+    );
+    let points = t.points();
+    assert!(points.is_empty(), "no metric at all: {points:#?}");
+}
