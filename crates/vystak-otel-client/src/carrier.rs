@@ -1,6 +1,5 @@
 //! Injecting propagation fields into request headers.
 
-use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use opentelemetry::propagation::Injector;
 
@@ -16,12 +15,8 @@ impl Injector for HeaderInjector<'_> {
         if self.keep_existing_traceparent && matches!(key, "traceparent" | "tracestate") {
             return;
         }
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            self.headers.insert(name, value);
-        }
+        // Static header names and the value's bytes without a copy; invalid ones skipped.
+        vystak_otel_propagator::HeaderMapInjector(self.headers).set(key, value);
     }
 }
 

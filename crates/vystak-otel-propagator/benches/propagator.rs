@@ -3,12 +3,27 @@
 //!
 //! `cargo bench -p vystak-otel-propagator --bench propagator`
 
+use std::alloc::System;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use vystak_otel_propagator::{HeaderMapExtractor, HeaderMapInjector, W3cTraceContextPropagator};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Allocations of one extract + inject, averaged over many.
+fn allocations(p: &dyn TextMapPropagator, incoming: &http::HeaderMap) -> f64 {
+    const N: usize = 10_000;
+    let region = Region::new(GLOBAL);
+    for _ in 0..N {
+        black_box(round_trip(p, incoming));
+    }
+    region.change().allocations as f64 / N as f64
+}
 
 fn round_trip(p: &dyn TextMapPropagator, incoming: &http::HeaderMap) -> http::HeaderMap {
     let cx = p.extract(&HeaderMapExtractor(incoming));
@@ -34,6 +49,7 @@ fn bench(c: &mut Criterion) {
     );
     let ours = W3cTraceContextPropagator::new();
     let stock = TraceContextPropagator::new();
+    let mut allocs = Vec::new();
     let mut group = c.benchmark_group("extract + inject");
     for (label, headers) in [
         ("traceparent", &plain),
@@ -45,8 +61,14 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("stock SDK / {label}"), |b| {
             b.iter(|| black_box(round_trip(&stock, headers)))
         });
+        allocs.push((format!("vystak W3C / {label}"), allocations(&ours, headers)));
+        allocs.push((format!("stock SDK / {label}"), allocations(&stock, headers)));
     }
     group.finish();
+    println!("\nallocations per extract + inject (the outgoing HeaderMap included):");
+    for (name, n) in allocs {
+        println!("  {name:<42} {n:>5.1}");
+    }
 }
 
 criterion_group!(benches, bench);

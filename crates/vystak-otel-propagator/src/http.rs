@@ -1,5 +1,6 @@
 //! `http::HeaderMap` carriers that expose every value of a repeated header.
 
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use opentelemetry::propagation::{Extractor, Injector};
@@ -40,12 +41,28 @@ impl Extractor for HeaderMapExtractor<'_> {
 #[derive(Debug)]
 pub struct HeaderMapInjector<'a>(pub &'a mut HeaderMap);
 
+/// The header names the propagators of this workspace write, parsed once: a custom
+/// `HeaderName` made from a `&str` copies it, a static one does not.
+pub(crate) fn static_name(key: &str) -> Option<HeaderName> {
+    static TRACEPARENT: HeaderName = HeaderName::from_static(crate::propagator::TRACEPARENT);
+    static TRACESTATE: HeaderName = HeaderName::from_static(crate::propagator::TRACESTATE);
+    static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+    match key {
+        crate::propagator::TRACEPARENT => Some(TRACEPARENT.clone()),
+        crate::propagator::TRACESTATE => Some(TRACESTATE.clone()),
+        "baggage" => Some(BAGGAGE.clone()),
+        _ => None,
+    }
+}
+
 impl Injector for HeaderMapInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
+        let name = match static_name(key) {
+            Some(name) => Ok(name),
+            None => HeaderName::from_bytes(key.as_bytes()),
+        };
+        // The value's bytes become the header's without a copy (validated all the same).
+        if let (Ok(name), Ok(value)) = (name, HeaderValue::from_maybe_shared(Bytes::from(value))) {
             self.0.insert(name, value);
         }
     }

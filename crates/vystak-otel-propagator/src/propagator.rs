@@ -8,7 +8,10 @@ use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId, Tr
 use opentelemetry::Context;
 
 use crate::traceparent::{format_traceparent, parse_traceparent, TraceparentError, RANDOM_FLAG};
-use crate::tracestate::{format_tracestate, from_trace_state, parse_tracestate, to_trace_state};
+use crate::tracestate::{
+    canonical_tracestate, first_occurrences, format_tracestate, from_trace_state,
+    sdk_trace_state_and_fit, split_canonical,
+};
 
 /// What arrived with a trace, kept in the `Context` beside the remote span context: the full
 /// `tracestate` list (the SDK's `TraceState` cannot hold every valid key) and the flags (the SDK
@@ -17,9 +20,12 @@ use crate::tracestate::{format_tracestate, from_trace_state, parse_tracestate, t
 struct Inbound {
     trace_id: TraceId,
     flags: TraceFlags,
-    members: Vec<(String, String)>,
-    /// What the SDK type was given, to tell later edits (a sampler's) from the original.
-    sdk_state: TraceState,
+    /// The list as received, canonical (`k=v,k=v`; see `tracestate::canonical_tracestate`).
+    list: String,
+    /// What the SDK type was given, to tell later edits (a sampler's) from the original: `None`
+    /// when it was the first occurrence of each key of `list` (the common case, kept without a
+    /// copy), else a copy.
+    sdk_state: Option<TraceState>,
 }
 
 /// `traceparent`.
@@ -110,13 +116,13 @@ impl W3cTraceContextPropagator {
             .get_all(TRACESTATE)
             .or_else(|| extractor.get(TRACESTATE).map(|v| vec![v]))
             .unwrap_or_default();
-        let members = parse_tracestate(&lines).unwrap_or_default();
-        let state = to_trace_state(&members);
+        let list = canonical_tracestate(&lines).unwrap_or_default();
+        let (state, fits) = sdk_trace_state_and_fit(split_canonical(&list));
         let inbound = Inbound {
             trace_id: tp.trace_id,
             flags: tp.flags,
-            members,
-            sdk_state: state.clone(),
+            list,
+            sdk_state: (!fits).then(|| state.clone()),
         };
         Ok((
             SpanContext::new(tp.trace_id, tp.parent_id, tp.flags, true, state),
@@ -147,19 +153,27 @@ fn outgoing_state(sc: &SpanContext, inbound: Option<&Inbound>) -> String {
     let Some(inbound) = inbound else {
         return current.header();
     };
-    if *current == inbound.sdk_state {
-        return format_tracestate(&inbound.members);
+    let unchanged = match &inbound.sdk_state {
+        Some(state) => current == state,
+        None => current.into_iter().eq(first_occurrences(&inbound.list)),
+    };
+    if unchanged {
+        return inbound.list.clone();
     }
-    let before = from_trace_state(&inbound.sdk_state);
+    let before: Vec<(String, String)> = match &inbound.sdk_state {
+        Some(state) => from_trace_state(state),
+        None => first_occurrences(&inbound.list)
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    };
     let now = from_trace_state(current);
     let added: Vec<&(String, String)> = now.iter().filter(|m| !before.contains(m)).collect();
     let mut out: Vec<(String, String)> = added.iter().map(|m| (*m).clone()).collect();
-    for member in &inbound.members {
-        let deleted =
-            before.iter().any(|(k, _)| *k == member.0) && !now.iter().any(|(k, _)| *k == member.0);
-        let replaced = added.iter().any(|(k, _)| *k == member.0);
+    for (key, value) in split_canonical(&inbound.list) {
+        let deleted = before.iter().any(|(k, _)| k == key) && !now.iter().any(|(k, _)| k == key);
+        let replaced = added.iter().any(|(k, _)| k == key);
         if !deleted && !replaced {
-            out.push(member.clone());
+            out.push((key.to_owned(), value.to_owned()));
         }
     }
     out.truncate(crate::tracestate::MAX_MEMBERS);
@@ -189,6 +203,17 @@ impl TextMapPropagator for W3cTraceContextPropagator {
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
         match self.extract_inbound(extractor) {
+            // The inbound record is kept only when it says more than the span context and the
+            // propagator's own default would (a tracestate list, or a `random` flag that differs
+            // from it), and no earlier record would otherwise be read in its place: a plain
+            // `traceparent` then costs no record and no context entry.
+            Ok((sc, inbound))
+                if inbound.list.is_empty()
+                    && (inbound.flags.to_u8() & RANDOM_FLAG != 0) == self.random_trace_ids
+                    && cx.get::<Arc<Inbound>>().is_none() =>
+            {
+                cx.with_remote_span_context(sc)
+            }
             Ok((sc, inbound)) => cx
                 .with_remote_span_context(sc)
                 .with_value(Arc::new(inbound)),

@@ -121,9 +121,49 @@ pub fn parse_traceparent(value: &str) -> Result<Traceparent, TraceparentError> {
 }
 
 /// Formats a version-00 `traceparent` (lowercase hex; only the sampled and random flags).
+///
+/// The string is built byte by byte with exactly 55 bytes of capacity, so a carrier can turn it
+/// into a header value without copying it.
 pub fn format_traceparent(trace_id: TraceId, parent_id: SpanId, flags: TraceFlags) -> String {
-    format!(
-        "00-{trace_id}-{parent_id}-{:02x}",
-        flags.to_u8() & KNOWN_FLAGS
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    fn hex_into(bytes: &[u8], out: &mut Vec<u8>) {
+        for b in bytes {
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0x0f)]);
+        }
+    }
+    let mut out = Vec::with_capacity(55);
+    out.extend_from_slice(b"00-");
+    hex_into(&trace_id.to_bytes(), &mut out);
+    out.push(b'-');
+    hex_into(&parent_id.to_bytes(), &mut out);
+    out.push(b'-');
+    hex_into(&[flags.to_u8() & KNOWN_FLAGS], &mut out);
+    debug_assert_eq!(out.len(), 55);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn format_matches_the_display_of_the_ids_and_parses_back() {
+        for (t, s, f) in [
+            (
+                0x4bf92f3577b34da6a3ce929d0e0e4736u128,
+                0x00f067aa0ba902b7u64,
+                0x01u8,
+            ),
+            (1, 1, 0),
+            (u128::MAX, u64::MAX, 0xff),
+        ] {
+            let (t, s, f) = (TraceId::from(t), SpanId::from(s), TraceFlags::new(f));
+            let v = format_traceparent(t, s, f);
+            assert_eq!(v, format!("00-{t}-{s}-{:02x}", f.to_u8() & KNOWN_FLAGS));
+            assert_eq!(v.capacity(), 55);
+            let back = parse_traceparent(&v).unwrap();
+            assert_eq!((back.trace_id, back.parent_id), (t, s));
+        }
+    }
 }

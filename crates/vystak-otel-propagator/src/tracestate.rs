@@ -66,13 +66,23 @@ pub fn valid_value(value: &str) -> bool {
 /// # Errors
 /// Any invalid member or more than 32 members: the whole header is discarded.
 pub fn parse_tracestate(lines: &[&str]) -> Result<Vec<(String, String)>, TracestateError> {
-    let mut members: Vec<(String, String)> = Vec::new();
-    for line in lines {
-        for raw in line.split(',') {
-            let member = trim_ows(raw);
-            if member.is_empty() {
-                continue;
-            }
+    members_of(lines)
+        .map(|m| m.map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect()
+}
+
+/// The valid list-members of the combined lines, borrowed, in order; the first invalid member (or
+/// the 33rd) is an error.
+fn members_of<'a>(
+    lines: &'a [&'a str],
+) -> impl Iterator<Item = Result<(&'a str, &'a str), TracestateError>> + 'a {
+    lines
+        .iter()
+        .flat_map(|line| line.split(','))
+        .map(trim_ows)
+        .filter(|member| !member.is_empty())
+        .enumerate()
+        .map(|(i, member)| {
             let (key, value) = member
                 .split_once('=')
                 .ok_or_else(|| TracestateError::MissingEquals(member.to_owned()))?;
@@ -82,18 +92,43 @@ pub fn parse_tracestate(lines: &[&str]) -> Result<Vec<(String, String)>, Tracest
             if !valid_value(value) {
                 return Err(TracestateError::BadValue(value.to_owned()));
             }
-            members.push((key.to_owned(), value.to_owned()));
-            if members.len() > MAX_MEMBERS {
-                return Err(TracestateError::TooManyMembers(members.len()));
+            if i >= MAX_MEMBERS {
+                return Err(TracestateError::TooManyMembers(i + 1));
             }
+            Ok((key, value))
+        })
+}
+
+/// The combined lines as one canonical list (`k=v,k=v`: no OWS, no empty members), what
+/// [`format_tracestate`] of [`parse_tracestate`] gives, in one allocation (none when empty).
+pub(crate) fn canonical_tracestate(lines: &[&str]) -> Result<String, TracestateError> {
+    let mut out = String::new();
+    for member in members_of(lines) {
+        let (key, value) = member?;
+        if out.is_empty() {
+            out.reserve(lines.iter().map(|l| l.len()).sum());
+        } else {
+            out.push(',');
         }
+        out.push_str(key);
+        out.push('=');
+        out.push_str(value);
     }
-    Ok(members)
+    Ok(out)
+}
+
+/// The members of a canonical list (see [`canonical_tracestate`]).
+pub(crate) fn split_canonical(list: &str) -> impl Iterator<Item = (&str, &str)> + Clone {
+    list.split(',').filter_map(|member| member.split_once('='))
 }
 
 /// The serialised list (`k=v,k=v`), empty when there are no members.
 pub fn format_tracestate(members: &[(String, String)]) -> String {
-    let mut out = String::new();
+    let len = members
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 2)
+        .sum::<usize>();
+    let mut out = String::with_capacity(len.saturating_sub(1));
     for (i, (k, v)) in members.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -155,20 +190,117 @@ pub fn insert_member(
 /// ([`W3cTraceContextPropagator`](crate::W3cTraceContextPropagator) does that), so nothing the
 /// SDK type cannot hold is lost.
 pub fn to_trace_state(members: &[(String, String)]) -> TraceState {
-    let mut kept: Vec<(&str, &str)> = Vec::with_capacity(members.len());
+    sdk_trace_state(members.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// [`to_trace_state`] over borrowed members.
+pub(crate) fn sdk_trace_state<'a>(
+    members: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> TraceState {
+    sdk_trace_state_and_fit(members).0
+}
+
+/// The first occurrence of each key of a canonical list, in order, without allocating.
+pub(crate) fn first_occurrences(list: &str) -> impl Iterator<Item = (&str, &str)> {
+    split_canonical(list)
+        .enumerate()
+        .filter(move |(i, (key, _))| !split_canonical(list).take(*i).any(|(k, _)| k == *key))
+        .map(|(_, member)| member)
+}
+
+/// [`sdk_trace_state`], and whether the state holds exactly the first occurrence of each key
+/// (every member was one the SDK accepts).
+pub(crate) fn sdk_trace_state_and_fit<'a>(
+    members: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+) -> (TraceState, bool) {
+    // The common case first: every member is one the SDK accepts, so one `TraceState` is built
+    // from the list with each key's first occurrence.
+    let mut first: Vec<(&str, &str)> = Vec::new();
+    for (k, v) in members.clone() {
+        if !first.iter().any(|(seen, _)| *seen == k) {
+            first.push((k, v));
+        }
+    }
+    if first.is_empty() {
+        return (TraceState::NONE, true);
+    }
+    if let Ok(state) = TraceState::from_key_value(first.iter().copied()) {
+        return (state, true);
+    }
+    // Some member the SDK rejects: keep, in order, the first accepted member of each key.
+    let mut kept: Vec<(&str, &str)> = Vec::with_capacity(first.len());
     for (k, v) in members {
-        if kept.iter().any(|(seen, _)| seen == k) {
+        if kept.iter().any(|(seen, _)| *seen == k) {
             continue;
         }
-        if TraceState::from_key_value([(k.as_str(), v.as_str())]).is_ok() {
+        if TraceState::from_key_value([(k, v)]).is_ok() {
             kept.push((k, v));
         }
     }
-    TraceState::from_key_value(kept).unwrap_or(TraceState::NONE)
+    (
+        TraceState::from_key_value(kept).unwrap_or(TraceState::NONE),
+        false,
+    )
 }
 
 /// The members of an OpenTelemetry `TraceState`.
 pub fn from_trace_state(state: &TraceState) -> Vec<(String, String)> {
     let header = state.header();
     parse_tracestate(&[header.as_str()]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+
+    #[test]
+    fn the_canonical_list_is_the_formatted_parse_and_fails_alike() {
+        let many = (0..33)
+            .map(|i| format!("k{i}=v"))
+            .collect::<Vec<_>>()
+            .join(",");
+        for lines in [
+            vec![],
+            vec![""],
+            vec!["rojo=00f067aa0ba902b7"],
+            vec![" a=1 ,, b=2\t", "c=3,", ",a=4"],
+            vec!["foo@=x,a@b@c=y,1foo=z"],
+            vec!["a=1", "bad"],
+            vec!["A=1"],
+            vec!["a=1 "],
+            vec![many.as_str()],
+        ] {
+            let parsed = parse_tracestate(&lines);
+            let canonical = canonical_tracestate(&lines);
+            match (&parsed, &canonical) {
+                (Ok(members), Ok(list)) => {
+                    assert_eq!(*list, format_tracestate(members), "{lines:?}");
+                    let split: Vec<(String, String)> = split_canonical(list)
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect();
+                    assert_eq!(&split, members, "{lines:?}");
+                    assert_eq!(
+                        to_trace_state(members),
+                        sdk_trace_state(split_canonical(list))
+                    );
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b, "{lines:?}"),
+                _ => panic!("{lines:?}: {parsed:?} vs {canonical:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_member_the_sdk_rejects_is_left_out_and_the_rest_kept() {
+        // Valid in Level 2, rejected by the SDK's older key rules: the SDK state keeps the others.
+        let members = parse_tracestate(&["a=1,a@b@c=2,b=3,a=4"]).unwrap();
+        assert_eq!(to_trace_state(&members).header(), "a=1,b=3");
+        let list = canonical_tracestate(&["a=1,a@b@c=2,b=3,a=4"]).unwrap();
+        assert!(!sdk_trace_state_and_fit(split_canonical(&list)).1);
+        let list = canonical_tracestate(&["a=1,b=3,a=4"]).unwrap();
+        let (state, fits) = sdk_trace_state_and_fit(split_canonical(&list));
+        assert!(fits);
+        assert!(state.into_iter().eq(first_occurrences(&list)));
+        assert_eq!(first_occurrences(&list).collect::<Vec<_>>(), [("a", "1"), ("b", "3")]);
+    }
 }

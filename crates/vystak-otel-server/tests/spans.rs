@@ -787,7 +787,9 @@ async fn with_metrics_false_records_the_span_and_no_metric() {
     t.wait_spans(1).await;
     let span = t.span("POST /agents/{name}/a2a");
     assert_eq!(
-        attrs(&span).get("http.response.status_code").map(String::as_str),
+        attrs(&span)
+            .get("http.response.status_code")
+            .map(String::as_str),
         Some("200")
     );
     let points = t.points();
