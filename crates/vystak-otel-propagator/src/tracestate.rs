@@ -301,6 +301,9 @@ mod canonical_tests {
         let (state, fits) = sdk_trace_state_and_fit(split_canonical(&list));
         assert!(fits);
         assert!(state.into_iter().eq(first_occurrences(&list)));
-        assert_eq!(first_occurrences(&list).collect::<Vec<_>>(), [("a", "1"), ("b", "3")]);
+        assert_eq!(
+            first_occurrences(&list).collect::<Vec<_>>(),
+            [("a", "1"), ("b", "3")]
+        );
     }
 }
