@@ -190,14 +190,7 @@ pub fn insert_member(
 /// ([`W3cTraceContextPropagator`](crate::W3cTraceContextPropagator) does that), so nothing the
 /// SDK type cannot hold is lost.
 pub fn to_trace_state(members: &[(String, String)]) -> TraceState {
-    sdk_trace_state(members.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-}
-
-/// [`to_trace_state`] over borrowed members.
-pub(crate) fn sdk_trace_state<'a>(
-    members: impl Iterator<Item = (&'a str, &'a str)> + Clone,
-) -> TraceState {
-    sdk_trace_state_and_fit(members).0
+    sdk_trace_state_and_fit(members.iter().map(|(k, v)| (k.as_str(), v.as_str()))).0
 }
 
 /// The first occurrence of each key of a canonical list, in order, without allocating.
@@ -208,7 +201,7 @@ pub(crate) fn first_occurrences(list: &str) -> impl Iterator<Item = (&str, &str)
         .map(|(_, member)| member)
 }
 
-/// [`sdk_trace_state`], and whether the state holds exactly the first occurrence of each key
+/// [`to_trace_state`] over borrowed members, and whether the state holds exactly the first occurrence of each key
 /// (every member was one the SDK accepts).
 pub(crate) fn sdk_trace_state_and_fit<'a>(
     members: impl Iterator<Item = (&'a str, &'a str)> + Clone,
@@ -281,7 +274,7 @@ mod canonical_tests {
                     assert_eq!(&split, members, "{lines:?}");
                     assert_eq!(
                         to_trace_state(members),
-                        sdk_trace_state(split_canonical(list))
+                        sdk_trace_state_and_fit(split_canonical(list)).0
                     );
                 }
                 (Err(a), Err(b)) => assert_eq!(a, b, "{lines:?}"),

@@ -132,8 +132,8 @@ pub(crate) struct ExportOptions {
     pub(crate) traces: Option<bool>,
     pub(crate) metrics: Option<bool>,
     pub(crate) insecure: Option<bool>,
-    /// Names of the headers added in code (their values are never shown).
-    pub(crate) header_names: Vec<String>,
+    /// Headers added in code, sent with every export of both signals (values never shown).
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 /// How one signal is exported.
@@ -263,7 +263,7 @@ pub(crate) fn plan_signal(
             signal.as_str()
         ));
     }
-    let headers = headers_from_env(signal, &opts.header_names, env, warnings);
+    let headers = headers_from_env(signal, &opts.headers, env, warnings);
     // Compression.
     let compression = opts.compression.unwrap_or_else(|| {
         for name in [var("COMPRESSION"), ENV_OTLP_COMPRESSION.to_owned()] {
@@ -344,11 +344,11 @@ fn insecure_from_env(
 /// warnings: the exporter skips them. Values are never quoted in a warning.
 fn headers_from_env(
     signal: Signal,
-    code: &[String],
+    code: &[(String, String)],
     env: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<String>,
 ) -> Vec<String> {
-    let mut names: Vec<String> = code.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let mut names: Vec<String> = code.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
     let signal_var = format!("OTEL_EXPORTER_OTLP_{}_HEADERS", signal.upper());
     let (name, value) = match env(&signal_var) {
         Some(v) => (signal_var, v),
@@ -472,16 +472,17 @@ impl Refusal {
         if !self.endpoint.starts_with("https://") {
             return;
         }
-        let warning = format!(
-            "TLS with the {} backend at {} failed: {text}. Retrying will not fix this: if the \
+        if self.tls.set(text).is_err() {
+            return; // warned already
+        }
+        crate::accounting::warn(&format!(
+            "TLS with the {} backend at {} failed: {}. Retrying will not fix this: if the \
              backend has a private or self-signed certificate, put its CA in a PEM file and point \
              SSL_CERT_FILE at it; or send to a local OpenTelemetry Collector over http://",
             self.signal.as_str(),
             self.endpoint,
-        );
-        if self.tls.set(text).is_ok() {
-            crate::accounting::warn(&warning);
-        }
+            self.tls.get().map_or("", String::as_str),
+        ));
     }
 
     /// Records an export result; the first refusal is warned about, once.
@@ -866,7 +867,7 @@ mod tests {
             ),
         ];
         let code = ExportOptions {
-            header_names: vec!["X-Code".into()],
+            headers: vec![("X-Code".into(), "code-secret".into())],
             ..ExportOptions::default()
         };
         let (t, w) = plan(Signal::Traces, &code, pairs);

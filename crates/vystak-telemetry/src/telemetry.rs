@@ -50,7 +50,6 @@ pub struct Telemetry {
     export_interval: Option<Duration>,
     export_timeout: Option<Duration>,
     max_queue_size: Option<usize>,
-    headers: Vec<(String, String)>,
     resource_attributes: Vec<KeyValue>,
     benign_rules: Option<Vec<BenignRule>>,
     install_propagator: Option<bool>,
@@ -222,9 +221,7 @@ impl Telemetry {
     /// to `OTEL_EXPORTER_OTLP_HEADERS` or its per-signal variant; the summary names it, never
     /// its value.
     pub fn with_header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        let key = key.into();
-        self.export.header_names.push(key.clone());
-        self.headers.push((key, value.into()));
+        self.export.headers.push((key.into(), value.into()));
         self
     }
 
@@ -325,7 +322,7 @@ impl Telemetry {
         }
         let resource = self.resource(&plan);
         let metadata = self.metadata()?;
-        let http_headers: HashMap<String, String> = self.headers.iter().cloned().collect();
+        let http_headers: HashMap<String, String> = self.export.headers.iter().cloned().collect();
         let deadline = self
             .export_timeout
             .unwrap_or_else(|| export_timeout_from_env(env));
@@ -451,11 +448,11 @@ impl Telemetry {
     }
 
     fn metadata(&self) -> Result<Option<tonic::metadata::MetadataMap>, Error> {
-        if self.headers.is_empty() {
+        if self.export.headers.is_empty() {
             return Ok(None);
         }
         let mut md = tonic::metadata::MetadataMap::new();
-        for (k, v) in &self.headers {
+        for (k, v) in &self.export.headers {
             let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
                 .map_err(|_| Error::Config(format!("invalid header name {k:?}")))?;
             let value = v
