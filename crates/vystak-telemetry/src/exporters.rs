@@ -122,7 +122,7 @@ impl Signal {
 }
 
 /// What the builder says about exporters (code wins over the environment).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct ExportOptions {
     pub(crate) endpoint: Option<String>,
     pub(crate) traces_endpoint: Option<String>,
@@ -134,6 +134,24 @@ pub(crate) struct ExportOptions {
     pub(crate) insecure: Option<bool>,
     /// Headers added in code, sent with every export of both signals (values never shown).
     pub(crate) headers: Vec<(String, String)>,
+}
+
+/// Like the derived `Debug`, with the headers' names only: their values are secrets (API keys).
+impl fmt::Debug for ExportOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ExportOptions")
+            .field("endpoint", &self.endpoint)
+            .field("traces_endpoint", &self.traces_endpoint)
+            .field("metrics_endpoint", &self.metrics_endpoint)
+            .field("protocol", &self.protocol)
+            .field("compression", &self.compression)
+            .field("traces", &self.traces)
+            .field("metrics", &self.metrics)
+            .field("insecure", &self.insecure)
+            .field("headers", &header_names)
+            .finish()
+    }
 }
 
 /// How one signal is exported.

@@ -762,3 +762,16 @@ mod tests {
         assert!(matches!(t.sampler, Some(SamplerConfig::Ratio(r)) if r == 0.0));
     }
 }
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_names_headers_but_never_shows_their_values() {
+        let telemetry = Telemetry::new().with_header("Authorization", "Bearer s3cret-token");
+        let shown = format!("{telemetry:?}");
+        assert!(shown.contains("Authorization"), "{shown}");
+        assert!(!shown.contains("s3cret"), "a header value leaked: {shown}");
+    }
+}
