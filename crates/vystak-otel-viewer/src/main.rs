@@ -157,6 +157,18 @@ async fn main() {
         },
         None => Store::with_options(options),
     };
+    // trace id → (span count, when that count was first seen, printed count).
+    // Traces loaded from the file are not printed again. This is read before the receivers
+    // start: read later, a trace that arrived in between was taken for a loaded one and never
+    // printed (the binary test failed that way on a busy CI machine).
+    let mut seen: HashMap<String, (usize, Instant, usize)> = store
+        .trace_ids()
+        .into_iter()
+        .map(|trace_id| {
+            let n = store.trace(&trace_id).len();
+            (trace_id, (n, Instant::now(), n))
+        })
+        .collect();
     let viewer = match Viewer::start(args.config.with_store(store)).await {
         Ok(v) => v,
         Err(e) => {
@@ -189,17 +201,10 @@ async fn main() {
         );
     }
     let store = viewer.store().clone();
-    // trace id → (span count, when that count was first seen, printed count)
-    let mut seen: HashMap<String, (usize, Instant, usize)> = HashMap::new();
     let mut last_tokens = render::TokenSummary::from_points(&store.all_metric_points());
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let stop = terminated();
     tokio::pin!(stop);
-    // Traces loaded from the file are not printed again.
-    for trace_id in store.trace_ids() {
-        let n = store.trace(&trace_id).len();
-        seen.insert(trace_id, (n, Instant::now(), n));
-    }
     loop {
         tokio::select! {
             _ = &mut stop => break,
