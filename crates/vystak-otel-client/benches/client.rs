@@ -3,6 +3,7 @@
 //!
 //! `cargo bench -p vystak-otel-client --bench client`
 
+use std::alloc::System;
 use std::hint::black_box;
 
 use axum::routing::get;
@@ -13,7 +14,26 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMete
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use vystak_otel_client::OtelClientMiddleware;
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Allocations per request in the whole process (the in-process server's included: the
+/// difference to the bare client is the middleware's, plus the server reading the extra
+/// `traceparent` header).
+fn allocations(rt: &tokio::runtime::Runtime, client: &ClientWithMiddleware, url: &str) -> f64 {
+    const N: usize = 1_000;
+    rt.block_on(one(client, url));
+    let region = Region::new(GLOBAL);
+    rt.block_on(async {
+        for _ in 0..N {
+            one(client, url).await;
+        }
+    });
+    region.change().allocations as f64 / N as f64
+}
 
 /// Drops every batch: the exporter's cost stays out of the measurement.
 #[derive(Debug)]
@@ -64,14 +84,20 @@ fn bench(c: &mut Criterion) {
         )
         .build();
     let mut group = c.benchmark_group("client per request (loopback)");
+    let mut allocs = Vec::new();
     for (name, client) in [
         ("bare reqwest-middleware", &bare),
         ("vystak sampled", &sampled),
         ("vystak telemetry off", &off),
     ] {
         group.bench_function(name, |b| b.to_async(&rt).iter(|| one(client, &url)));
+        allocs.push((name, allocations(&rt, client, &url)));
     }
     group.finish();
+    println!("\nallocations per request (client and in-process server):");
+    for (name, n) in allocs {
+        println!("  {name:<28} {n:>6.1}");
+    }
     let _ = (tp.shutdown(), mp.shutdown());
 }
 

@@ -33,6 +33,38 @@ pub struct DisableOtelPropagation;
 pub struct DisableOtelSpan;
 
 /// Attempt counter kept in the request's `Extensions` across retries (reqwest-retry passes the
-/// same `Extensions` to every attempt).
+/// same `Extensions` to every attempt): [`FirstAttemptMade`] after the first attempt (zero-sized:
+/// its box allocates nothing), then the number of attempts made.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Attempts(pub(crate) u32);
+
+/// Marks that this request's first attempt was made.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FirstAttemptMade;
+
+/// This attempt's number (0 for the first), counting it as made.
+pub(crate) fn next_attempt(extensions: &mut http::Extensions) -> u32 {
+    if let Some(attempts) = extensions.get_mut::<Attempts>() {
+        let n = attempts.0;
+        attempts.0 += 1;
+        return n;
+    }
+    if extensions.get::<FirstAttemptMade>().is_some() {
+        extensions.insert(Attempts(2));
+        return 1;
+    }
+    extensions.insert(FirstAttemptMade);
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempts_count_from_zero_across_calls() {
+        let mut extensions = http::Extensions::new();
+        let seen: Vec<u32> = (0..5).map(|_| next_attempt(&mut extensions)).collect();
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+    }
+}

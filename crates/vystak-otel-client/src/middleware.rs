@@ -14,10 +14,11 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProv
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use reqwest_middleware::{Middleware, Next};
 
+use vystak_otel_propagator::intern::{ip, recent, Kind};
 use vystak_otel_propagator::PropagatorChoice;
 
 use crate::carrier::HeaderInjector;
-use crate::extensions::{Attempts, DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
+use crate::extensions::{DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
 use crate::semconv::{
     error_types, ERROR_TYPE, HTTP_CLIENT_REQUEST_DURATION, HTTP_DURATION_BUCKETS,
     HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_REQUEST_RESEND_COUNT,
@@ -323,12 +324,7 @@ impl Middleware for OtelClientMiddleware {
                 return next.run(req, extensions).await;
             }
         };
-        let attempt = {
-            let attempts = extensions.get_or_insert_default::<Attempts>();
-            let n = attempts.0;
-            attempts.0 += 1;
-            n
-        };
+        let attempt = crate::extensions::next_attempt(extensions);
 
         let (method, original) = self.method(req.method());
         let template = extensions.get::<UrlTemplate>().map(|t| t.0.clone());
@@ -344,9 +340,14 @@ impl Middleware for OtelClientMiddleware {
             (None, None) => method_name,
         };
         let url = req.url();
-        let host = url.host_str().filter(|h| !h.is_empty()).map(str::to_owned);
+        // One shared string for the span and the metric attribute.
+        let host: Option<StringValue> = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .map(|h| recent(Kind::Host, h));
         let port = url.port_or_known_default();
-        let mut attrs = Vec::with_capacity(8);
+        // Room for the attributes set after the response too (status, peer, version, error).
+        let mut attrs = Vec::with_capacity(14);
         attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method.clone()));
         if let Some(original) = original {
             attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD_ORIGINAL), original));
@@ -388,25 +389,18 @@ impl Middleware for OtelClientMiddleware {
         let elapsed = start.elapsed().as_secs_f64();
 
         let span = cx.span();
-        let mut metric_attrs = Vec::with_capacity(6);
-        metric_attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method));
-        if let Some(host) = host {
-            metric_attrs.push(KeyValue::new(key(SERVER_ADDRESS), host));
-        }
-        if let Some(port) = port {
-            metric_attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
-        }
+        // The metric's attributes, in one fixed order, on the stack.
+        let mut status_code = None;
+        let mut protocol_version = None;
+        let mut error: Option<Value> = None;
         match &result {
             Ok(resp) => {
                 let code = i64::from(resp.status().as_u16());
+                status_code = Some(code);
                 span.set_attribute(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
-                metric_attrs.push(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
                 // The connection's peer (span only: the metric keeps its low-cardinality set).
                 if let Some(peer) = resp.remote_addr() {
-                    span.set_attribute(KeyValue::new(
-                        key(NETWORK_PEER_ADDRESS),
-                        peer.ip().to_string(),
-                    ));
+                    span.set_attribute(KeyValue::new(key(NETWORK_PEER_ADDRESS), ip(peer.ip())));
                     span.set_attribute(KeyValue::new(
                         key(NETWORK_PEER_PORT),
                         i64::from(peer.port()),
@@ -414,13 +408,14 @@ impl Middleware for OtelClientMiddleware {
                 }
                 if let Some(v) = version(resp.version()) {
                     span.set_attribute(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
-                    metric_attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+                    protocol_version = Some(v);
                 }
                 if resp.status().is_client_error() || resp.status().is_server_error() {
-                    let ty = resp.status().as_str().to_owned();
+                    let ty =
+                        Value::from(StringValue::from(Arc::<str>::from(resp.status().as_str())));
                     span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty.clone()));
                     span.set_status(Status::error(""));
-                    metric_attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+                    error = Some(ty);
                 }
             }
             Err(err) => {
@@ -428,13 +423,37 @@ impl Middleware for OtelClientMiddleware {
                 span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty));
                 // The message quotes the request URL: redact it like `url.full`.
                 span.set_status(Status::error(crate::url::redact_urls_in(&err.to_string())));
-                metric_attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+                error = Some(Value::from(ty));
             }
         }
         span.end();
         ender.done = true;
         if let Some(h) = &resolved.duration {
-            h.record(elapsed, &metric_attrs);
+            // Placeholders (a static key and a bool) overwritten in order: no allocation.
+            let mut buf: [KeyValue; 6] =
+                std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false));
+            let mut n = 0;
+            let mut push = |kv: KeyValue| {
+                buf[n] = kv;
+                n += 1;
+            };
+            push(KeyValue::new(key(HTTP_REQUEST_METHOD), method));
+            if let Some(host) = host {
+                push(KeyValue::new(key(SERVER_ADDRESS), host));
+            }
+            if let Some(port) = port {
+                push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+            }
+            if let Some(code) = status_code {
+                push(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
+            }
+            if let Some(v) = protocol_version {
+                push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+            }
+            if let Some(ty) = error {
+                push(KeyValue::new(key(ERROR_TYPE), ty));
+            }
+            h.record(elapsed, &buf[..n]);
         }
         result
     }

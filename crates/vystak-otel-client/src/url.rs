@@ -2,8 +2,20 @@
 
 use crate::semconv::{REDACTED, REDACTED_USERINFO, SENSITIVE_QUERY_KEYS};
 
-/// The URL as `url.full` may carry it.
-pub(crate) fn redacted_url(url: &reqwest::Url) -> String {
+/// The URL as `url.full` may carry it; a URL repeated from the last requests on this thread
+/// (the same endpoint, called again) is shared, not copied.
+pub(crate) fn redacted_url(url: &reqwest::Url) -> opentelemetry::StringValue {
+    match redacted(url) {
+        Some(redacted) => redacted.into(),
+        None => vystak_otel_propagator::intern::recent(
+            vystak_otel_propagator::intern::Kind::Url,
+            url.as_str(),
+        ),
+    }
+}
+
+/// The redacted URL, or `None` when there is nothing to redact.
+fn redacted(url: &reqwest::Url) -> Option<String> {
     let has_userinfo = !url.username().is_empty() || url.password().is_some();
     let query_sensitive = url.query().is_some_and(|q| {
         q.split('&').any(|pair| {
@@ -12,7 +24,7 @@ pub(crate) fn redacted_url(url: &reqwest::Url) -> String {
         })
     });
     if !has_userinfo && !query_sensitive {
-        return url.as_str().to_owned();
+        return None;
     }
     let mut out = url.clone();
     if has_userinfo {
@@ -33,7 +45,7 @@ pub(crate) fn redacted_url(url: &reqwest::Url) -> String {
         out.set_query(Some(&query.join("&")));
     }
     debug_assert!(!has_userinfo || out.as_str().contains(REDACTED_USERINFO));
-    out.into()
+    Some(out.into())
 }
 
 #[cfg(test)]
@@ -41,7 +53,7 @@ mod tests {
     use super::*;
 
     fn r(s: &str) -> String {
-        redacted_url(&s.parse().unwrap())
+        redacted_url(&s.parse().unwrap()).as_str().to_owned()
     }
 
     #[test]
@@ -86,7 +98,7 @@ pub fn redact_urls_in(text: &str) -> String {
             .unwrap_or(tail.len());
         let candidate = &tail[..end];
         match reqwest::Url::parse(candidate) {
-            Ok(url) => out.push_str(&redacted_url(&url)),
+            Ok(url) => out.push_str(redacted_url(&url).as_str()),
             // Not a URL we can parse: drop its query, which is where secrets sit.
             Err(_) => out.push_str(candidate.split('?').next().unwrap_or_default()),
         }

@@ -302,6 +302,17 @@ impl fmt::Debug for OperationGuard {
 }
 
 impl OperationGuard {
+    /// A guard that records nothing (telemetry off).
+    fn off(op: Op) -> Self {
+        Self {
+            cx: None,
+            op,
+            capture: None,
+            sink: None,
+            parent_sink: None,
+        }
+    }
+
     /// The context holding the span: make it current around the work (the wrappers do), so the
     /// chat, tool and HTTP spans inside are its children.
     pub fn context(&self) -> Context {
@@ -386,6 +397,9 @@ impl GenAiInstrumentation {
     /// Starts an agent turn: an `invoke_agent {gen_ai.agent.name}` span (INTERNAL, or CLIENT for
     /// [`AgentInvocation::remote`]) as a child of the current context.
     pub fn start_agent(&self, agent: AgentInvocation) -> OperationGuard {
+        if self.telemetry_off() {
+            return OperationGuard::off(Op::Agent);
+        }
         let name = if agent.name.is_empty() {
             Cow::Borrowed(OPERATION_INVOKE_AGENT)
         } else {
@@ -443,6 +457,9 @@ impl GenAiInstrumentation {
     /// the current context. Arguments (and, at finish, the result) are recorded only with content
     /// capture on.
     pub fn start_tool(&self, tool: ToolExecution) -> OperationGuard {
+        if self.telemetry_off() {
+            return OperationGuard::off(Op::Tool);
+        }
         let name = format!("{OPERATION_EXECUTE_TOOL} {}", tool.name);
         let mut attrs = Vec::with_capacity(6);
         attrs.push(KeyValue::new(
@@ -514,7 +531,7 @@ impl GenAiInstrumentation {
     {
         InstrumentedOperationStream {
             inner: stream,
-            guard: Some(self.start_agent(agent)),
+            guard: Some(self.start_agent(agent)).filter(|g| g.cx.is_some()),
             error: None,
             inst: self.clone(),
         }
@@ -545,7 +562,8 @@ impl<F, R> InstrumentedOperation<F, R> {
     fn new(inner: F, guard: OperationGuard, inst: GenAiInstrumentation) -> Self {
         Self {
             inner,
-            guard: Some(guard),
+            // Telemetry off: nothing to attach or record on any poll.
+            guard: guard.cx.is_some().then_some(guard),
             inst,
             record: PhantomData,
         }

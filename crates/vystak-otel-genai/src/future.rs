@@ -33,7 +33,8 @@ impl<F> Instrumented<F> {
     pub(crate) fn new(inner: F, guard: CallGuard) -> Self {
         Self {
             inner,
-            guard: Some(guard),
+            // Telemetry off: nothing to attach or record on any poll.
+            guard: guard.is_recording().then_some(guard),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
 use opentelemetry::global::{BoxedSpan, BoxedTracer};
@@ -102,6 +102,45 @@ fn global_instruments() -> Instruments {
         }
     }
 }
+
+/// `true` when neither a tracer nor a meter provider is installed globally (telemetry off): the
+/// calls made through the global providers then skip all work.
+///
+/// Per call this costs one read of the global meter provider: a real one (any non-zero-sized
+/// provider — the SDK's, or a user's) means "on" at once. With the no-op meter provider the
+/// tracer provider is probed (`sdk_installed`) once per no-op meter provider and again at most
+/// every [`REPROBE`], so a tracer provider installed alone is noticed within that time;
+/// `Telemetry::init` installs both and is noticed at the next call.
+fn global_telemetry_off() -> bool {
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    static PROBED_METER: AtomicUsize = AtomicUsize::new(0);
+    static PROBED_AT_MS: AtomicU64 = AtomicU64::new(0);
+    static TRACER_OFF: AtomicBool = AtomicBool::new(false);
+    let meter = opentelemetry::global::meter_provider();
+    // The global default is the zero-sized `NoopMeterProvider`.
+    if std::mem::size_of_val(&*meter) != 0 {
+        return false;
+    }
+    let address = Arc::as_ptr(&meter).cast::<()>() as usize;
+    let base = *BASE.get_or_init(Instant::now);
+    let now_ms = base.elapsed().as_millis() as u64 + 1;
+    if PROBED_METER.load(Ordering::Acquire) == address
+        && now_ms.saturating_sub(PROBED_AT_MS.load(Ordering::Relaxed)) < REPROBE.as_millis() as u64
+    {
+        return TRACER_OFF.load(Ordering::Relaxed);
+    }
+    let off =
+        !vystak_otel_propagator::sdk_installed(&opentelemetry::global::tracer_with_scope(scope()));
+    TRACER_OFF.store(off, Ordering::Relaxed);
+    PROBED_AT_MS.store(now_ms, Ordering::Relaxed);
+    PROBED_METER.store(address, Ordering::Release);
+    off
+}
+
+/// How long a "no tracer provider installed" answer is trusted while the meter provider stays
+/// the no-op one.
+const REPROBE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A user hook classifying failures of their own error types.
 type ErrorClassifier = Arc<dyn Fn(&dyn Any) -> Option<GenAiErrorClass> + Send + Sync>;
@@ -272,6 +311,11 @@ impl GenAiInstrumentation {
         self
     }
 
+    /// Global providers only, and neither installed: calls record nothing and skip all work.
+    pub(crate) fn telemetry_off(&self) -> bool {
+        self.tracer.is_none() && self.instruments.is_none() && global_telemetry_off()
+    }
+
     pub(crate) fn agent_usage_aggregate(&self) -> bool {
         self.agent_usage_aggregate
     }
@@ -312,6 +356,9 @@ impl GenAiInstrumentation {
     /// as a child of the current context. The returned guard owns the span: it ends when the
     /// guard finishes, whatever happened to the parent.
     pub fn start(&self, call: GenAiCall) -> CallGuard {
+        if self.telemetry_off() {
+            return CallGuard { inner: None };
+        }
         let name = match self.mode {
             SemconvMode::Seed => Cow::Borrowed(SPAN_GEN_AI_CHAT),
             SemconvMode::LatestExperimental => {
@@ -478,6 +525,11 @@ impl CallGuard {
             .unwrap_or_else(Context::current)
     }
 
+    /// `false` when telemetry is off: the guard records nothing.
+    pub(crate) fn is_recording(&self) -> bool {
+        self.inner.is_some()
+    }
+
     /// How a failure with this error is recorded, with the instrumentation's classifier.
     pub fn classify_error<E: 'static>(&self, error: &E) -> GenAiErrorClass {
         match &self.inner {
@@ -640,14 +692,19 @@ impl CallGuard {
             }
         }
         let base = metric_attrs.len();
-        let mut points = vec![
+        // The seed's mode adds the cache token types.
+        let points = [
             (TOKEN_TYPE_INPUT, usage.input_tokens),
             (TOKEN_TYPE_OUTPUT, usage.output_tokens),
+            (
+                TOKEN_TYPE_CACHE_READ,
+                usage.cache_read_input_tokens.filter(|_| seed),
+            ),
+            (
+                TOKEN_TYPE_CACHE_CREATION,
+                usage.cache_creation_input_tokens.filter(|_| seed),
+            ),
         ];
-        if seed {
-            points.push((TOKEN_TYPE_CACHE_READ, usage.cache_read_input_tokens));
-            points.push((TOKEN_TYPE_CACHE_CREATION, usage.cache_creation_input_tokens));
-        }
         for (ty, value) in points {
             if let Some(v) = value {
                 metric_attrs.push(KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty));

@@ -23,7 +23,12 @@ fn as_str(value: &HeaderValue) -> &str {
 
 impl Extractor for HeaderMapExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(as_str)
+        // The propagators' own names are parsed once, not on every lookup.
+        match static_name(key) {
+            Some(name) => self.0.get(name),
+            None => self.0.get(key),
+        }
+        .map(as_str)
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -31,7 +36,10 @@ impl Extractor for HeaderMapExtractor<'_> {
     }
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        let values: Vec<&str> = self.0.get_all(key).iter().map(as_str).collect();
+        let values: Vec<&str> = match static_name(key) {
+            Some(name) => self.0.get_all(name).iter().map(as_str).collect(),
+            None => self.0.get_all(key).iter().map(as_str).collect(),
+        };
         (!values.is_empty()).then_some(values)
     }
 }
@@ -43,14 +51,14 @@ pub struct HeaderMapInjector<'a>(pub &'a mut HeaderMap);
 
 /// The header names the propagators of this workspace write, parsed once: a custom
 /// `HeaderName` made from a `&str` copies it, a static one does not.
-pub(crate) fn static_name(key: &str) -> Option<HeaderName> {
+pub(crate) fn static_name(key: &str) -> Option<&'static HeaderName> {
     static TRACEPARENT: HeaderName = HeaderName::from_static(crate::propagator::TRACEPARENT);
     static TRACESTATE: HeaderName = HeaderName::from_static(crate::propagator::TRACESTATE);
     static BAGGAGE: HeaderName = HeaderName::from_static("baggage");
     match key {
-        crate::propagator::TRACEPARENT => Some(TRACEPARENT.clone()),
-        crate::propagator::TRACESTATE => Some(TRACESTATE.clone()),
-        "baggage" => Some(BAGGAGE.clone()),
+        crate::propagator::TRACEPARENT => Some(&TRACEPARENT),
+        crate::propagator::TRACESTATE => Some(&TRACESTATE),
+        "baggage" => Some(&BAGGAGE),
         _ => None,
     }
 }
@@ -58,7 +66,7 @@ pub(crate) fn static_name(key: &str) -> Option<HeaderName> {
 impl Injector for HeaderMapInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         let name = match static_name(key) {
-            Some(name) => Ok(name),
+            Some(name) => Ok(name.clone()),
             None => HeaderName::from_bytes(key.as_bytes()),
         };
         // The value's bytes become the header's without a copy (validated all the same).

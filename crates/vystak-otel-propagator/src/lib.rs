@@ -28,6 +28,8 @@
 mod choice;
 #[cfg(feature = "http")]
 mod http;
+#[doc(hidden)]
+pub mod intern;
 mod probe;
 mod propagator;
 mod traceparent;

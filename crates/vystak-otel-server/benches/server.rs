@@ -36,6 +36,86 @@ impl SpanExporter for Discard {
     }
 }
 
+/// The hand-written minimum on the raw API (the "direct-API layer"): one SERVER span
+/// with 4 attributes and the status code, no metric, no body tracking.
+mod minimal {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context as TaskContext, Poll};
+
+    use opentelemetry::global::BoxedTracer;
+    use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
+    use opentelemetry::KeyValue;
+    use std::sync::Arc;
+
+    #[derive(Clone)]
+    pub(crate) struct Layer(pub(crate) Arc<BoxedTracer>);
+
+    impl<S> tower::Layer<S> for Layer {
+        type Service = Service<S>;
+        fn layer(&self, inner: S) -> Service<S> {
+            Service {
+                inner,
+                tracer: self.0.clone(),
+            }
+        }
+    }
+
+    #[derive(Clone)]
+    pub(crate) struct Service<S> {
+        inner: S,
+        tracer: Arc<BoxedTracer>,
+    }
+
+    impl<S, B, R> tower::Service<http::Request<B>> for Service<S>
+    where
+        S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+        S::Future: Send + 'static,
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+        fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, req: http::Request<B>) -> Self::Future {
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default();
+            let parent = opentelemetry::global::get_text_map_propagator(|p| {
+                p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+            });
+            let mut span = self
+                .tracer
+                .span_builder(format!("{} {route}", req.method()))
+                .with_kind(SpanKind::Server)
+                .with_attributes([
+                    KeyValue::new("http.request.method", req.method().as_str().to_owned()),
+                    KeyValue::new("url.path", req.uri().path().to_owned()),
+                    KeyValue::new("url.scheme", "http"),
+                    KeyValue::new("http.route", route),
+                ])
+                .start_with_context(&*self.tracer, &parent);
+            let fut = self.inner.call(req);
+            Box::pin(async move {
+                let res = fut.await;
+                if let Ok(r) = &res {
+                    span.set_attribute(KeyValue::new(
+                        "http.response.status_code",
+                        i64::from(r.status().as_u16()),
+                    ));
+                }
+                span.end();
+                res
+            })
+        }
+    }
+}
+
 fn app() -> Router {
     Router::new().route("/agents/{name}/a2a", post(|| async { "ok" }))
 }
@@ -113,6 +193,12 @@ fn bench(c: &mut Criterion) {
                 .with_meter_provider(&mp_off),
         ),
     );
+    let (tp_min, _mp_min) = providers(Sampler::AlwaysOn);
+    let minimal = ready(app().layer(minimal::Layer(std::sync::Arc::new(
+        opentelemetry::global::BoxedTracer::new(Box::new(
+            opentelemetry::trace::TracerProvider::tracer(&tp_min, "minimal"),
+        )),
+    ))));
     let bare = ready(app());
     // What any layer costs in axum (a boxed future and body per layered route): the floor.
     let identity = ready(app().layer(tower::layer::util::Identity::new()));
@@ -127,6 +213,10 @@ fn bench(c: &mut Criterion) {
         ("vystak sampled", &sampled),
         ("vystak unsampled", &unsampled),
         ("vystak telemetry off", &off),
+        (
+            "hand-written minimal layer (span, 4 attrs, no metric)",
+            &minimal,
+        ),
     ] {
         group.bench_function(name, |b| b.to_async(&rt).iter(|| one(router)));
         allocs.push((name, allocations(&rt, router)));
@@ -147,6 +237,7 @@ fn bench(c: &mut Criterion) {
     let _ = (
         tp.shutdown(),
         tp_off.shutdown(),
+        tp_min.shutdown(),
         gtp.shutdown(),
         mp.shutdown(),
         mp_off.shutdown(),

@@ -78,6 +78,7 @@ mod event;
 mod forwarded;
 mod future;
 mod headers;
+mod intern;
 mod layer;
 mod request;
 pub mod semconv;

@@ -22,7 +22,8 @@ use crate::semconv::{
     NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT, URL_PATH, URL_QUERY, URL_SCHEME,
     USER_AGENT_ORIGINAL,
 };
-use crate::state::RequestState;
+use crate::state::{MetricAttrs, RequestState};
+use vystak_otel_propagator::intern::{recent, Kind};
 use vystak_otel_propagator::HeaderMapExtractor;
 
 /// The service produced by [`OtelServerLayer`](crate::OtelServerLayer).
@@ -66,6 +67,15 @@ fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
 #[cfg(not(feature = "axum"))]
 fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
     req.extensions().get::<std::net::SocketAddr>().copied()
+}
+
+/// `{method} {route}` without going through `format!`.
+fn span_name(method: &str, route: &str) -> String {
+    let mut name = String::with_capacity(method.len() + 1 + route.len());
+    name.push_str(method);
+    name.push(' ');
+    name.push_str(route);
+    name
 }
 
 fn key(k: &'static str) -> Key {
@@ -112,36 +122,40 @@ where
                 return ResponseFuture::passthrough(self.inner.call(req), cx);
             }
         }
-        // One shared string for the span name, the span attribute and the metric attribute: the
-        // matched path is copied once, into an `Arc<str>`.
-        let route: Option<StringValue> = match matched {
-            Some(m) => Some(StringValue::from(std::sync::Arc::<str>::from(m))),
-            None => shared
-                .route_extractor
-                .as_ref()
-                .and_then(|f| f(&view))
-                .map(StringValue::from),
-        };
-
         let method = normalize_method(req.method(), &shared.known_methods);
         let name_method: &str = if method.value == OTHER {
             HTTP_SPAN_NAME_OTHER
         } else {
             &method.value
         };
-        // `{method} {route}` without going through `format!` (it is on every request).
-        let name: Cow<'static, str> = match (&route, &method.value) {
-            (Some(r), _) => {
-                let r = r.as_str();
-                let mut n = String::with_capacity(name_method.len() + 1 + r.len());
-                n.push_str(name_method);
-                n.push(' ');
-                n.push_str(r);
-                Cow::Owned(n)
+        // An axum route is a template of the router: its span name and route are made once per
+        // (method, route) and shared by every request. A route extractor's value may carry
+        // request data, so it is copied per request.
+        let (name, route): (Cow<'static, str>, Option<StringValue>) = match matched {
+            Some(m) => match crate::intern::route_names(name_method, m) {
+                Some(names) => (
+                    Cow::Borrowed(names.name),
+                    Some(StringValue::from(names.route)),
+                ),
+                None => (
+                    Cow::Owned(span_name(name_method, m)),
+                    Some(StringValue::from(Arc::<str>::from(m))),
+                ),
+            },
+            None => {
+                let route: Option<StringValue> = shared
+                    .route_extractor
+                    .as_ref()
+                    .and_then(|f| f(&view))
+                    .map(StringValue::from);
+                let name = match (&route, &method.value) {
+                    (Some(r), _) => Cow::Owned(span_name(name_method, r.as_str())),
+                    (None, Cow::Borrowed(m)) if *m != OTHER => Cow::Borrowed(*m),
+                    (None, Cow::Borrowed(_)) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
+                    (None, Cow::Owned(m)) => Cow::Owned(m.clone()),
+                };
+                (name, route)
             }
-            (None, Cow::Borrowed(m)) if *m != OTHER => Cow::Borrowed(m),
-            (None, Cow::Borrowed(_)) => Cow::Borrowed(HTTP_SPAN_NAME_OTHER),
-            (None, Cow::Owned(m)) => Cow::Owned(m.clone()),
         };
         let method_value: Value = match &method.value {
             Cow::Borrowed(m) => Value::from(*m),
@@ -183,7 +197,7 @@ where
         }
         let path = req.uri().path();
         if !path.is_empty() {
-            attrs.push(KeyValue::new(key(URL_PATH), path.to_owned()));
+            attrs.push(KeyValue::new(key(URL_PATH), recent(Kind::Path, path)));
         }
         attrs.push(KeyValue::new(key(URL_SCHEME), scheme.clone()));
         if let Some(query) = req.uri().query().filter(|q| !q.is_empty()) {
@@ -200,23 +214,24 @@ where
             None => server_address(req.uri(), req.headers()),
         };
         if let Some((host, port)) = address {
-            attrs.push(KeyValue::new(key(SERVER_ADDRESS), host.to_owned()));
+            attrs.push(KeyValue::new(key(SERVER_ADDRESS), recent(Kind::Host, host)));
             if let Some(port) = port {
                 attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
             }
         }
-        match (fwd, peer) {
+        let peer_ip = peer.map(|p| vystak_otel_propagator::intern::ip(p.ip()));
+        match (fwd, &peer_ip) {
             (Some(f), _) if f.client.is_some() || f.client_claimed => {
                 // A claimed but unusable client address is unknown, not the proxy's.
                 if let Some(client) = f.client.clone() {
                     attrs.push(KeyValue::new(key(CLIENT_ADDRESS), client));
                 }
             }
-            (_, Some(p)) => attrs.push(KeyValue::new(key(CLIENT_ADDRESS), p.ip().to_string())),
+            (_, Some(ip)) => attrs.push(KeyValue::new(key(CLIENT_ADDRESS), ip.clone())),
             (_, None) => {}
         }
-        if let Some(p) = peer {
-            attrs.push(KeyValue::new(key(NETWORK_PEER_ADDRESS), p.ip().to_string()));
+        if let (Some(p), Some(ip)) = (peer, peer_ip) {
+            attrs.push(KeyValue::new(key(NETWORK_PEER_ADDRESS), ip));
             attrs.push(KeyValue::new(key(NETWORK_PEER_PORT), i64::from(p.port())));
         }
         if let Some(v) = version {
@@ -228,7 +243,10 @@ where
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty())
         {
-            attrs.push(KeyValue::new(key(USER_AGENT_ORIGINAL), ua.to_owned()));
+            attrs.push(KeyValue::new(
+                key(USER_AGENT_ORIGINAL),
+                recent(Kind::UserAgent, ua),
+            ));
         }
         capture(
             &shared.request_headers,
@@ -259,15 +277,12 @@ where
         let span = tracer.build_with_context(builder, &parent);
         let cx = parent.with_span(span);
 
-        let mut metric_attrs = Vec::with_capacity(6);
-        metric_attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method_value));
-        metric_attrs.push(KeyValue::new(key(URL_SCHEME), scheme));
-        if let Some(route) = route {
-            metric_attrs.push(KeyValue::new(key(HTTP_ROUTE), route));
-        }
-        if let Some(v) = version {
-            metric_attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
-        }
+        let metric_attrs = MetricAttrs {
+            method: method_value,
+            scheme,
+            route,
+            version,
+        };
         let request_size = req
             .headers()
             .get(http::header::CONTENT_LENGTH)

@@ -15,9 +15,10 @@ use vystak_otel_propagator::PropagatorChoice;
 use crate::layer::{Filter, InboundTrust, RequestHook, ResponseHook, RouteExtractor};
 use crate::request::KnownMethods;
 use crate::semconv::{
-    ERROR_TYPE, ERROR_TYPE_CANCELLED, HTTP_DURATION_BUCKETS, HTTP_RESPONSE_STATUS_CODE,
-    HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_BODY_SIZE, HTTP_SERVER_REQUEST_DURATION,
-    HTTP_SERVER_RESPONSE_BODY_SIZE, UNIT_BYTES, UNIT_REQUESTS, UNIT_SECONDS,
+    ERROR_TYPE, ERROR_TYPE_CANCELLED, HTTP_DURATION_BUCKETS, HTTP_REQUEST_METHOD,
+    HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, HTTP_SERVER_ACTIVE_REQUESTS,
+    HTTP_SERVER_REQUEST_BODY_SIZE, HTTP_SERVER_REQUEST_DURATION, HTTP_SERVER_RESPONSE_BODY_SIZE,
+    NETWORK_PROTOCOL_VERSION, UNIT_BYTES, UNIT_REQUESTS, UNIT_SECONDS, URL_SCHEME,
 };
 
 /// The instruments of one layer.
@@ -92,9 +93,67 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// `http.request.method` and `url.scheme`: the required attributes of
-/// `http.server.active_requests`, always the first two metric attributes.
-pub(crate) const ACTIVE_ATTRS: usize = 2;
+/// The duration metric's attributes known at request start (low cardinality only), kept as
+/// values: the attribute list is built on the stack when the metric is recorded, always in one
+/// order, so the SDK finds the series on its first (unsorted) lookup.
+pub(crate) struct MetricAttrs {
+    pub(crate) method: Value,
+    pub(crate) scheme: Value,
+    pub(crate) route: Option<StringValue>,
+    pub(crate) version: Option<&'static str>,
+}
+
+/// The most attributes a server metric point has: method, scheme, route, protocol version,
+/// status code, `error.type`.
+const MAX_METRIC_ATTRS: usize = 6;
+
+impl MetricAttrs {
+    /// `http.request.method` and `url.scheme`: the required attributes of
+    /// `http.server.active_requests`.
+    fn active(&self) -> [KeyValue; 2] {
+        [
+            KeyValue::new(
+                Key::from_static_str(HTTP_REQUEST_METHOD),
+                self.method.clone(),
+            ),
+            KeyValue::new(Key::from_static_str(URL_SCHEME), self.scheme.clone()),
+        ]
+    }
+
+    /// Every attribute of a duration / size point, in a fixed order, into `buf`; returns how
+    /// many were written.
+    fn fill(
+        &self,
+        status: Option<u16>,
+        error_type: Option<Value>,
+        buf: &mut [KeyValue; MAX_METRIC_ATTRS],
+    ) -> usize {
+        let [method, scheme] = self.active();
+        buf[0] = method;
+        buf[1] = scheme;
+        let mut n = 2;
+        if let Some(route) = &self.route {
+            buf[n] = KeyValue::new(Key::from_static_str(HTTP_ROUTE), route.clone());
+            n += 1;
+        }
+        if let Some(version) = self.version {
+            buf[n] = KeyValue::new(Key::from_static_str(NETWORK_PROTOCOL_VERSION), version);
+            n += 1;
+        }
+        if let Some(code) = status {
+            buf[n] = KeyValue::new(
+                Key::from_static_str(HTTP_RESPONSE_STATUS_CODE),
+                i64::from(code),
+            );
+            n += 1;
+        }
+        if let Some(ty) = error_type {
+            buf[n] = KeyValue::new(Key::from_static_str(ERROR_TYPE), ty);
+            n += 1;
+        }
+        n
+    }
+}
 
 /// How a request ended.
 pub(crate) enum Outcome {
@@ -112,9 +171,7 @@ pub(crate) struct RequestState {
     shared: Arc<Shared>,
     pub(crate) cx: Context,
     start: Instant,
-    /// method, scheme, route, protocol version (low cardinality only). The first
-    /// [`ACTIVE_ATTRS`] are the active-request counter's attributes.
-    metric_attrs: Vec<KeyValue>,
+    metric_attrs: MetricAttrs,
     status: Option<u16>,
     request_size: Option<u64>,
     response_bytes: u64,
@@ -125,11 +182,11 @@ impl RequestState {
     pub(crate) fn new(
         shared: Arc<Shared>,
         cx: Context,
-        metric_attrs: Vec<KeyValue>,
+        metric_attrs: MetricAttrs,
         request_size: Option<u64>,
     ) -> Self {
         if let Some(active) = shared.instruments.as_ref().and_then(|i| i.active.as_ref()) {
-            active.add(1, &metric_attrs[..ACTIVE_ATTRS]);
+            active.add(1, &metric_attrs.active());
         }
         Self {
             shared,
@@ -151,16 +208,22 @@ impl RequestState {
         if !span.is_recording() {
             return;
         }
-        let mut attrs = vec![KeyValue::new(
+        let status_code = KeyValue::new(
             Key::from_static_str(HTTP_RESPONSE_STATUS_CODE),
             i64::from(code),
-        )];
+        );
         if status.is_server_error() {
-            attrs.push(KeyValue::new(
-                Key::from_static_str(ERROR_TYPE),
-                status_str(code),
-            ));
+            span.set_attributes([
+                status_code,
+                KeyValue::new(Key::from_static_str(ERROR_TYPE), status_str(code)),
+            ]);
+        } else {
+            span.set_attribute(status_code);
         }
+        if self.shared.response_headers.is_empty() && self.shared.on_response.is_none() {
+            return;
+        }
+        let mut attrs = Vec::new();
         crate::headers::capture(
             &self.shared.response_headers,
             &self.shared.sensitive_headers,
@@ -232,29 +295,22 @@ impl RequestState {
         let Some(instruments) = &self.shared.instruments else {
             return;
         };
-        let base = self.metric_attrs.len();
-        if let Some(code) = self.status {
-            self.metric_attrs.push(KeyValue::new(
-                Key::from_static_str(HTTP_RESPONSE_STATUS_CODE),
-                i64::from(code),
-            ));
-        }
-        if let Some(ty) = error_type {
-            self.metric_attrs
-                .push(KeyValue::new(Key::from_static_str(ERROR_TYPE), ty));
-        }
+        // No allocation: placeholders (a static key and a bool) are overwritten in order.
+        let mut buf: [KeyValue; MAX_METRIC_ATTRS] =
+            std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false));
+        let n = self.metric_attrs.fill(self.status, error_type, &mut buf);
+        let attrs = &buf[..n];
         instruments
             .duration
-            .record(self.start.elapsed().as_secs_f64(), &self.metric_attrs);
+            .record(self.start.elapsed().as_secs_f64(), attrs);
         if let Some(h) = &instruments.response_size {
-            h.record(self.response_bytes, &self.metric_attrs);
+            h.record(self.response_bytes, attrs);
         }
         if let (Some(h), Some(size)) = (&instruments.request_size, self.request_size) {
-            h.record(size, &self.metric_attrs);
+            h.record(size, attrs);
         }
-        self.metric_attrs.truncate(base);
         if let Some(active) = &instruments.active {
-            active.add(-1, &self.metric_attrs[..ACTIVE_ATTRS]);
+            active.add(-1, &attrs[..2]);
         }
     }
 }

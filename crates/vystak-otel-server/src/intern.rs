@@ -1,0 +1,138 @@
+//! The strings every request repeats, made once instead of on every request.
+//!
+//! - **Span name and route** of an axum `MatchedPath`: the route is a template of the router (the
+//!   client cannot choose it), so the `(method, route)` pairs are bounded by the router. Each pair
+//!   gets one `&'static str` span name and route, kept for the life of the process (at most
+//!   [`MAX_ROUTES`] pairs; past that, names are built per request as before).
+//! - **Recent values** (`url.path`, `server.address`, `user_agent.original`, `client.address`):
+//!   `vystak_otel_propagator::intern`, shared with the client middleware.
+//!
+//! The route table is per-thread first (no lock, no shared cache line on the hot path) and falls
+//! back to one process-wide map only the first time a thread meets a pair.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+/// At most this many `(method, route)` pairs are kept for the life of the process.
+pub(crate) const MAX_ROUTES: usize = 4096;
+
+/// The span name (`{method} {route}`) and the route of one pair.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RouteNames {
+    pub(crate) name: &'static str,
+    pub(crate) route: &'static str,
+}
+
+/// FxHash: the keys are the router's own route templates, not client input, so a fast
+/// non-keyed hash is safe here.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+/// route → the names of each method seen with it.
+type RouteTable = HashMap<Box<str>, Vec<(Box<str>, RouteNames)>, Fx>;
+
+fn process_table() -> &'static Mutex<(RouteTable, usize)> {
+    static TABLE: OnceLock<Mutex<(RouteTable, usize)>> = OnceLock::new();
+    TABLE.get_or_init(|| Mutex::new((RouteTable::default(), 0)))
+}
+
+thread_local! {
+    static ROUTES: RefCell<RouteTable> = RefCell::new(RouteTable::default());
+}
+
+fn find(table: &RouteTable, method: &str, route: &str) -> Option<RouteNames> {
+    table
+        .get(route)?
+        .iter()
+        .find(|(m, _)| &**m == method)
+        .map(|(_, names)| *names)
+}
+
+fn insert(table: &mut RouteTable, method: &str, route: &str, names: RouteNames) {
+    table
+        .entry(route.into())
+        .or_default()
+        .push((method.into(), names));
+}
+
+/// The interned names of `(method, route)`, or `None` once [`MAX_ROUTES`] pairs exist.
+/// `name_method` is the method as the span name spells it (`HTTP` for `_OTHER`).
+pub(crate) fn route_names(name_method: &str, route: &str) -> Option<RouteNames> {
+    ROUTES.with(|cell| {
+        if let Some(names) = find(&cell.borrow(), name_method, route) {
+            return Some(names);
+        }
+        let names = {
+            let mut guard = process_table()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let (table, count) = &mut *guard;
+            match find(table, name_method, route) {
+                Some(names) => names,
+                None => {
+                    if *count >= MAX_ROUTES {
+                        return None;
+                    }
+                    let route_static: &'static str = match table.get(route).and_then(|v| v.first())
+                    {
+                        Some((_, other)) => other.route,
+                        None => Box::leak(route.into()),
+                    };
+                    let mut name = String::with_capacity(name_method.len() + 1 + route.len());
+                    name.push_str(name_method);
+                    name.push(' ');
+                    name.push_str(route);
+                    let names = RouteNames {
+                        name: Box::leak(name.into_boxed_str()),
+                        route: route_static,
+                    };
+                    insert(table, name_method, route, names);
+                    *count += 1;
+                    names
+                }
+            }
+        };
+        insert(&mut cell.borrow_mut(), name_method, route, names);
+        Some(names)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_is_interned_once_and_shared_across_threads() {
+        let a = route_names("POST", "/intern-test/{id}").unwrap();
+        assert_eq!(a.name, "POST /intern-test/{id}");
+        assert_eq!(a.route, "/intern-test/{id}");
+        let b = route_names("POST", "/intern-test/{id}").unwrap();
+        assert!(std::ptr::eq(a.name, b.name));
+        let other_thread = std::thread::spawn(|| route_names("POST", "/intern-test/{id}").unwrap())
+            .join()
+            .unwrap();
+        assert!(std::ptr::eq(a.name, other_thread.name), "one leak per pair");
+        let get = route_names("GET", "/intern-test/{id}").unwrap();
+        assert_eq!(get.name, "GET /intern-test/{id}");
+        assert!(std::ptr::eq(a.route, get.route), "the route is kept once");
+    }
+}
