@@ -174,6 +174,11 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let _enter = rt.enter();
+    // Every contestant extracts the request's `traceparent` with the same global propagator:
+    // the one `Telemetry::init` installs.
+    opentelemetry::global::set_text_map_propagator(
+        vystak_otel_propagator::W3cTraceContextPropagator::new(),
+    );
 
     // The global providers, none installed yet: telemetry off.
     let off = ready(app().layer(OtelServerLayer::new()));

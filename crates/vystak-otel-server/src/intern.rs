@@ -55,8 +55,35 @@ fn process_table() -> &'static Mutex<(RouteTable, usize)> {
     TABLE.get_or_init(|| Mutex::new((RouteTable::default(), 0)))
 }
 
+/// How many of its last pairs a thread checks before its table.
+const LAST: usize = 4;
+
+/// A thread's pairs: the last few it used (compared directly, no hashing), then all of them.
+#[derive(Default)]
+struct ThreadRoutes {
+    last: [Option<RouteNames>; LAST],
+    next: usize,
+    table: RouteTable,
+}
+
+impl ThreadRoutes {
+    fn last_hit(&self, method: &str, route: &str) -> Option<RouteNames> {
+        self.last.iter().flatten().copied().find(|names| {
+            // `name` is `{method} {route}`.
+            names.route == route
+                && names.name.len() == method.len() + 1 + route.len()
+                && names.name.starts_with(method)
+        })
+    }
+
+    fn remember(&mut self, names: RouteNames) {
+        self.last[self.next] = Some(names);
+        self.next = (self.next + 1) % LAST;
+    }
+}
+
 thread_local! {
-    static ROUTES: RefCell<RouteTable> = RefCell::new(RouteTable::default());
+    static ROUTES: RefCell<ThreadRoutes> = RefCell::new(ThreadRoutes::default());
 }
 
 fn find(table: &RouteTable, method: &str, route: &str) -> Option<RouteNames> {
@@ -78,7 +105,12 @@ fn insert(table: &mut RouteTable, method: &str, route: &str, names: RouteNames) 
 /// `name_method` is the method as the span name spells it (`HTTP` for `_OTHER`).
 pub(crate) fn route_names(name_method: &str, route: &str) -> Option<RouteNames> {
     ROUTES.with(|cell| {
-        if let Some(names) = find(&cell.borrow(), name_method, route) {
+        let mut routes = cell.borrow_mut();
+        if let Some(names) = routes.last_hit(name_method, route) {
+            return Some(names);
+        }
+        if let Some(names) = find(&routes.table, name_method, route) {
+            routes.remember(names);
             return Some(names);
         }
         let names = {
@@ -111,7 +143,8 @@ pub(crate) fn route_names(name_method: &str, route: &str) -> Option<RouteNames> 
                 }
             }
         };
-        insert(&mut cell.borrow_mut(), name_method, route, names);
+        insert(&mut routes.table, name_method, route, names);
+        routes.remember(names);
         Some(names)
     })
 }
@@ -134,5 +167,15 @@ mod tests {
         let get = route_names("GET", "/intern-test/{id}").unwrap();
         assert_eq!(get.name, "GET /intern-test/{id}");
         assert!(std::ptr::eq(a.route, get.route), "the route is kept once");
+        // Past the last-used list, from the thread's table: still the same strings.
+        for i in 0..2 * LAST {
+            let other = format!("/intern-test/other/{i}");
+            assert_eq!(route_names("POST", &other).unwrap().route, other);
+        }
+        let again = route_names("POST", "/intern-test/{id}").unwrap();
+        assert!(std::ptr::eq(a.name, again.name));
+        // A method that is a prefix of another does not match its names.
+        let p = route_names("P", "/intern-test/{id}").unwrap();
+        assert_eq!(p.name, "P /intern-test/{id}");
     }
 }
