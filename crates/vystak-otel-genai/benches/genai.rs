@@ -179,9 +179,7 @@ fn bench(c: &mut Criterion) {
             ])
             .start(&tracer);
         let cx = Context::current_with_span(span);
-        let out = async { Ok::<_, ()>(Reply) }
-            .with_context(cx.clone())
-            .await;
+        let out = async { Ok::<_, ()>(Reply) }.with_context(cx.clone()).await;
         let reply = out.as_ref().ok();
         let usage = reply.and_then(GenAiResponse::usage).unwrap_or_default();
         let model = reply

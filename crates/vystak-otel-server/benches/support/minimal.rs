@@ -1,0 +1,78 @@
+//! The hand-written minimum on the raw API (the "direct-API layer"): one SERVER span
+//! with 4 attributes and the status code, no metric, no body tracking.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
+use opentelemetry::KeyValue;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub(crate) struct Layer(pub(crate) Arc<BoxedTracer>);
+
+impl<S> tower::Layer<S> for Layer {
+    type Service = Service<S>;
+    fn layer(&self, inner: S) -> Service<S> {
+        Service {
+            inner,
+            tracer: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Service<S> {
+    inner: S,
+    tracer: Arc<BoxedTracer>,
+}
+
+impl<S, B, R> tower::Service<http::Request<B>> for Service<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<R>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let route = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(|m| m.as_str().to_owned())
+            .unwrap_or_default();
+        let parent = opentelemetry::global::get_text_map_propagator(|p| {
+            p.extract(&opentelemetry_http::HeaderExtractor(req.headers()))
+        });
+        let mut span = self
+            .tracer
+            .span_builder(format!("{} {route}", req.method()))
+            .with_kind(SpanKind::Server)
+            .with_attributes([
+                KeyValue::new("http.request.method", req.method().as_str().to_owned()),
+                KeyValue::new("url.path", req.uri().path().to_owned()),
+                KeyValue::new("url.scheme", "http"),
+                KeyValue::new("http.route", route),
+            ])
+            .start_with_context(&*self.tracer, &parent);
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let res = fut.await;
+            if let Ok(r) = &res {
+                span.set_attribute(KeyValue::new(
+                    "http.response.status_code",
+                    i64::from(r.status().as_u16()),
+                ));
+            }
+            span.end();
+            res
+        })
+    }
+}
