@@ -11,32 +11,19 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use axum::routing::post;
 use axum::Router;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::Sampler;
 use vystak_otel_server::OtelServerLayer;
 
+#[path = "support/common.rs"]
+mod common;
 #[path = "support/minimal.rs"]
 mod minimal;
 
+use common::{app, providers};
+
 const REQUESTS: u64 = 40_000;
 const ROUNDS: usize = 5;
-
-#[derive(Debug)]
-struct Discard;
-
-impl SpanExporter for Discard {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-}
-
-fn app() -> Router {
-    Router::new().route("/agents/{name}/a2a", post(|| async { "ok" }))
-}
 
 /// user + system CPU seconds of one thread of this process.
 fn thread_cpu_seconds(tid: &str) -> f64 {
@@ -112,17 +99,6 @@ fn round(router: Router, client_rt: &tokio::runtime::Runtime) -> f64 {
     (after - before) * 1e6 / REQUESTS as f64
 }
 
-fn providers(sampler: Sampler) -> (SdkTracerProvider, SdkMeterProvider) {
-    let tp = SdkTracerProvider::builder()
-        .with_simple_exporter(Discard)
-        .with_sampler(sampler)
-        .build();
-    let mp = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
-        .build();
-    (tp, mp)
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -174,13 +150,7 @@ fn main() {
         ),
         (
             "hand-written minimal layer",
-            Box::new(|| {
-                app().layer(minimal::Layer(std::sync::Arc::new(
-                    opentelemetry::global::BoxedTracer::new(Box::new(
-                        opentelemetry::trace::TracerProvider::tracer(&tp_min, "minimal"),
-                    )),
-                )))
-            }),
+            Box::new(|| app().layer(minimal::layer(&tp_min))),
         ),
     ];
     if quick {

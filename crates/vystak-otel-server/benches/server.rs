@@ -11,13 +11,10 @@ use std::alloc::System;
 use std::hint::black_box;
 
 use axum::body::Body;
-use axum::routing::post;
 use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::Sampler;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tower::ServiceExt;
 use vystak_otel_server::OtelServerLayer;
@@ -25,23 +22,12 @@ use vystak_otel_server::OtelServerLayer;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// Drops every batch: the exporter's cost stays out of the measurement.
-#[derive(Debug)]
-struct Discard;
-
-impl SpanExporter for Discard {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
-
+#[path = "support/common.rs"]
+mod common;
 #[path = "support/minimal.rs"]
 mod minimal;
 
-fn app() -> Router {
-    Router::new().route("/agents/{name}/a2a", post(|| async { "ok" }))
-}
+use common::{app, providers};
 
 /// What `axum::serve` does per connection: turn handlers into routes (and apply the layers) once.
 fn ready(router: Router) -> Router {
@@ -64,19 +50,6 @@ async fn one(router: &Router) {
     let resp = router.clone().oneshot(request()).await.unwrap();
     let body = resp.into_body().collect().await.unwrap();
     black_box(body);
-}
-
-fn providers(sampler: Sampler) -> (SdkTracerProvider, SdkMeterProvider) {
-    // A simple (synchronous) processor: the export cost is the same for every variant and is paid
-    // on the measuring thread, with no background thread competing for the two cores.
-    let tp = SdkTracerProvider::builder()
-        .with_simple_exporter(Discard)
-        .with_sampler(sampler)
-        .build();
-    let mp = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
-        .build();
-    (tp, mp)
 }
 
 fn allocations(rt: &tokio::runtime::Runtime, router: &Router) -> f64 {
@@ -122,11 +95,7 @@ fn bench(c: &mut Criterion) {
         ),
     );
     let (tp_min, _mp_min) = providers(Sampler::AlwaysOn);
-    let minimal = ready(app().layer(minimal::Layer(std::sync::Arc::new(
-        opentelemetry::global::BoxedTracer::new(Box::new(
-            opentelemetry::trace::TracerProvider::tracer(&tp_min, "minimal"),
-        )),
-    ))));
+    let minimal = ready(app().layer(minimal::layer(&tp_min)));
     let bare = ready(app());
     // What any layer costs in axum (a boxed future and body per layered route): the floor.
     let identity = ready(app().layer(tower::layer::util::Identity::new()));

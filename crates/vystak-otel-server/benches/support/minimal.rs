@@ -76,3 +76,10 @@ where
         })
     }
 }
+
+/// The layer on its own tracer from `provider`.
+pub(crate) fn layer(provider: &opentelemetry_sdk::trace::SdkTracerProvider) -> Layer {
+    Layer(Arc::new(BoxedTracer::new(Box::new(
+        opentelemetry::trace::TracerProvider::tracer(provider, "minimal"),
+    ))))
+}
