@@ -576,8 +576,13 @@ impl CallGuard {
         if how == End::Cancelled && result.finish_reasons.is_empty() {
             result.finish_reasons.push(FINISH_REASON_ERROR.to_owned());
         }
+        // One shared string for the span attribute and the metric attribute.
+        let response_model: Option<StringValue> = result
+            .response_model
+            .as_deref()
+            .map(|m| StringValue::from(Arc::<str>::from(m)));
         let mut attrs = Vec::with_capacity(10);
-        if let Some(model) = &result.response_model {
+        if let Some(model) = &response_model {
             attrs.push(KeyValue::new(key(GEN_AI_RESPONSE_MODEL), model.clone()));
         }
         if let Some(id) = &result.response_id {
@@ -671,27 +676,33 @@ impl CallGuard {
         span.end();
 
         // Metrics: the seed takes the model from the response; fall back to the request.
-        let model = match (seed, &result.response_model) {
-            (true, Some(m)) => m.clone(),
-            _ => r.call.request_model.clone(),
+        let model: Value = match (seed, response_model.clone()) {
+            (true, Some(m)) => m.into(),
+            _ => r.call.request_model.clone().into(),
         };
-        let mut metric_attrs = vec![
-            KeyValue::new(key(GEN_AI_OPERATION_NAME), r.call.operation.clone()),
-            KeyValue::new(r.inst.provider_key(), r.call.provider.clone()),
-            KeyValue::new(key(GEN_AI_REQUEST_MODEL), model),
-        ];
+        // On the stack, in a fixed order (placeholders overwritten in order): operation,
+        // provider, model, response model (latest mode), server address and port, then the
+        // point's own token type or error type.
+        let mut buf: [KeyValue; 7] =
+            std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false));
+        buf[0] = KeyValue::new(key(GEN_AI_OPERATION_NAME), r.call.operation.clone());
+        buf[1] = KeyValue::new(r.inst.provider_key(), r.call.provider.clone());
+        buf[2] = KeyValue::new(key(GEN_AI_REQUEST_MODEL), model);
+        let mut base = 3;
         if !seed {
-            if let Some(m) = &result.response_model {
-                metric_attrs.push(KeyValue::new(key(GEN_AI_RESPONSE_MODEL), m.clone()));
+            if let Some(m) = response_model {
+                buf[base] = KeyValue::new(key(GEN_AI_RESPONSE_MODEL), m);
+                base += 1;
             }
         }
         if let Some(addr) = &r.call.server_address {
-            metric_attrs.push(KeyValue::new(key(SERVER_ADDRESS), addr.clone()));
+            buf[base] = KeyValue::new(key(SERVER_ADDRESS), addr.clone());
+            base += 1;
             if let Some(port) = r.call.server_port {
-                metric_attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+                buf[base] = KeyValue::new(key(SERVER_PORT), i64::from(port));
+                base += 1;
             }
         }
-        let base = metric_attrs.len();
         // The seed's mode adds the cache token types.
         let points = [
             (TOKEN_TYPE_INPUT, usage.input_tokens),
@@ -707,26 +718,26 @@ impl CallGuard {
         ];
         for (ty, value) in points {
             if let Some(v) = value {
-                metric_attrs.push(KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty));
-                r.instruments.tokens.record(v, &metric_attrs);
-                metric_attrs.truncate(base);
+                buf[base] = KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty);
+                r.instruments.tokens.record(v, &buf[..=base]);
             }
         }
         if let Some(ttfc) = r.first_chunk {
-            r.instruments.ttfc.record(ttfc, &metric_attrs);
+            r.instruments.ttfc.record(ttfc, &buf[..base]);
         }
         if let Some(cost) = cost {
-            r.instruments.cost.record(cost, &metric_attrs);
+            r.instruments.cost.record(cost, &buf[..base]);
         }
-        if let End::Error(class) = how {
-            metric_attrs.push(KeyValue::new(
-                key(ERROR_TYPE),
-                class.error_type().to_owned(),
-            ));
-        }
+        let end = match how {
+            End::Error(class) => {
+                buf[base] = KeyValue::new(key(ERROR_TYPE), class.error_type().to_owned());
+                base + 1
+            }
+            _ => base,
+        };
         r.instruments
             .duration
-            .record(r.start.elapsed().as_secs_f64(), &metric_attrs);
+            .record(r.start.elapsed().as_secs_f64(), &buf[..end]);
     }
 }
 
