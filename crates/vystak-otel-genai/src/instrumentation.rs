@@ -71,14 +71,16 @@ impl Instruments {
     }
 }
 
+/// What `opentelemetry::global::meter_provider()` returns.
+type GlobalMeterProvider = Arc<dyn MeterProvider + Send + Sync>;
+
 /// The global meter provider the cached instruments were built from, and those instruments.
-type GlobalInstruments = (Arc<dyn MeterProvider + Send + Sync>, Instruments);
+type GlobalInstruments = (GlobalMeterProvider, Instruments);
 
 /// Instruments from the global meter provider, rebuilt when the global provider changes (so
 /// instrumentation built before `Telemetry::init()` records once telemetry is on).
-fn global_instruments() -> Instruments {
+fn global_instruments(current: GlobalMeterProvider) -> Instruments {
     static CACHE: RwLock<Option<GlobalInstruments>> = RwLock::new(None);
-    let current = opentelemetry::global::meter_provider();
     let same = |cached: &Arc<dyn MeterProvider + Send + Sync>| {
         // Address only: the cache holds the provider, so the address cannot be reused.
         std::ptr::addr_eq(Arc::as_ptr(cached), Arc::as_ptr(&current))
@@ -111,18 +113,17 @@ fn global_instruments() -> Instruments {
 /// tracer provider is probed (`sdk_installed`) once per no-op meter provider and again at most
 /// every [`REPROBE`], so a tracer provider installed alone is noticed within that time;
 /// `Telemetry::init` installs both and is noticed at the next call.
-fn global_telemetry_off() -> bool {
+fn global_telemetry_off(meter: &GlobalMeterProvider) -> bool {
     use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     static BASE: OnceLock<Instant> = OnceLock::new();
     static PROBED_METER: AtomicUsize = AtomicUsize::new(0);
     static PROBED_AT_MS: AtomicU64 = AtomicU64::new(0);
     static TRACER_OFF: AtomicBool = AtomicBool::new(false);
-    let meter = opentelemetry::global::meter_provider();
     // The global default is the zero-sized `NoopMeterProvider`.
-    if std::mem::size_of_val(&*meter) != 0 {
+    if std::mem::size_of_val(&**meter) != 0 {
         return false;
     }
-    let address = Arc::as_ptr(&meter).cast::<()>() as usize;
+    let address = Arc::as_ptr(meter).cast::<()>() as usize;
     let base = *BASE.get_or_init(Instant::now);
     let now_ms = base.elapsed().as_millis() as u64 + 1;
     if PROBED_METER.load(Ordering::Acquire) == address
@@ -313,7 +314,9 @@ impl GenAiInstrumentation {
 
     /// Global providers only, and neither installed: calls record nothing and skip all work.
     pub(crate) fn telemetry_off(&self) -> bool {
-        self.tracer.is_none() && self.instruments.is_none() && global_telemetry_off()
+        self.tracer.is_none()
+            && self.instruments.is_none()
+            && global_telemetry_off(&opentelemetry::global::meter_provider())
     }
 
     pub(crate) fn agent_usage_aggregate(&self) -> bool {
@@ -356,9 +359,18 @@ impl GenAiInstrumentation {
     /// as a child of the current context. The returned guard owns the span: it ends when the
     /// guard finishes, whatever happened to the parent.
     pub fn start(&self, call: GenAiCall) -> CallGuard {
-        if self.telemetry_off() {
-            return CallGuard { inner: None };
-        }
+        // The global meter provider is read once: it decides "telemetry off" and gives the
+        // instruments.
+        let instruments = match &self.instruments {
+            Some(i) => i.clone(),
+            None => {
+                let meter = opentelemetry::global::meter_provider();
+                if self.tracer.is_none() && global_telemetry_off(&meter) {
+                    return CallGuard { inner: None };
+                }
+                global_instruments(meter)
+            }
+        };
         let name = match self.mode {
             SemconvMode::Seed => Cow::Borrowed(SPAN_GEN_AI_CHAT),
             SemconvMode::LatestExperimental => {
@@ -412,10 +424,6 @@ impl GenAiInstrumentation {
         }
         let parent = Context::current();
         let span = self.build_span(name, SpanKind::Client, attrs, &parent);
-        let instruments = match &self.instruments {
-            Some(i) => i.clone(),
-            None => global_instruments(),
-        };
         CallGuard {
             inner: Some(Recorder {
                 inst: self.clone(),

@@ -37,9 +37,12 @@ impl Extractor for HeaderMapExtractor<'_> {
 
     fn get_all(&self, key: &str) -> Option<Vec<&str>> {
         let values: Vec<&str> = match static_name(key) {
-            Some(name) => self.0.get_all(name).iter().map(as_str).collect(),
-            None => self.0.get_all(key).iter().map(as_str).collect(),
-        };
+            Some(name) => self.0.get_all(name),
+            None => self.0.get_all(key),
+        }
+        .iter()
+        .map(as_str)
+        .collect();
         (!values.is_empty()).then_some(values)
     }
 }

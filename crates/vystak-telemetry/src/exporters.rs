@@ -483,11 +483,12 @@ impl Refusal {
         self.why.get().is_some()
     }
 
-    /// Records a TLS failure of an export to an `https://` endpoint; the first is kept and
-    /// warned about, once. (The OTLP/HTTP exporter reduces its client's error to "network
-    /// error", so the `https://` client reports its own.)
-    pub(crate) fn tls_failed(&self, text: String) {
-        if !self.endpoint.starts_with("https://") {
+    /// Records the error text of a failed export: a TLS failure (certificate, handshake) of an
+    /// export to an `https://` endpoint is kept and warned about, once; anything else is left to
+    /// the exporter's own reporting. (The OTLP/HTTP exporter reduces its client's error to
+    /// "network error", so the `https://` client reports its own.)
+    pub(crate) fn export_failed(&self, text: String) {
+        if !self.endpoint.starts_with("https://") || !crate::tls::tls_failure(&text) {
             return;
         }
         if self.tls.set(text).is_err() {
@@ -507,10 +508,7 @@ impl Refusal {
     fn observe(&self, result: &OTelSdkResult) {
         let Err(e) = result else { return };
         let Some(why) = refusal(e) else {
-            let text = e.to_string();
-            if crate::tls::tls_failure(&text) {
-                self.tls_failed(text);
-            }
+            self.export_failed(e.to_string());
             return;
         };
         if self.why.set(why).is_ok() {

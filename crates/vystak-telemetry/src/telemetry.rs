@@ -338,9 +338,7 @@ impl Telemetry {
         let metrics_refusal = Refusal::new(Signal::Metrics, setup.metrics.endpoint.clone());
         let exporter_config = ExporterConfig {
             timeout: self.export_timeout,
-            https_timeout: self
-                .export_timeout
-                .unwrap_or_else(|| export_timeout_from_env(env)),
+            https_timeout: deadline,
             metadata,
             headers: http_headers,
         };
@@ -761,11 +759,6 @@ mod tests {
         let t = Telemetry::new().with_sample_ratio(-1.0);
         assert!(matches!(t.sampler, Some(SamplerConfig::Ratio(r)) if r == 0.0));
     }
-}
-
-#[cfg(test)]
-mod debug_tests {
-    use super::*;
 
     #[test]
     fn debug_output_names_headers_but_never_shows_their_values() {

@@ -101,12 +101,10 @@ impl HttpsClient {
 impl HttpClient for HttpsClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let request = request.map(|b| b.to_vec());
-        let response = self.agent.run(request).inspect_err(|e| {
-            let text = e.to_string();
-            if tls_failure(&text) {
-                self.refusal.tls_failed(text);
-            }
-        })?;
+        let response = self
+            .agent
+            .run(request)
+            .inspect_err(|e| self.refusal.export_failed(e.to_string()))?;
         let (parts, body) = response.into_parts();
         let mut bytes = Vec::new();
         body.into_reader()
