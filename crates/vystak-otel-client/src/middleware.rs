@@ -7,14 +7,16 @@ use std::time::Instant;
 
 use http::Extensions;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::{Histogram, MeterProvider};
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::trace::{
+    SpanBuilder, SpanKind, Status, TraceContextExt, Tracer, TracerProvider,
+};
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use reqwest_middleware::{Middleware, Next};
 
 use vystak_otel_propagator::intern::{ip, recent, Kind};
+use vystak_otel_propagator::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
 use crate::carrier::HeaderInjector;
@@ -44,7 +46,7 @@ fn key(k: &'static str) -> Key {
 #[must_use]
 pub struct OtelClientMiddleware {
     /// A tracer given with `with_tracer_provider`.
-    tracer: Option<Arc<BoxedTracer>>,
+    tracer: Option<SpanStarter>,
     /// A histogram from `with_meter_provider`.
     duration: Option<Histogram<f64>>,
     /// The global providers are used (not overridden); resolved at the first request.
@@ -62,7 +64,7 @@ pub struct OtelClientMiddleware {
 /// tracer, so the request path stays the same.
 #[derive(Clone, Default)]
 struct Resolved {
-    tracer: Option<Arc<BoxedTracer>>,
+    tracer: Option<SpanStarter>,
     duration: Option<Histogram<f64>>,
 }
 
@@ -145,9 +147,7 @@ impl OtelClientMiddleware {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(
-            provider.tracer_with_scope(scope()),
-        ))));
+        self.tracer = Some(SpanStarter::new(provider.tracer_with_scope(scope())));
         self.global_tracer = false;
         self.resolved = Arc::default();
         self
@@ -170,7 +170,8 @@ impl OtelClientMiddleware {
                     &opentelemetry::global::tracer_with_scope(scope()),
                 );
             let tracer = if self.global_tracer {
-                global_on.then(|| Arc::new(opentelemetry::global::tracer_with_scope(scope())))
+                global_on
+                    .then(|| SpanStarter::new(opentelemetry::global::tracer_with_scope(scope())))
             } else {
                 self.tracer.clone()
             };
@@ -183,11 +184,9 @@ impl OtelClientMiddleware {
             let duration = duration.filter(|_| self.metrics);
             // Metrics only: a no-op tracer keeps one request path; its spans are never recorded.
             let tracer = tracer.or_else(|| {
-                duration.as_ref().map(|_| {
-                    Arc::new(BoxedTracer::new(Box::new(
-                        opentelemetry::trace::noop::NoopTracer::new(),
-                    )))
-                })
+                duration
+                    .as_ref()
+                    .map(|_| SpanStarter::new(opentelemetry::trace::noop::NoopTracer::new()))
             });
             Resolved { tracer, duration }
         })
@@ -369,14 +368,12 @@ impl Middleware for OtelClientMiddleware {
             ));
         }
         let parent = Context::current();
-        let span = tracer.build_with_context(
-            tracer
-                .span_builder(name)
+        let cx = tracer.start(
+            SpanBuilder::from_name(name)
                 .with_kind(SpanKind::Client)
                 .with_attributes(attrs),
             &parent,
         );
-        let cx = parent.with_span(span);
         if propagate {
             self.inject(&cx, &mut req);
         }

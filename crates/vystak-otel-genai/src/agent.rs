@@ -436,13 +436,13 @@ impl GenAiInstrumentation {
             SpanKind::Internal
         };
         let parent = Context::current();
-        let span = self.build_span(name, kind, attrs, &parent);
+        let cx = self.start_span(name, kind, attrs, &parent);
         let parent_sink = parent.get::<AgentUsageSink>().cloned();
         let (cx, sink) = if self.agent_usage_aggregate() {
             let sink = AgentUsageSink::default();
-            (parent.with_span(span).with_value(sink.clone()), Some(sink))
+            (cx.with_value(sink.clone()), Some(sink))
         } else {
-            (parent.with_span(span), None)
+            (cx, None)
         };
         OperationGuard {
             cx: Some(cx),
@@ -482,9 +482,9 @@ impl GenAiInstrumentation {
             ));
         }
         let parent = Context::current();
-        let span = self.build_span(Cow::Owned(name), SpanKind::Internal, attrs, &parent);
+        let cx = self.start_span(Cow::Owned(name), SpanKind::Internal, attrs, &parent);
         OperationGuard {
-            cx: Some(parent.with_span(span)),
+            cx: Some(cx),
             op: Op::Tool,
             capture,
             sink: None,

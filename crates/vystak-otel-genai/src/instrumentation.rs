@@ -7,10 +7,11 @@ use std::fmt;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
-use opentelemetry::global::{BoxedSpan, BoxedTracer};
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Array, Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
+
+use vystak_otel_propagator::spans::SpanStarter;
 
 use crate::agent::AgentUsageSink;
 use crate::call::GenAiCall;
@@ -162,7 +163,7 @@ type ErrorClassifier = Arc<dyn Fn(&dyn Any) -> Option<GenAiErrorClass> + Send + 
 #[must_use]
 pub struct GenAiInstrumentation {
     /// `None`: the global tracer provider, resolved at every call.
-    tracer: Option<Arc<BoxedTracer>>,
+    tracer: Option<SpanStarter>,
     /// `None`: the global meter provider, resolved at every call.
     instruments: Option<Instruments>,
     mode: SemconvMode,
@@ -232,9 +233,7 @@ impl GenAiInstrumentation {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(
-            provider.tracer_with_scope(scope()),
-        ))));
+        self.tracer = Some(SpanStarter::new(provider.tracer_with_scope(scope())));
         self
     }
 
@@ -337,21 +336,23 @@ impl GenAiInstrumentation {
         attrs.push(KeyValue::new(key(GEN_AI_PROVIDER_NAME), provider));
     }
 
-    /// A span from the configured (or the global) tracer, child of `parent`.
-    pub(crate) fn build_span(
+    /// `parent` with a new span from the configured (or the global) tracer.
+    pub(crate) fn start_span(
         &self,
         name: Cow<'static, str>,
         kind: SpanKind,
         attrs: Vec<KeyValue>,
         parent: &Context,
-    ) -> BoxedSpan {
+    ) -> Context {
         let builder = opentelemetry::trace::SpanBuilder::from_name(name)
             .with_kind(kind)
             .with_attributes(attrs);
         match &self.tracer {
-            Some(tracer) => tracer.build_with_context(builder, parent),
-            None => opentelemetry::global::tracer_with_scope(scope())
-                .build_with_context(builder, parent),
+            Some(tracer) => tracer.start(builder, parent),
+            None => parent.with_span(
+                opentelemetry::global::tracer_with_scope(scope())
+                    .build_with_context(builder, parent),
+            ),
         }
     }
 
@@ -423,12 +424,12 @@ impl GenAiInstrumentation {
             }
         }
         let parent = Context::current();
-        let span = self.build_span(name, SpanKind::Client, attrs, &parent);
+        let cx = self.start_span(name, SpanKind::Client, attrs, &parent);
         CallGuard {
             inner: Some(Recorder {
                 inst: self.clone(),
                 instruments,
-                cx: parent.with_span(span),
+                cx,
                 call,
                 start: Instant::now(),
                 first_chunk: None,

@@ -3,17 +3,18 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::header::HeaderMap;
 use bytes::Bytes;
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::trace::{
+    SpanBuilder, SpanKind, Status, TraceContextExt, Tracer, TracerProvider,
+};
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
 use serde_json::Value;
 
+use vystak_otel_propagator::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
 use crate::envelope::{extract_with, inject_with};
@@ -47,7 +48,7 @@ fn key(k: &'static str) -> Key {
 #[derive(Clone)]
 #[must_use]
 pub struct NatsTracing {
-    tracer: Arc<BoxedTracer>,
+    tracer: SpanStarter,
     propagator: PropagatorChoice,
 }
 
@@ -76,7 +77,7 @@ impl NatsTracing {
     /// The global tracer provider (captured now) and the global propagator.
     pub fn new() -> Self {
         Self {
-            tracer: Arc::new(opentelemetry::global::tracer_with_scope(scope())),
+            tracer: SpanStarter::new(opentelemetry::global::tracer_with_scope(scope())),
             propagator: PropagatorChoice::Global,
         }
     }
@@ -88,9 +89,7 @@ impl NatsTracing {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        self.tracer = Arc::new(BoxedTracer::new(Box::new(
-            provider.tracer_with_scope(scope()),
-        )));
+        self.tracer = SpanStarter::new(provider.tracer_with_scope(scope()));
         self
     }
 
@@ -121,14 +120,12 @@ impl NatsTracing {
         }
         attrs.extend(jsonrpc::request_attributes(envelope));
         let parent = Context::current();
-        let span = self.tracer.build_with_context(
-            self.tracer
-                .span_builder(span_name(OPERATION_SEND, subject))
+        let cx = self.tracer.start(
+            SpanBuilder::from_name(span_name(OPERATION_SEND, subject))
                 .with_kind(SpanKind::Producer)
                 .with_attributes(attrs),
             &parent,
         );
-        let cx = parent.with_span(span);
         let mut headers = HeaderMap::new();
         self.propagator.with(|p| {
             inject_with(envelope, &cx, p);
@@ -269,14 +266,12 @@ impl NatsTracing {
         if let Some(envelope) = &envelope {
             attrs.extend(jsonrpc::request_attributes(envelope));
         }
-        let span = self.tracer.build_with_context(
-            self.tracer
-                .span_builder(span_name(OPERATION_PROCESS, name))
+        self.tracer.start(
+            SpanBuilder::from_name(span_name(OPERATION_PROCESS, name))
                 .with_kind(SpanKind::Consumer)
                 .with_attributes(attrs),
             &parent,
-        );
-        parent.with_span(span)
+        )
     }
 }
 

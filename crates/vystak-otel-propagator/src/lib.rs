@@ -32,6 +32,8 @@ mod http;
 pub mod intern;
 mod probe;
 mod propagator;
+#[doc(hidden)]
+pub mod spans;
 mod traceparent;
 mod tracestate;
 

@@ -112,10 +112,12 @@ impl W3cTraceContextPropagator {
         }
         .ok_or(TraceparentError::TooShort)?;
         let tp = parse_traceparent(parent)?;
-        let lines = extractor
-            .get_all(TRACESTATE)
-            .or_else(|| extractor.get(TRACESTATE).map(|v| vec![v]))
-            .unwrap_or_default();
+        // Most requests carry no `tracestate`: one lookup says so. Only a present one is read
+        // again for every line.
+        let lines = match extractor.get(TRACESTATE) {
+            None => Vec::new(),
+            Some(first) => extractor.get_all(TRACESTATE).unwrap_or_else(|| vec![first]),
+        };
         let list = canonical_tracestate(&lines).unwrap_or_default();
         let (state, fits) = sdk_trace_state_and_fit(split_canonical(&list));
         let inbound = Inbound {

@@ -50,28 +50,44 @@ pub const KNOWN_FLAGS: u8 = 0x01 | 0x02;
 /// The Level 2 `random` trace flag (§3.2.2.5.2).
 pub const RANDOM_FLAG: u8 = 0x02;
 
-fn hex_lc(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
+/// The value of each lowercase hex digit; `0xff` for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
     }
+    table
+};
+
+fn hex_lc(b: u8) -> Option<u8> {
+    let v = HEX_VALUE[usize::from(b)];
+    (v < 16).then_some(v)
 }
 
+/// `2 * N` lowercase hex digits as `N` bytes: one table read per digit and a single check at the
+/// end (an invalid digit reads `0xff`, which survives the OR).
 fn parse_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
     if s.len() != N * 2 {
         return None;
     }
     let mut out = [0u8; N];
-    for (i, pair) in s.chunks_exact(2).enumerate() {
-        out[i] = (hex_lc(pair[0])? << 4) | hex_lc(pair[1])?;
+    let mut invalid = 0u8;
+    for (byte, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let (hi, lo) = (
+            HEX_VALUE[usize::from(pair[0])],
+            HEX_VALUE[usize::from(pair[1])],
+        );
+        invalid |= hi | lo;
+        *byte = (hi << 4) | lo;
     }
-    Some(out)
+    (invalid < 16).then_some(out)
 }
 
 /// Optional whitespace around an HTTP field value (RFC 9110 §5.6.3) is not part of the value.
 pub(crate) fn trim_ows(s: &str) -> &str {
-    s.trim_matches(|c| c == ' ' || c == '\t')
+    s.trim_matches([' ', '\t'])
 }
 
 /// Parses one `traceparent` value.
@@ -122,25 +138,21 @@ pub fn parse_traceparent(value: &str) -> Result<Traceparent, TraceparentError> {
 
 /// Formats a version-00 `traceparent` (lowercase hex; only the sampled and random flags).
 ///
-/// The string is built byte by byte with exactly 55 bytes of capacity, so a carrier can turn it
-/// into a header value without copying it.
+/// The digits are written into a 55-byte buffer, which becomes a string of exactly 55 bytes of
+/// capacity, so a carrier can turn it into a header value without copying it.
 pub fn format_traceparent(trace_id: TraceId, parent_id: SpanId, flags: TraceFlags) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    fn hex_into(bytes: &[u8], out: &mut Vec<u8>) {
-        for b in bytes {
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0x0f)]);
+    fn hex_into(bytes: &[u8], out: &mut [u8]) {
+        for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0x0f)];
         }
     }
-    let mut out = Vec::with_capacity(55);
-    out.extend_from_slice(b"00-");
-    hex_into(&trace_id.to_bytes(), &mut out);
-    out.push(b'-');
-    hex_into(&parent_id.to_bytes(), &mut out);
-    out.push(b'-');
-    hex_into(&[flags.to_u8() & KNOWN_FLAGS], &mut out);
-    debug_assert_eq!(out.len(), 55);
-    String::from_utf8(out).unwrap_or_default()
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    hex_into(&trace_id.to_bytes(), &mut out[3..35]);
+    hex_into(&parent_id.to_bytes(), &mut out[36..52]);
+    hex_into(&[flags.to_u8() & KNOWN_FLAGS], &mut out[53..55]);
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]

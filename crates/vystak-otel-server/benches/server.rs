@@ -1,6 +1,7 @@
 //! Per-request cost of `OtelServerLayer` over a bare axum router, in one run:
-//! bare · ours sampled (span + duration metric) · ours unsampled · ours with telemetry off ·
-//! `opentelemetry-instrumentation-tower` (spans + metrics) as the peer.
+//! bare · identity layer · a do-nothing layer wrapping the future and the body · ours sampled
+//! (span + duration metric) · ours unsampled · ours with telemetry off · a hand-written minimal
+//! layer · `opentelemetry-instrumentation-tower` (spans + metrics) as the peer.
 //!
 //! Requests go through `tower::ServiceExt::oneshot` in-process (no sockets), so the numbers are
 //! the middleware's. Allocations per request are counted with `stats_alloc` and printed.
@@ -26,6 +27,8 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 mod common;
 #[path = "support/minimal.rs"]
 mod minimal;
+#[path = "support/wrapper.rs"]
+mod wrapper;
 
 use common::{app, providers};
 
@@ -99,6 +102,8 @@ fn bench(c: &mut Criterion) {
     let bare = ready(app());
     // What any layer costs in axum (a boxed future and body per layered route): the floor.
     let identity = ready(app().layer(tower::layer::util::Identity::new()));
+    // The floor for "telemetry off": a layer that only wraps the future and the body.
+    let wrapping = ready(app().layer(wrapper::Layer));
 
     let mut group = c.benchmark_group("server per request");
     let mut allocs = Vec::new();
@@ -107,6 +112,7 @@ fn bench(c: &mut Criterion) {
     for (name, router) in [
         ("bare router", &bare),
         ("identity layer (axum's per-layer cost)", &identity),
+        ("do-nothing layer wrapping future + body", &wrapping),
         ("vystak sampled", &sampled),
         ("vystak unsampled", &unsampled),
         ("vystak telemetry off", &off),

@@ -18,7 +18,7 @@ pin_project! {
     pub struct ResponseBody<B> {
         #[pin]
         inner: B,
-        state: Option<RequestState>,
+        state: Option<Box<RequestState>>,
     }
 }
 
@@ -31,7 +31,7 @@ impl<B> std::fmt::Debug for ResponseBody<B> {
 }
 
 impl<B> ResponseBody<B> {
-    pub(crate) fn new(inner: B, state: Option<RequestState>) -> Self {
+    pub(crate) fn new(inner: B, state: Option<Box<RequestState>>) -> Self {
         Self { inner, state }
     }
 }

@@ -4,15 +4,14 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
 
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, Key, KeyValue};
 use pin_project_lite::pin_project;
 
 use crate::semconv::{ERROR_TYPE, ERROR_TYPE_CANCELLED};
+use vystak_otel_propagator::spans::SpanStarter;
 
 /// A new **root** span for an entry event, e.g. [`SLACK_APP_MENTION`](crate::SLACK_APP_MENTION).
 ///
@@ -35,7 +34,7 @@ pub struct EventSpan {
     name: Cow<'static, str>,
     kind: SpanKind,
     attributes: Vec<KeyValue>,
-    tracer: Option<Arc<BoxedTracer>>,
+    tracer: Option<SpanStarter>,
 }
 
 impl std::fmt::Debug for EventSpan {
@@ -78,8 +77,9 @@ impl EventSpan {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        let tracer = provider.tracer_with_scope(crate::layer::scope());
-        self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(tracer))));
+        self.tracer = Some(SpanStarter::new(
+            provider.tracer_with_scope(crate::layer::scope()),
+        ));
         self
     }
 
@@ -90,12 +90,13 @@ impl EventSpan {
             .with_kind(self.kind)
             .with_attributes(self.attributes);
         let root = Context::new();
-        let span = match &self.tracer {
-            Some(t) => t.build_with_context(builder, &root),
-            None => opentelemetry::global::tracer_with_scope(crate::layer::scope())
-                .build_with_context(builder, &root),
-        };
-        root.with_span(span)
+        match &self.tracer {
+            Some(t) => t.start(builder, &root),
+            None => root.with_span(
+                opentelemetry::global::tracer_with_scope(crate::layer::scope())
+                    .build_with_context(builder, &root),
+            ),
+        }
     }
 
     /// Runs `future` inside the root span (current on every poll); the span ends when the future

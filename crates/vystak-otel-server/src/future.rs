@@ -20,7 +20,9 @@ pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        state: Option<RequestState>,
+        // Boxed: the future and the body are moved several times on their way through axum's
+        // wrappers, and a pointer moves for less than the state (~180 bytes) would.
+        state: Option<Box<RequestState>>,
         // Context attached while polling a request without a span (filtered requests).
         cx: Option<Context>,
     }
@@ -35,7 +37,7 @@ impl<F> std::fmt::Debug for ResponseFuture<F> {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn instrumented(inner: F, state: RequestState) -> Self {
+    pub(crate) fn instrumented(inner: F, state: Box<RequestState>) -> Self {
         Self {
             inner,
             state: Some(state),

@@ -5,7 +5,6 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use http::HeaderName;
-use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Tracer, TracerProvider};
@@ -19,6 +18,7 @@ use crate::forwarded::ProxyNet;
 use crate::request::{KnownMethods, RequestView};
 use crate::service::OtelServer;
 use crate::state::{Instruments, Shared};
+use vystak_otel_propagator::spans::SpanStarter;
 
 /// What to do with an inbound `traceparent` (and baggage).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub(crate) type ResponseHook =
 #[derive(Clone)]
 #[must_use]
 pub struct OtelServerLayer {
-    pub(crate) tracer: Option<Arc<BoxedTracer>>,
+    pub(crate) tracer: Option<SpanStarter>,
     pub(crate) meter: Option<Meter>,
     pub(crate) propagator: PropagatorChoice,
     pub(crate) known_methods: KnownMethods,
@@ -175,8 +175,7 @@ impl OtelServerLayer {
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
         self.cache = Arc::default();
-        let tracer = provider.tracer_with_scope(scope());
-        self.tracer = Some(Arc::new(BoxedTracer::new(Box::new(tracer))));
+        self.tracer = Some(SpanStarter::new(provider.tracer_with_scope(scope())));
         self.global_tracer = false;
         self
     }
@@ -350,7 +349,7 @@ impl OtelServerLayer {
         let global_on = (self.global_tracer || self.global_meter)
             && sdk_installed(&opentelemetry::global::tracer_with_scope(scope()));
         let tracer = if self.global_tracer {
-            global_on.then(|| Arc::new(opentelemetry::global::tracer_with_scope(scope())))
+            global_on.then(|| SpanStarter::new(opentelemetry::global::tracer_with_scope(scope())))
         } else {
             self.tracer.clone()
         };
@@ -364,11 +363,9 @@ impl OtelServerLayer {
         // Metrics without spans (a meter provider given, no tracer): a no-op tracer keeps the
         // request path uniform; its spans are never recorded.
         let tracer = tracer.or_else(|| {
-            meter.as_ref().map(|_| {
-                Arc::new(BoxedTracer::new(Box::new(
-                    opentelemetry::trace::noop::NoopTracer::new(),
-                )))
-            })
+            meter
+                .as_ref()
+                .map(|_| SpanStarter::new(opentelemetry::trace::noop::NoopTracer::new()))
         });
         Shared {
             tracer,

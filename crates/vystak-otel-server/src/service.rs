@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use http::{Request, Response};
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, SpanBuilder, SpanKind, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
 use tower_service::Service;
 
@@ -259,8 +259,7 @@ where
             hook(&view, &mut attrs);
         }
 
-        let mut builder = tracer
-            .span_builder(name)
+        let mut builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Server)
             .with_attributes(attrs);
         let parent = match shared.trust {
@@ -274,8 +273,7 @@ where
             }
             InboundTrust::Ignore => Context::new(),
         };
-        let span = tracer.build_with_context(builder, &parent);
-        let cx = parent.with_span(span);
+        let cx = tracer.start(builder, &parent);
 
         let metric_attrs = MetricAttrs {
             method: method_value,
@@ -288,7 +286,12 @@ where
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let state = RequestState::new(shared.clone(), cx, metric_attrs, request_size);
+        let state = Box::new(RequestState::new(
+            shared.clone(),
+            cx,
+            metric_attrs,
+            request_size,
+        ));
         let future = {
             let _guard = state.cx.clone().attach();
             self.inner.call(req)
