@@ -26,6 +26,8 @@ struct Inbound {
     /// when it was the first occurrence of each key of `list` (the common case, kept without a
     /// copy), else a copy.
     sdk_state: Option<TraceState>,
+    /// `sdk_state` is `None` and no key of `list` repeats: the SDK type was given `list` itself.
+    whole_list: bool,
 }
 
 /// `traceparent`.
@@ -120,9 +122,12 @@ impl W3cTraceContextPropagator {
         };
         let list = canonical_tracestate(&lines).unwrap_or_default();
         let (state, fits) = sdk_trace_state_and_fit(split_canonical(&list));
+        // A canonical list has no empty members: one more member than commas.
+        let members = list.bytes().filter(|b| *b == b',').count() + usize::from(!list.is_empty());
         let inbound = Inbound {
             trace_id: tp.trace_id,
             flags: tp.flags,
+            whole_list: fits && state.into_iter().len() == members,
             list,
             sdk_state: (!fits).then(|| state.clone()),
         };
@@ -157,6 +162,7 @@ fn outgoing_state(sc: &SpanContext, inbound: Option<&Inbound>) -> String {
     };
     let unchanged = match &inbound.sdk_state {
         Some(state) => current == state,
+        None if inbound.whole_list => current.into_iter().eq(split_canonical(&inbound.list)),
         None => current.into_iter().eq(first_occurrences(&inbound.list)),
     };
     if unchanged {

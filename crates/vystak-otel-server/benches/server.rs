@@ -99,6 +99,8 @@ fn bench(c: &mut Criterion) {
     );
     let (tp_min, _mp_min) = providers(Sampler::AlwaysOn);
     let minimal = ready(app().layer(minimal::layer(&tp_min)));
+    let (tp_min2, mp_min2) = providers(Sampler::AlwaysOn);
+    let minimal_metric = ready(app().layer(minimal::with_metric(&tp_min2, &mp_min2)));
     let bare = ready(app());
     // What any layer costs in axum (a boxed future and body per layered route): the floor.
     let identity = ready(app().layer(tower::layer::util::Identity::new()));
@@ -119,6 +121,10 @@ fn bench(c: &mut Criterion) {
         (
             "hand-written minimal layer (span, 4 attrs, no metric)",
             &minimal,
+        ),
+        (
+            "hand-written minimal layer + duration metric (5 attrs)",
+            &minimal_metric,
         ),
     ] {
         group.bench_function(name, |b| b.to_async(&rt).iter(|| one(router)));
@@ -141,6 +147,8 @@ fn bench(c: &mut Criterion) {
         tp.shutdown(),
         tp_off.shutdown(),
         tp_min.shutdown(),
+        tp_min2.shutdown(),
+        mp_min2.shutdown(),
         gtp.shutdown(),
         mp.shutdown(),
         mp_off.shutdown(),
