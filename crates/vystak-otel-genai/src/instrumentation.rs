@@ -76,11 +76,11 @@ impl Instruments {
 type GlobalMeterProvider = Arc<dyn MeterProvider + Send + Sync>;
 
 /// The global meter provider the cached instruments were built from, and those instruments.
-type GlobalInstruments = (GlobalMeterProvider, Instruments);
+type GlobalInstruments = (GlobalMeterProvider, Arc<Instruments>);
 
 /// Instruments from the global meter provider, rebuilt when the global provider changes (so
 /// instrumentation built before `Telemetry::init()` records once telemetry is on).
-fn global_instruments(current: GlobalMeterProvider) -> Instruments {
+fn global_instruments(current: GlobalMeterProvider) -> Arc<Instruments> {
     static CACHE: RwLock<Option<GlobalInstruments>> = RwLock::new(None);
     let same = |cached: &Arc<dyn MeterProvider + Send + Sync>| {
         // Address only: the cache holds the provider, so the address cannot be reused.
@@ -99,7 +99,7 @@ fn global_instruments(current: GlobalMeterProvider) -> Instruments {
     match cache.as_ref() {
         Some((p, i)) if same(p) => i.clone(),
         _ => {
-            let instruments = Instruments::new(&current.meter_with_scope(scope()));
+            let instruments = Arc::new(Instruments::new(&current.meter_with_scope(scope())));
             *cache = Some((current, instruments.clone()));
             instruments
         }
@@ -165,7 +165,8 @@ pub struct GenAiInstrumentation {
     /// `None`: the global tracer provider, resolved at every call.
     tracer: Option<SpanStarter>,
     /// `None`: the global meter provider, resolved at every call.
-    instruments: Option<Instruments>,
+    /// One `Arc` for the four instruments: a call clones it once.
+    instruments: Option<Arc<Instruments>>,
     mode: SemconvMode,
     capture_content: bool,
     content_cap: usize,
@@ -239,7 +240,9 @@ impl GenAiInstrumentation {
 
     /// Metrics from this meter provider.
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
-        self.instruments = Some(Instruments::new(&provider.meter_with_scope(scope())));
+        self.instruments = Some(Arc::new(Instruments::new(
+            &provider.meter_with_scope(scope()),
+        )));
         self
     }
 
@@ -493,7 +496,7 @@ impl CallResult {
 
 struct Recorder {
     inst: GenAiInstrumentation,
-    instruments: Instruments,
+    instruments: Arc<Instruments>,
     cx: Context,
     call: GenAiCall,
     start: Instant,

@@ -13,7 +13,9 @@ use opentelemetry::Context;
 /// through `BoxedTracer` (all the global provider offers) boxes it twice — the `BoxedSpan`, then
 /// that again — and puts two `dyn` calls in front of every later call on the span.
 #[derive(Clone)]
-pub struct SpanStarter(Arc<dyn Fn(SpanBuilder, &Context) -> Context + Send + Sync>);
+pub struct SpanStarter(Arc<StartFn>);
+
+type StartFn = dyn Fn(SpanBuilder, &Context) -> Context + Send + Sync;
 
 impl SpanStarter {
     /// Spans of `tracer`.

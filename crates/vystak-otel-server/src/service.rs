@@ -97,7 +97,7 @@ where
 
     fn call(&mut self, req: Request<ReqB>) -> Self::Future {
         let shared = self.shared.get();
-        let Some(tracer) = shared.tracer.clone() else {
+        let Some(tracer) = &shared.tracer else {
             // Telemetry off: no work at all.
             return ResponseFuture::passthrough(self.inner.call(req), None);
         };
