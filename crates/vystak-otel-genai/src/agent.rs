@@ -23,7 +23,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::GenAiErrorClass;
-use crate::instrumentation::{cap, key, GenAiInstrumentation};
+use crate::instrumentation::{cap, key, span_name, GenAiInstrumentation};
 use crate::semconv::*;
 use crate::usage::Usage;
 
@@ -403,7 +403,7 @@ impl GenAiInstrumentation {
         let name = if agent.name.is_empty() {
             Cow::Borrowed(OPERATION_INVOKE_AGENT)
         } else {
-            Cow::Owned(format!("{OPERATION_INVOKE_AGENT} {}", agent.name))
+            Cow::Owned(span_name(OPERATION_INVOKE_AGENT, &agent.name))
         };
         let mut attrs = Vec::with_capacity(8);
         attrs.push(KeyValue::new(
@@ -460,7 +460,7 @@ impl GenAiInstrumentation {
         if self.telemetry_off() {
             return OperationGuard::off(Op::Tool);
         }
-        let name = format!("{OPERATION_EXECUTE_TOOL} {}", tool.name);
+        let name = span_name(OPERATION_EXECUTE_TOOL, &tool.name);
         let mut attrs = Vec::with_capacity(6);
         attrs.push(KeyValue::new(
             key(GEN_AI_OPERATION_NAME),

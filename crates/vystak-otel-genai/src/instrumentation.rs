@@ -378,7 +378,7 @@ impl GenAiInstrumentation {
         let name = match self.mode {
             SemconvMode::Seed => Cow::Borrowed(SPAN_GEN_AI_CHAT),
             SemconvMode::LatestExperimental => {
-                Cow::Owned(format!("{} {}", call.operation, call.request_model))
+                Cow::Owned(span_name(&call.operation, &call.request_model))
             }
         };
         let mut attrs = Vec::with_capacity(12);
@@ -455,6 +455,16 @@ fn string_array(items: &[String]) -> Value {
 }
 
 /// `s` cut to at most `max` bytes at a character boundary.
+/// `{operation} {target}`, the span name of the latest conventions, without `format!`'s
+/// machinery (one exact allocation).
+pub(crate) fn span_name(operation: &str, target: &str) -> String {
+    let mut name = String::with_capacity(operation.len() + 1 + target.len());
+    name.push_str(operation);
+    name.push(' ');
+    name.push_str(target);
+    name
+}
+
 pub(crate) fn cap(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();

@@ -10,7 +10,12 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
-use vystak_otel_propagator::{HeaderMapExtractor, HeaderMapInjector, W3cTraceContextPropagator};
+use vystak_otel_propagator::W3cTraceContextPropagator;
+
+#[path = "support/round_trip.rs"]
+mod support;
+
+use support::{headers, round_trip};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -25,28 +30,8 @@ fn allocations(p: &dyn TextMapPropagator, incoming: &http::HeaderMap) -> f64 {
     region.change().allocations as f64 / N as f64
 }
 
-fn round_trip(p: &dyn TextMapPropagator, incoming: &http::HeaderMap) -> http::HeaderMap {
-    let cx = p.extract(&HeaderMapExtractor(incoming));
-    let mut out = http::HeaderMap::new();
-    p.inject_context(&cx, &mut HeaderMapInjector(&mut out));
-    out
-}
-
 fn bench(c: &mut Criterion) {
-    let mut plain = http::HeaderMap::new();
-    plain.insert(
-        "traceparent",
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-            .parse()
-            .unwrap(),
-    );
-    let mut with_state = plain.clone();
-    with_state.insert(
-        "tracestate",
-        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE,fw529a3039@dt=-2"
-            .parse()
-            .unwrap(),
-    );
+    let (plain, with_state) = headers();
     let ours = W3cTraceContextPropagator::new();
     let stock = TraceContextPropagator::new();
     let mut allocs = Vec::new();

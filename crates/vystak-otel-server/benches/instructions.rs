@@ -1,0 +1,94 @@
+//! Instructions per request, for `valgrind --tool=callgrind`: the machine's timings are noisy,
+//! instruction counts are not. Runs 5,000 requests through one contestant of the `server` bench:
+//!
+//! `bare` · `identity` · `wrap` (a do-nothing layer wrapping the future and the body) · `off`
+//! (ours, telemetry off) · `sampled` · `unsampled` · `min` (the hand-written minimal layer) ·
+//! `minm` (the same with the duration metric) · `oit` (opentelemetry-instrumentation-tower).
+//!
+//! `scripts/instructions.sh` runs every contestant and prints the table; by hand:
+//! `valgrind --tool=callgrind target/release/deps/instructions-* sampled`. Without a contestant
+//! (as under `cargo bench`) it prints this usage and exits.
+
+use std::hint::black_box;
+
+use axum::body::Body;
+use axum::Router;
+use http_body_util::BodyExt;
+use opentelemetry_sdk::trace::Sampler;
+use tower::ServiceExt;
+use vystak_otel_server::OtelServerLayer;
+
+#[path = "support/common.rs"]
+mod common;
+#[path = "support/minimal.rs"]
+mod minimal;
+#[path = "support/wrapper.rs"]
+mod wrapper;
+
+use common::{app, providers};
+
+/// Requests per run.
+const REQUESTS: usize = 5_000;
+
+fn request() -> http::Request<Body> {
+    http::Request::post("/agents/weather/a2a")
+        .header("host", "127.0.0.1:8080")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .header("user-agent", "bench")
+        .body(Body::from("{}"))
+        .unwrap()
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _enter = rt.enter();
+    opentelemetry::global::set_text_map_propagator(
+        vystak_otel_propagator::W3cTraceContextPropagator::new(),
+    );
+    let sampler = if mode == "unsampled" {
+        Sampler::AlwaysOff
+    } else {
+        Sampler::AlwaysOn
+    };
+    let (tp, mp) = providers(sampler);
+    let app: Router = match mode.as_str() {
+        "bare" => app(),
+        "identity" => app().layer(tower::layer::util::Identity::new()),
+        "wrap" => app().layer(wrapper::Layer),
+        "off" => app().layer(OtelServerLayer::new()),
+        "sampled" | "unsampled" => app().layer(
+            OtelServerLayer::new()
+                .with_tracer_provider(&tp)
+                .with_meter_provider(&mp),
+        ),
+        "min" => app().layer(minimal::layer(&tp)),
+        "minm" => app().layer(minimal::with_metric(&tp, &mp)),
+        "oit" => {
+            opentelemetry::global::set_tracer_provider(tp.clone());
+            opentelemetry::global::set_meter_provider(mp.clone());
+            app().layer(opentelemetry_instrumentation_tower::http::server::Layer::new())
+        }
+        _ => {
+            eprintln!(
+                "usage: instructions bare|identity|wrap|off|sampled|unsampled|min|minm|oit \
+                 (runs {REQUESTS} requests; see scripts/instructions.sh)"
+            );
+            return;
+        }
+    };
+    let app = app.with_state(());
+    rt.block_on(async {
+        for _ in 0..REQUESTS {
+            let resp = app.clone().oneshot(request()).await.unwrap();
+            black_box(resp.into_body().collect().await.unwrap());
+        }
+    });
+    let _ = (tp.shutdown(), mp.shutdown());
+}
