@@ -11,7 +11,6 @@
 
 use std::hint::black_box;
 
-use axum::body::Body;
 use axum::Router;
 use http_body_util::BodyExt;
 use opentelemetry_sdk::trace::Sampler;
@@ -25,33 +24,15 @@ mod minimal;
 #[path = "support/wrapper.rs"]
 mod wrapper;
 
-use common::{app, providers};
+use common::{app, in_process_runtime, providers, request};
 
 /// Requests per run.
 const REQUESTS: usize = 5_000;
 
-fn request() -> http::Request<Body> {
-    http::Request::post("/agents/weather/a2a")
-        .header("host", "127.0.0.1:8080")
-        .header(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        )
-        .header("user-agent", "bench")
-        .body(Body::from("{}"))
-        .unwrap()
-}
-
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = in_process_runtime();
     let _enter = rt.enter();
-    opentelemetry::global::set_text_map_propagator(
-        vystak_otel_propagator::W3cTraceContextPropagator::new(),
-    );
     let sampler = if mode == "unsampled" {
         Sampler::AlwaysOff
     } else {

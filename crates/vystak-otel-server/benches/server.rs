@@ -11,7 +11,6 @@
 use std::alloc::System;
 use std::hint::black_box;
 
-use axum::body::Body;
 use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt;
@@ -30,23 +29,11 @@ mod minimal;
 #[path = "support/wrapper.rs"]
 mod wrapper;
 
-use common::{app, providers};
+use common::{app, in_process_runtime, providers, request};
 
 /// What `axum::serve` does per connection: turn handlers into routes (and apply the layers) once.
 fn ready(router: Router) -> Router {
     router.with_state(())
-}
-
-fn request() -> http::Request<Body> {
-    http::Request::post("/agents/weather/a2a")
-        .header("host", "127.0.0.1:8080")
-        .header(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        )
-        .header("user-agent", "bench")
-        .body(Body::from("{}"))
-        .unwrap()
 }
 
 async fn one(router: &Router) {
@@ -68,16 +55,8 @@ fn allocations(rt: &tokio::runtime::Runtime, router: &Router) -> f64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = in_process_runtime();
     let _enter = rt.enter();
-    // Every contestant extracts the request's `traceparent` with the same global propagator:
-    // the one `Telemetry::init` installs.
-    opentelemetry::global::set_text_map_propagator(
-        vystak_otel_propagator::W3cTraceContextPropagator::new(),
-    );
 
     // The global providers, none installed yet: telemetry off.
     let off = ready(app().layer(OtelServerLayer::new()));

@@ -17,6 +17,33 @@ impl SpanExporter for Discard {
     }
 }
 
+/// The in-process benches' runtime (one thread), with the global propagator every contestant
+/// extracts the request's `traceparent` with: the one `Telemetry::init` installs.
+#[allow(dead_code)] // the loopback bench serves on its own runtime
+pub(crate) fn in_process_runtime() -> tokio::runtime::Runtime {
+    opentelemetry::global::set_text_map_propagator(
+        vystak_otel_propagator::W3cTraceContextPropagator::new(),
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The in-process benches' request: a POST to the route with a sampled inbound `traceparent`.
+#[allow(dead_code)] // the loopback bench sends its own over a socket
+pub(crate) fn request() -> http::Request<axum::body::Body> {
+    http::Request::post("/agents/weather/a2a")
+        .header("host", "127.0.0.1:8080")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .header("user-agent", "bench")
+        .body(axum::body::Body::from("{}"))
+        .unwrap()
+}
+
 pub(crate) fn app() -> Router {
     Router::new().route("/agents/{name}/a2a", post(|| async { "ok" }))
 }
