@@ -15,6 +15,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use reqwest_middleware::{Middleware, Next};
 
+use vystak_otel_propagator::attrs::StackAttrs;
 use vystak_otel_propagator::intern::{ip, recent, Kind};
 use vystak_otel_propagator::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
@@ -426,31 +427,24 @@ impl Middleware for OtelClientMiddleware {
         span.end();
         ender.done = true;
         if let Some(h) = &resolved.duration {
-            // Placeholders (a static key and a bool) overwritten in order: no allocation.
-            let mut buf: [KeyValue; 6] =
-                std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false));
-            let mut n = 0;
-            let mut push = |kv: KeyValue| {
-                buf[n] = kv;
-                n += 1;
-            };
-            push(KeyValue::new(key(HTTP_REQUEST_METHOD), method));
+            let mut attrs = StackAttrs::<6>::new();
+            attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method));
             if let Some(host) = host {
-                push(KeyValue::new(key(SERVER_ADDRESS), host));
+                attrs.push(KeyValue::new(key(SERVER_ADDRESS), host));
             }
             if let Some(port) = port {
-                push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+                attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
             }
             if let Some(code) = status_code {
-                push(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
+                attrs.push(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
             }
             if let Some(v) = protocol_version {
-                push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+                attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
             }
             if let Some(ty) = error {
-                push(KeyValue::new(key(ERROR_TYPE), ty));
+                attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
             }
-            h.record(elapsed, &buf[..n]);
+            h.record(elapsed, attrs.as_slice());
         }
         result
     }

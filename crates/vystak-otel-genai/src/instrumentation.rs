@@ -11,6 +11,7 @@ use opentelemetry::metrics::{Histogram, Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Array, Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 
+use vystak_otel_propagator::attrs::StackAttrs;
 use vystak_otel_propagator::spans::SpanStarter;
 
 use crate::agent::AgentUsageSink;
@@ -454,7 +455,6 @@ fn string_array(items: &[String]) -> Value {
     ))
 }
 
-/// `s` cut to at most `max` bytes at a character boundary.
 /// `{operation} {target}`, the span name of the latest conventions, without `format!`'s
 /// machinery (one exact allocation).
 pub(crate) fn span_name(operation: &str, target: &str) -> String {
@@ -465,6 +465,7 @@ pub(crate) fn span_name(operation: &str, target: &str) -> String {
     name
 }
 
+/// `s` cut to at most `max` bytes at a character boundary.
 pub(crate) fn cap(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
@@ -702,29 +703,30 @@ impl CallGuard {
             (true, Some(m)) => m.into(),
             _ => r.call.request_model.clone().into(),
         };
-        // On the stack, in a fixed order (placeholders overwritten in order): operation,
-        // provider, model, response model (latest mode), server address and port, then the
-        // point's own token type or error type.
-        let mut buf: [KeyValue; 7] =
-            std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false));
-        buf[0] = KeyValue::new(key(GEN_AI_OPERATION_NAME), r.call.operation.clone());
-        buf[1] = KeyValue::new(r.inst.provider_key(), r.call.provider.clone());
-        buf[2] = KeyValue::new(key(GEN_AI_REQUEST_MODEL), model);
-        let mut base = 3;
+        // On the stack, in a fixed order: operation, provider, model, response model (latest
+        // mode), server address and port, then the point's own token type or error type.
+        let mut attrs = StackAttrs::<7>::new();
+        attrs.push(KeyValue::new(
+            key(GEN_AI_OPERATION_NAME),
+            r.call.operation.clone(),
+        ));
+        attrs.push(KeyValue::new(
+            r.inst.provider_key(),
+            r.call.provider.clone(),
+        ));
+        attrs.push(KeyValue::new(key(GEN_AI_REQUEST_MODEL), model));
         if !seed {
             if let Some(m) = response_model {
-                buf[base] = KeyValue::new(key(GEN_AI_RESPONSE_MODEL), m);
-                base += 1;
+                attrs.push(KeyValue::new(key(GEN_AI_RESPONSE_MODEL), m));
             }
         }
         if let Some(addr) = &r.call.server_address {
-            buf[base] = KeyValue::new(key(SERVER_ADDRESS), addr.clone());
-            base += 1;
+            attrs.push(KeyValue::new(key(SERVER_ADDRESS), addr.clone()));
             if let Some(port) = r.call.server_port {
-                buf[base] = KeyValue::new(key(SERVER_PORT), i64::from(port));
-                base += 1;
+                attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
             }
         }
+        let base = attrs.len();
         // The seed's mode adds the cache token types.
         let points = [
             (TOKEN_TYPE_INPUT, usage.input_tokens),
@@ -740,26 +742,27 @@ impl CallGuard {
         ];
         for (ty, value) in points {
             if let Some(v) = value {
-                buf[base] = KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty);
-                r.instruments.tokens.record(v, &buf[..=base]);
+                attrs.truncate(base);
+                attrs.push(KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty));
+                r.instruments.tokens.record(v, attrs.as_slice());
             }
         }
+        attrs.truncate(base);
         if let Some(ttfc) = r.first_chunk {
-            r.instruments.ttfc.record(ttfc, &buf[..base]);
+            r.instruments.ttfc.record(ttfc, attrs.as_slice());
         }
         if let Some(cost) = cost {
-            r.instruments.cost.record(cost, &buf[..base]);
+            r.instruments.cost.record(cost, attrs.as_slice());
         }
-        let end = match how {
-            End::Error(class) => {
-                buf[base] = KeyValue::new(key(ERROR_TYPE), class.error_type().to_owned());
-                base + 1
-            }
-            _ => base,
-        };
+        if let End::Error(class) = how {
+            attrs.push(KeyValue::new(
+                key(ERROR_TYPE),
+                class.error_type().to_owned(),
+            ));
+        }
         r.instruments
             .duration
-            .record(r.start.elapsed().as_secs_f64(), &buf[..end]);
+            .record(r.start.elapsed().as_secs_f64(), attrs.as_slice());
     }
 }
 

@@ -25,6 +25,8 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[doc(hidden)]
+pub mod attrs;
 mod choice;
 #[cfg(feature = "http")]
 mod http;

@@ -26,8 +26,6 @@ struct Inbound {
     /// when it was the first occurrence of each key of `list` (the common case, kept without a
     /// copy), else a copy.
     sdk_state: Option<TraceState>,
-    /// `sdk_state` is `None` and no key of `list` repeats: the SDK type was given `list` itself.
-    whole_list: bool,
 }
 
 /// `traceparent`.
@@ -122,12 +120,9 @@ impl W3cTraceContextPropagator {
         };
         let list = canonical_tracestate(&lines).unwrap_or_default();
         let (state, fits) = sdk_trace_state_and_fit(split_canonical(&list));
-        // A canonical list has no empty members: one more member than commas.
-        let members = list.bytes().filter(|b| *b == b',').count() + usize::from(!list.is_empty());
         let inbound = Inbound {
             trace_id: tp.trace_id,
             flags: tp.flags,
-            whole_list: fits && state.into_iter().len() == members,
             list,
             sdk_state: (!fits).then(|| state.clone()),
         };
@@ -160,10 +155,15 @@ fn outgoing_state(sc: &SpanContext, inbound: Option<&Inbound>) -> String {
     let Some(inbound) = inbound else {
         return current.header();
     };
+    // Without a copy the SDK type was given each key's first occurrence: the whole list when no
+    // key repeats (the common case, compared in one pass); the quadratic first-occurrence walk
+    // runs only when that fails (a repeated key, or an edit).
     let unchanged = match &inbound.sdk_state {
         Some(state) => current == state,
-        None if inbound.whole_list => current.into_iter().eq(split_canonical(&inbound.list)),
-        None => current.into_iter().eq(first_occurrences(&inbound.list)),
+        None => {
+            current.into_iter().eq(split_canonical(&inbound.list))
+                || current.into_iter().eq(first_occurrences(&inbound.list))
+        }
     };
     if unchanged {
         return inbound.list.clone();

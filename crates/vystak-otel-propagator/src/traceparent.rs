@@ -50,12 +50,15 @@ pub const KNOWN_FLAGS: u8 = 0x01 | 0x02;
 /// The Level 2 `random` trace flag (§3.2.2.5.2).
 pub const RANDOM_FLAG: u8 = 0x02;
 
+/// The lowercase hex digits, by value.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// The value of each lowercase hex digit; `0xff` for every other byte.
 const HEX_VALUE: [u8; 256] = {
     let mut table = [0xff; 256];
     let mut i = 0;
     while i < 16 {
-        table[b"0123456789abcdef"[i] as usize] = i as u8;
+        table[HEX_DIGITS[i] as usize] = i as u8;
         i += 1;
     }
     table
@@ -141,11 +144,10 @@ pub fn parse_traceparent(value: &str) -> Result<Traceparent, TraceparentError> {
 /// The digits are written into a 55-byte buffer, which becomes a string of exactly 55 bytes of
 /// capacity, so a carrier can turn it into a header value without copying it.
 pub fn format_traceparent(trace_id: TraceId, parent_id: SpanId, flags: TraceFlags) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     fn hex_into(bytes: &[u8], out: &mut [u8]) {
         for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-            pair[0] = HEX[usize::from(b >> 4)];
-            pair[1] = HEX[usize::from(b & 0x0f)];
+            pair[0] = HEX_DIGITS[usize::from(b >> 4)];
+            pair[1] = HEX_DIGITS[usize::from(b & 0x0f)];
         }
     }
     let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";

@@ -25,6 +25,15 @@ pub(crate) struct RouteNames {
     pub(crate) route: &'static str,
 }
 
+/// `{method} {route}` without going through `format!`.
+pub(crate) fn span_name(method: &str, route: &str) -> String {
+    let mut name = String::with_capacity(method.len() + 1 + route.len());
+    name.push_str(method);
+    name.push(' ');
+    name.push_str(route);
+    name
+}
+
 /// FxHash: the keys are the router's own route templates, not client input, so a fast
 /// non-keyed hash is safe here.
 #[derive(Default)]
@@ -129,12 +138,8 @@ pub(crate) fn route_names(name_method: &str, route: &str) -> Option<RouteNames> 
                         Some((_, other)) => other.route,
                         None => Box::leak(route.into()),
                     };
-                    let mut name = String::with_capacity(name_method.len() + 1 + route.len());
-                    name.push_str(name_method);
-                    name.push(' ');
-                    name.push_str(route);
                     let names = RouteNames {
-                        name: Box::leak(name.into_boxed_str()),
+                        name: Box::leak(span_name(name_method, route).into_boxed_str()),
                         route: route_static,
                     };
                     insert(table, name_method, route, names);

@@ -12,6 +12,7 @@ use tower_service::Service;
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
 use crate::headers::capture;
+use crate::intern::span_name;
 use crate::layer::{InboundTrust, LazyShared};
 use crate::request::{
     normalize_method, protocol_version, redact_query, server_address, RequestView,
@@ -67,15 +68,6 @@ fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
 #[cfg(not(feature = "axum"))]
 fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
     req.extensions().get::<std::net::SocketAddr>().copied()
-}
-
-/// `{method} {route}` without going through `format!`.
-fn span_name(method: &str, route: &str) -> String {
-    let mut name = String::with_capacity(method.len() + 1 + route.len());
-    name.push_str(method);
-    name.push(' ');
-    name.push_str(route);
-    name
 }
 
 fn key(k: &'static str) -> Key {

@@ -9,6 +9,7 @@ use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
 
+use vystak_otel_propagator::attrs::StackAttrs;
 use vystak_otel_propagator::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
@@ -120,38 +121,38 @@ impl MetricAttrs {
         ]
     }
 
-    /// Every attribute of a duration / size point, in a fixed order, into `buf`; returns how
-    /// many were written.
-    fn fill(
+    /// Every attribute of a duration / size point, in a fixed order, pushed onto `attrs`: the
+    /// [`Self::active`] two first, then route, protocol version, status code, `error.type`.
+    fn push_point(
         &self,
         status: Option<u16>,
         error_type: Option<Value>,
-        buf: &mut [KeyValue; MAX_METRIC_ATTRS],
-    ) -> usize {
+        attrs: &mut StackAttrs<MAX_METRIC_ATTRS>,
+    ) {
         let [method, scheme] = self.active();
-        buf[0] = method;
-        buf[1] = scheme;
-        let mut n = 2;
+        attrs.push(method);
+        attrs.push(scheme);
         if let Some(route) = &self.route {
-            buf[n] = KeyValue::new(Key::from_static_str(HTTP_ROUTE), route.clone());
-            n += 1;
+            attrs.push(KeyValue::new(
+                Key::from_static_str(HTTP_ROUTE),
+                route.clone(),
+            ));
         }
         if let Some(version) = self.version {
-            buf[n] = KeyValue::new(Key::from_static_str(NETWORK_PROTOCOL_VERSION), version);
-            n += 1;
+            attrs.push(KeyValue::new(
+                Key::from_static_str(NETWORK_PROTOCOL_VERSION),
+                version,
+            ));
         }
         if let Some(code) = status {
-            buf[n] = KeyValue::new(
+            attrs.push(KeyValue::new(
                 Key::from_static_str(HTTP_RESPONSE_STATUS_CODE),
                 i64::from(code),
-            );
-            n += 1;
+            ));
         }
         if let Some(ty) = error_type {
-            buf[n] = KeyValue::new(Key::from_static_str(ERROR_TYPE), ty);
-            n += 1;
+            attrs.push(KeyValue::new(Key::from_static_str(ERROR_TYPE), ty));
         }
-        n
     }
 }
 
@@ -295,11 +296,10 @@ impl RequestState {
         let Some(instruments) = &self.shared.instruments else {
             return;
         };
-        // No allocation: placeholders (a static key and a bool) are overwritten in order.
-        let mut buf: [KeyValue; MAX_METRIC_ATTRS] =
-            std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false));
-        let n = self.metric_attrs.fill(self.status, error_type, &mut buf);
-        let attrs = &buf[..n];
+        let mut point = StackAttrs::new();
+        self.metric_attrs
+            .push_point(self.status, error_type, &mut point);
+        let attrs = point.as_slice();
         instruments
             .duration
             .record(self.start.elapsed().as_secs_f64(), attrs);
@@ -310,6 +310,7 @@ impl RequestState {
             h.record(size, attrs);
         }
         if let Some(active) = &instruments.active {
+            // The point starts with the active counter's two attributes.
             active.add(-1, &attrs[..2]);
         }
     }

@@ -1,0 +1,139 @@
+//! `StackAttrs`: a metric point's attributes on the stack (not a public API).
+
+use opentelemetry::{Key, KeyValue};
+
+/// Up to `N` attributes in the order pushed, without allocating: what the workspace's
+/// instrumentation hands `Histogram::record`. Always pushing in one fixed order lets the SDK find
+/// the point's series on its first, unsorted lookup.
+///
+/// `N` is chosen by the caller to hold the most attributes it pushes; a push past it is a bug
+/// (a debug assertion) and is dropped in release builds rather than panicking on a request path.
+pub struct StackAttrs<const N: usize> {
+    buf: [KeyValue; N],
+    len: usize,
+    /// Slots below this were pushed to at least once; those from it on still hold the
+    /// placeholder.
+    written: usize,
+}
+
+impl<const N: usize> StackAttrs<N> {
+    /// No attributes. The slots hold placeholders (a static key and a bool, which own nothing)
+    /// until pushed over.
+    #[inline]
+    pub fn new() -> Self {
+        Self {
+            buf: std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false)),
+            len: 0,
+            written: 0,
+        }
+    }
+
+    /// Appends `attribute`.
+    // Always inlined: a call per attribute costs more than the store it makes.
+    #[inline(always)]
+    pub fn push(&mut self, attribute: KeyValue) {
+        debug_assert!(self.len < N, "StackAttrs<{N}> is full");
+        let Some(slot) = self.buf.get_mut(self.len) else {
+            return;
+        };
+        if self.len < self.written {
+            // A slot reused after `truncate`: its attribute is dropped.
+            *slot = attribute;
+        } else {
+            // A placeholder owns nothing: forgetting it skips the drop glue a dynamic index
+            // would otherwise run on every push.
+            std::mem::forget(std::mem::replace(slot, attribute));
+            self.written += 1;
+        }
+        self.len += 1;
+    }
+
+    /// Keeps the first `len` attributes (those after are overwritten by the next pushes).
+    #[inline]
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// How many attributes there are.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// `true` when there are none.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The attributes, in the order pushed.
+    #[inline]
+    pub fn as_slice(&self) -> &[KeyValue] {
+        &self.buf[..self.len]
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for StackAttrs<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl<const N: usize> Default for StackAttrs<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushes_keep_their_order_and_truncate_reuses_the_slots() {
+        let mut attrs = StackAttrs::<3>::new();
+        assert!(attrs.is_empty());
+        attrs.push(KeyValue::new("a", 1));
+        attrs.push(KeyValue::new("b", 2));
+        let base = attrs.len();
+        for ty in ["x", "y"] {
+            attrs.truncate(base);
+            attrs.push(KeyValue::new("t", ty));
+            let keys: Vec<&str> = attrs.as_slice().iter().map(|kv| kv.key.as_str()).collect();
+            assert_eq!(keys, ["a", "b", "t"]);
+            assert_eq!(attrs.as_slice()[2].value.as_str(), ty);
+        }
+        attrs.truncate(base);
+        assert_eq!(attrs.as_slice().len(), 2);
+    }
+
+    #[test]
+    fn a_reused_slot_drops_its_attribute_and_the_rest_drop_with_the_list() {
+        use std::sync::Arc;
+        let first: Arc<str> = Arc::from("first");
+        let second: Arc<str> = Arc::from("second");
+        let mut attrs = StackAttrs::<2>::new();
+        attrs.push(KeyValue::new(
+            "k",
+            opentelemetry::StringValue::from(first.clone()),
+        ));
+        assert_eq!(Arc::strong_count(&first), 2);
+        attrs.truncate(0);
+        attrs.push(KeyValue::new(
+            "k",
+            opentelemetry::StringValue::from(second.clone()),
+        ));
+        assert_eq!(
+            Arc::strong_count(&first),
+            1,
+            "the overwritten attribute is dropped"
+        );
+        assert_eq!(Arc::strong_count(&second), 2);
+        drop(attrs);
+        assert_eq!(
+            Arc::strong_count(&second),
+            1,
+            "the list drops what it holds"
+        );
+    }
+}
