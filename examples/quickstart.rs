@@ -13,7 +13,7 @@ use reqwest_middleware::ClientBuilder;
 use vystak_otel::client::OtelClientMiddleware;
 use vystak_otel::server::OtelServerLayer;
 use vystak_otel::telemetry::{ServiceName, Telemetry};
-use vystak_otel::viewer::{render, Receiver};
+use vystak_otel_viewer::{render, Receiver};
 
 async fn serve(app: Router) -> std::io::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -23,7 +23,7 @@ use serde_json::Value;
 use vystak_otel::client::OtelClientMiddleware;
 use vystak_otel::server::OtelServerLayer;
 use vystak_otel::telemetry::Telemetry;
-use vystak_otel::viewer::Receiver;
+use vystak_otel_viewer::Receiver;
 
 async fn test(
     axum::extract::State(http): axum::extract::State<ClientWithMiddleware>,

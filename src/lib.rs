@@ -13,8 +13,12 @@
 //! | `client`     | [`client`]             | `vystak-otel-client`     | `OtelClientMiddleware`: CLIENT spans + `traceparent` injection for reqwest |
 //! | `genai`      | [`genai`]              | `vystak-otel-genai`      | `GenAiLayer`, `instrument()`: `gen_ai.chat` spans + token/duration histograms |
 //! | `nats`       | [`nats`]               | `vystak-otel-nats`       | `params._meta.headers` propagation, NATS helpers, `NatsHttpBridge` |
-//! | `viewer`     | [`viewer`]             | `vystak-otel-viewer`     | embedded OTLP gRPC receiver + trace-tree / token-summary rendering |
-//! | `full`       | all of the above       |                          | default |
+//! | `viewer`     | `viewer`               | `vystak-otel-viewer`     | the local backend (OTLP receivers, SQLite, UI, PromQL); **opt-in** |
+//! | `full`       | all of the above       |                          | opt-in |
+//!
+//! The default features are the instrumentation a service needs (every row but `viewer`): adding
+//! this crate does not compile a database, a gRPC server or an HTML engine into your agents.
+//! `features = ["full"]` (or `["viewer"]`) adds the viewer.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]

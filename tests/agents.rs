@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
-use vystak_otel::viewer::{AttrValue, PointValue, Receiver, SpanKind, SpanRecord, Store};
+use vystak_otel_viewer::{AttrValue, PointValue, Receiver, SpanKind, SpanRecord, Store};
 
 /// `target/<profile>/examples/agents`, which `cargo test` builds before running tests.
 fn example_binary() -> PathBuf {

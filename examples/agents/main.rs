@@ -26,7 +26,7 @@ mod roles;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use vystak_otel::viewer::{render, AttrValue, Receiver, Viewer, ViewerConfig};
+use vystak_otel_viewer::{render, AttrValue, Receiver, Viewer, ViewerConfig};
 
 use procs::{NatsServer, Service};
 

@@ -56,6 +56,12 @@ pub use error::NatsError;
 pub use headers::{NatsHeaderExtractor, NatsHeaderInjector};
 pub use tracing::NatsTracing;
 
+/// The `async-nats` crate this crate is built against, re-exported: connect with
+/// `vystak_otel_nats::async_nats::connect(…)` and the [`async_nats::Client`] you get is the one
+/// [`NatsTracing`] and `NatsHttpBridge` take, whatever `async-nats` release is newest when you
+/// add this crate (a separately added `async-nats` of another minor version is another type).
+pub use async_nats;
+
 /// The crate README, compiled as a doctest.
 #[cfg(all(doctest, feature = "bridge"))]
 #[doc = include_str!("../README.md")]

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 
-use crate::record::{MetricPoint, SpanRecord};
+use crate::record::{AttrValue, MetricPoint, SpanRecord};
 
 /// Attribute keys shown next to a span in the tree, in this order, when present.
 pub const KEY_ATTRIBUTES: &[&str] = &[
@@ -121,7 +121,7 @@ fn render_row(out: &mut String, row: &Row<'_>, keys: &[&str]) {
     );
     let attrs: Vec<String> = keys
         .iter()
-        .filter_map(|k| span.attr(k).map(|v| format!("{k}={v}")))
+        .filter_map(|k| span.attr(k).map(|v| format!("{k}={}", human_value(v))))
         .collect();
     if !attrs.is_empty() {
         let _ = write!(out, " {}", attrs.join(" "));
@@ -132,6 +132,64 @@ fn render_row(out: &mut String, row: &Row<'_>, keys: &[&str]) {
         }
     }
     out.push('\n');
+}
+
+/// A number as a person reads it: at most six significant digits, no trailing zeros, no exponent
+/// between 1e-6 and 1e15: `0.00039139999999999997` → `0.0003914`, `19.078888888888887` →
+/// `19.0789`, `400.0` → `400`. For printing only; the stored value stays exact.
+///
+/// ```
+/// use vystak_otel_viewer::render::human_number;
+/// assert_eq!(human_number(0.00039139999999999997), "0.0003914");
+/// assert_eq!(human_number(1234.0), "1234");
+/// assert_eq!(human_number(f64::NAN), "NaN");
+/// ```
+pub fn human_number(x: f64) -> String {
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "NaN".to_owned()
+        } else if x > 0.0 {
+            "+Inf".to_owned()
+        } else {
+            "-Inf".to_owned()
+        };
+    }
+    let abs = x.abs();
+    if x == x.trunc() && abs < 1e15 {
+        return format!("{x:.0}");
+    }
+    if !(1e-6..1e15).contains(&abs) {
+        let text = format!("{x:.5e}");
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        return format!("{}e{exponent}", trim_zeros(mantissa));
+    }
+    // Six significant digits: 5 − ⌊log10 |x|⌋ decimals (0 to 11 in this range).
+    let magnitude = abs.log10().floor() as i32;
+    let decimals = usize::try_from(5 - magnitude).unwrap_or(0);
+    let text = format!("{x:.decimals$}");
+    trim_zeros(&text).to_owned()
+}
+
+/// `1.500` → `1.5`, `2.000` → `2`; text without a `.` is returned as it is.
+fn trim_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
+}
+
+/// An attribute value for the text tree: doubles (and doubles in arrays) as
+/// [`human_number`]s, everything else as it is.
+fn human_value(value: &AttrValue) -> String {
+    match value {
+        AttrValue::Double(d) => human_number(*d),
+        AttrValue::Array(items) => {
+            let items: Vec<String> = items.iter().map(human_value).collect();
+            format!("[{}]", items.join(", "))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Token metric name read by [`TokenSummary`] (the seed's histogram).
@@ -214,10 +272,18 @@ impl fmt::Display for TokenSummary {
             writeln!(
                 f,
                 "{service:<28} {:>6} {:>8} {:>8} {:>10} {:>14} {ratio:>10}",
-                t.calls, t.input, t.output, t.cache_read, t.cache_creation
+                t.calls,
+                human_number(t.input),
+                human_number(t.output),
+                human_number(t.cache_read),
+                human_number(t.cache_creation)
             )?;
         }
-        write!(f, "total input tokens: {}", self.total_input())
+        write!(
+            f,
+            "total input tokens: {}",
+            human_number(self.total_input())
+        )
     }
 }
 
@@ -226,12 +292,12 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::record::{AttrValue, PointValue, SpanKind, SpanStatus};
+    use crate::record::{PointValue, SpanKind, SpanStatus};
 
     fn span(id: &str, parent: Option<&str>, name: &str, start: u64, kind: SpanKind) -> SpanRecord {
         SpanRecord {
             service_name: "vystak-coordinator".into(),
-            resource: BTreeMap::new(),
+            resource: Default::default(),
             scope_name: "s".into(),
             trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
             span_id: id.into(),
@@ -289,10 +355,46 @@ mod tests {
         assert_eq!(text.lines().count(), 4, "{text}");
     }
 
+    /// Regression (issue 25): the tree printed `gen_ai.usage.cost=0.00039139999999999997`.
+    #[test]
+    fn the_tree_prints_costs_as_people_read_them() {
+        let mut chat = span("c", None, "chat claude", 0, SpanKind::Client);
+        chat.attributes.insert(
+            "gen_ai.usage.cost".into(),
+            AttrValue::Double(0.00039139999999999997),
+        );
+        let text = trace_tree(&[chat.clone()]);
+        assert!(text.contains(" gen_ai.usage.cost=0.0003914\n"), "{text}");
+        assert_eq!(
+            chat.attributes["gen_ai.usage.cost"],
+            AttrValue::Double(0.00039139999999999997),
+            "the value itself stays exact"
+        );
+    }
+
+    #[test]
+    fn human_numbers() {
+        for (x, text) in [
+            (0.00039139999999999997, "0.0003914"),
+            (19.078888888888887, "19.0789"),
+            (400.0, "400"),
+            (-2.5, "-2.5"),
+            (0.1 + 0.2, "0.3"),
+            (123_456.789, "123457"),
+            (1e-9, "1e-9"),
+            (1.5e20, "1.5e20"),
+            (0.0, "0"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ] {
+            assert_eq!(human_number(x), text, "{x:?}");
+        }
+    }
+
     fn point(service: &str, ty: &str, sum: f64, count: u64) -> MetricPoint {
         MetricPoint {
             service_name: service.into(),
-            resource: BTreeMap::new(),
+            resource: Default::default(),
             scope_name: "s".into(),
             metric_name: TOKEN_USAGE_METRIC.into(),
             unit: "{token}".into(),
@@ -330,5 +432,11 @@ mod tests {
         let text = summary.to_string();
         assert!(text.contains("vystak-a"), "{text}");
         assert!(text.ends_with("total input tokens: 400"), "{text}");
+        let uneven =
+            TokenSummary::from_points(&[point("vystak-c", "input", 19.078888888888887, 1)]);
+        assert!(
+            uneven.to_string().ends_with("total input tokens: 19.0789"),
+            "{uneven}"
+        );
     }
 }

@@ -213,18 +213,23 @@ impl TelemetryGuard {
             return Ok(());
         };
         let (tp, mp) = (tp.clone(), mp.clone());
-        let results = in_parallel(
+        let failures = in_parallel(
             self.shutdown_timeout(),
             move || tp.force_flush(),
             move || mp.force_flush(),
         );
-        combine("flush", results)
+        combine("flush", self.unrefused(failures))
     }
 
     /// Flushes spans and metrics — in parallel, for at most
     /// [`shutdown_timeout`](Self::shutdown_timeout) altogether — then shuts both providers down.
     /// Every span ended before this call is delivered unless it was dropped (counted and
     /// reported) or the collector did not take it by the deadline (counted and reported).
+    ///
+    /// A signal the backend refused (HTTP 404/405/415, gRPC UNIMPLEMENTED: a traces-only backend
+    /// such as Jaeger or Phoenix refusing metrics) was reported once, when it happened, and
+    /// stopped: its failed export is not a shutdown failure, and
+    /// [`refused_signals`](Self::refused_signals) still says what was refused.
     ///
     /// # Errors
     /// [`Error::Flush`] when an exporter failed, the deadline passed, or spans were lost (the
@@ -238,11 +243,12 @@ impl TelemetryGuard {
             return Ok(());
         };
         let deadline = self.shutdown_timeout();
-        let mut results = in_parallel(
+        let failures = in_parallel(
             deadline,
             move || tp.shutdown_with_timeout(deadline),
             move || mp.shutdown_with_timeout(deadline),
         );
+        let mut results = self.unrefused(failures);
         if let Some(a) = &self.accounting {
             a.counters.begin_shutdown();
             a.counters.finish_shutdown();
@@ -262,6 +268,20 @@ impl TelemetryGuard {
     }
 }
 
+impl TelemetryGuard {
+    /// The failures' messages, less those of a signal the backend refused: that refusal was
+    /// warned about once and the signal stopped on purpose, so its failing export (at shutdown,
+    /// the first one may be the one that found the refusal) is not an error of the caller's.
+    fn unrefused(&self, failures: Vec<(Signal, String)>) -> Vec<String> {
+        let refused = self.refused_signals();
+        failures
+            .into_iter()
+            .filter(|(signal, _)| !refused.iter().any(|(r, _)| r == signal))
+            .map(|(signal, message)| format!("{}: {message}", signal.as_str()))
+            .collect()
+    }
+}
+
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
         // Best effort: errors are not reported from drop.
@@ -270,32 +290,32 @@ impl Drop for TelemetryGuard {
 }
 
 /// Runs the traces and metrics calls on two threads and waits for both until `deadline`;
-/// returns the failures (a call still running at the deadline is one, and is left to finish on
-/// its own thread).
+/// returns the failures, each with its signal (a call still running at the deadline is one, and
+/// is left to finish on its own thread).
 fn in_parallel(
     deadline: Duration,
     traces: impl FnOnce() -> OTelSdkResult + Send + 'static,
     metrics: impl FnOnce() -> OTelSdkResult + Send + 'static,
-) -> Vec<String> {
-    let (tx, rx) = mpsc::channel::<(&'static str, OTelSdkResult)>();
+) -> Vec<(Signal, String)> {
+    let (tx, rx) = mpsc::channel::<(Signal, OTelSdkResult)>();
     let mut failures = Vec::new();
     let mut waiting = Vec::new();
     for (signal, call) in [
         (
-            "traces",
+            Signal::Traces,
             Box::new(traces) as Box<dyn FnOnce() -> OTelSdkResult + Send>,
         ),
-        ("metrics", Box::new(metrics)),
+        (Signal::Metrics, Box::new(metrics)),
     ] {
         let tx = tx.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("vystak-telemetry-{signal}-flush"))
+            .name(format!("vystak-telemetry-{}-flush", signal.as_str()))
             .spawn(move || {
                 let _ = tx.send((signal, call()));
             });
         match spawned {
             Ok(_) => waiting.push(signal),
-            Err(e) => failures.push(format!("{signal}: cannot start the flush thread: {e}")),
+            Err(e) => failures.push((signal, format!("cannot start the flush thread: {e}"))),
         }
     }
     drop(tx);
@@ -307,7 +327,7 @@ fn in_parallel(
                 Ok((signal, result)) => {
                     waiting.retain(|s| *s != signal);
                     if let Err(e) = result {
-                        failures.push(format!("{signal}: {e}"));
+                        failures.push((signal, e.to_string()));
                     }
                 }
                 Err(_) => break,
@@ -315,7 +335,7 @@ fn in_parallel(
         }
     });
     for signal in waiting {
-        failures.push(format!("{signal}: not done within {deadline:?}"));
+        failures.push((signal, format!("not done within {deadline:?}")));
     }
     failures
 }

@@ -220,3 +220,166 @@ async fn an_https_endpoint_that_never_answers_is_never_a_hang() {
         );
     }
 }
+
+/// A traces-only gRPC backend: a real tonic server with the trace service alone, so metrics get
+/// `UNIMPLEMENTED` (what a gRPC collector without a metrics pipeline answers).
+async fn traces_only_grpc_backend() -> (String, Arc<AtomicUsize>) {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+        TraceService, TraceServiceServer,
+    };
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+    };
+
+    #[derive(Clone)]
+    struct Traces(Arc<AtomicUsize>);
+
+    #[tonic::async_trait]
+    impl TraceService for Traces {
+        async fn export(
+            &self,
+            request: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            let spans: usize = request
+                .get_ref()
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum();
+            self.0.fetch_add(spans, Ordering::SeqCst);
+            Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+        }
+    }
+
+    let spans = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = TraceServiceServer::new(Traces(spans.clone()));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    (format!("http://{addr}"), spans)
+}
+
+/// What the README's quick start does: a span and a metric point, then `shutdown()` with no flush
+/// before it, so the metrics export that meets the refusal is the one inside `shutdown()`.
+async fn quickstart_shutdown(telemetry: Telemetry) -> Result<(), String> {
+    let guard = telemetry.with_summary_line(false).build().unwrap();
+    guard
+        .tracer_provider()
+        .unwrap()
+        .tracer("quickstart")
+        .start("GET /a2a")
+        .end();
+    guard
+        .meter_provider()
+        .unwrap()
+        .meter("quickstart")
+        .f64_histogram("http.server.request.duration")
+        .build()
+        .record(0.01, &[]);
+    assert!(guard.refused_signals().is_empty(), "nothing refused yet");
+    tokio::task::spawn_blocking(move || guard.shutdown().map_err(|e| e.to_string()))
+        .await
+        .unwrap()
+}
+
+/// The same with a `force_flush()` first: the refusal is found there, the flush is not a failure,
+/// the guard says what was refused, and shutdown is `Ok` too.
+async fn flush_then_shutdown(
+    telemetry: Telemetry,
+) -> (
+    Result<(), String>,
+    Vec<(Signal, &'static str)>,
+    Result<(), String>,
+) {
+    let guard = telemetry.with_summary_line(false).build().unwrap();
+    guard
+        .tracer_provider()
+        .unwrap()
+        .tracer("flush")
+        .start("GET /a2a")
+        .end();
+    guard
+        .meter_provider()
+        .unwrap()
+        .meter("flush")
+        .u64_counter("requests")
+        .build()
+        .add(1, &[]);
+    tokio::task::spawn_blocking(move || {
+        let flushed = guard.force_flush().map_err(|e| e.to_string());
+        let refused = guard.refused_signals();
+        (
+            flushed,
+            refused,
+            guard.shutdown().map_err(|e| e.to_string()),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// Regression (issue 25): against a backend that takes traces and answers 405 on `/v1/metrics`,
+/// `shutdown()` returned `Err(Flush { operation: "shutdown", message: "metrics: Operation failed:
+/// [InternalFailure(\"Failed to shutdown\")]" })`, so the quick start exited with status 1 after
+/// its one warning. A refused signal was reported once and stopped: not a shutdown failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_refusal_is_not_a_shutdown_failure_over_http() {
+    let (base, traces, metrics) = traces_only_backend().await;
+    let http = || {
+        Telemetry::new()
+            .with_service_name("vystak-traces-only-http")
+            .with_protocol(Protocol::HttpProtobuf)
+            .with_endpoint(base.clone())
+    };
+    assert_eq!(quickstart_shutdown(http()).await, Ok(()));
+    assert_eq!(traces.load(Ordering::SeqCst), 1, "the trace was delivered");
+    assert_eq!(
+        metrics.load(Ordering::SeqCst),
+        1,
+        "metrics tried once, at shutdown"
+    );
+
+    let (flushed, refused, shut) = flush_then_shutdown(http()).await;
+    assert_eq!(flushed, Ok(()));
+    assert_eq!(
+        refused,
+        vec![(Signal::Metrics, "HTTP 405 Method Not Allowed")]
+    );
+    assert_eq!(shut, Ok(()));
+    assert_eq!(
+        traces.load(Ordering::SeqCst),
+        2,
+        "the second trace was delivered"
+    );
+    assert_eq!(metrics.load(Ordering::SeqCst), 2, "once more, then stopped");
+}
+
+/// The same against a gRPC backend without a metrics service (`UNIMPLEMENTED`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_refusal_is_not_a_shutdown_failure_over_grpc() {
+    let (base, spans) = traces_only_grpc_backend().await;
+    let grpc = || {
+        Telemetry::new()
+            .with_service_name("vystak-traces-only-grpc")
+            .with_endpoint(base.clone())
+    };
+    assert_eq!(quickstart_shutdown(grpc()).await, Ok(()));
+    assert_eq!(spans.load(Ordering::SeqCst), 1, "the span was delivered");
+
+    let (flushed, refused, shut) = flush_then_shutdown(grpc()).await;
+    assert_eq!(flushed, Ok(()));
+    assert_eq!(refused, vec![(Signal::Metrics, "gRPC UNIMPLEMENTED")]);
+    assert_eq!(shut, Ok(()));
+    assert_eq!(
+        spans.load(Ordering::SeqCst),
+        2,
+        "the second span was delivered"
+    );
+}
