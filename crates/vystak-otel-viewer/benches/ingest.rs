@@ -24,7 +24,8 @@ fn record(i: u64) -> SpanRecord {
         resource: BTreeMap::from([(
             "service.name".to_owned(),
             AttrValue::Str(format!("vystak-agent-{}", i % 10)),
-        )]),
+        )])
+        .into(),
         scope_name: "bench".into(),
         trace_id: format!("{:032x}", i / 10 + 1),
         span_id: format!("{:016x}", i + 1),

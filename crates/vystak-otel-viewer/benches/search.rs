@@ -22,7 +22,7 @@ fn record(i: u64) -> SpanRecord {
     };
     SpanRecord {
         service_name: service.clone(),
-        resource: BTreeMap::from([("service.name".to_owned(), AttrValue::Str(service))]),
+        resource: BTreeMap::from([("service.name".to_owned(), AttrValue::Str(service))]).into(),
         scope_name: "bench".into(),
         trace_id: format!("{:032x}", trace + 1),
         span_id: format!("{:016x}", i + 1),

@@ -57,7 +57,7 @@ fn record(i: u64) -> SpanRecord {
     let start = 1_700_000_000_000_000_000 + i * 1_000_000;
     SpanRecord {
         service_name: service.clone(),
-        resource: BTreeMap::from([("service.name".to_owned(), AttrValue::Str(service))]),
+        resource: BTreeMap::from([("service.name".to_owned(), AttrValue::Str(service))]).into(),
         scope_name: "bench".into(),
         trace_id: TRACE_ID.into(),
         span_id: format!("{:016x}", i + 1),

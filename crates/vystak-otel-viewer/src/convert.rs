@@ -1,6 +1,7 @@
 //! OTLP protobuf → plain records.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -11,8 +12,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, status};
 
 use crate::record::{
-    AttrValue, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue, SpanKind, SpanRecord,
-    SpanStatus,
+    AttrValue, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue, SharedAttributes,
+    SpanKind, SpanRecord, SpanStatus,
 };
 
 /// A metric point plus whether it is a delta (to accumulate) or cumulative (to replace).
@@ -54,10 +55,14 @@ pub(crate) fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, AttrValue> {
         .collect()
 }
 
-fn resource_parts(resource: Option<&Resource>) -> (String, BTreeMap<String, AttrValue>) {
-    let attrs = resource
-        .map(|r| attributes(&r.attributes))
-        .unwrap_or_default();
+/// The resource's `service.name` and its attributes, converted once and shared by every record
+/// of the resource.
+fn resource_parts(resource: Option<&Resource>) -> (String, SharedAttributes) {
+    let attrs: SharedAttributes = Arc::new(
+        resource
+            .map(|r| attributes(&r.attributes))
+            .unwrap_or_default(),
+    );
     let service = attrs
         .get("service.name")
         .and_then(AttrValue::as_str)
@@ -104,6 +109,38 @@ impl<T> Converted<T> {
     }
 }
 
+/// One day in nanoseconds.
+const DAY_NANOS: u64 = 86_400_000_000_000;
+
+/// The times a record may carry: from 1970-01-02 to a day from now. Anything outside is a clock
+/// or encoding error of the sender; stored, it would poison retention, ordering and the samples'
+/// age bound (a point stamped 2^63 ns once made every later sample be dropped), so it is rejected
+/// in the partial-success reply instead.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TimeWindow {
+    min: u64,
+    max: u64,
+}
+
+impl TimeWindow {
+    pub(crate) fn around_now() -> Self {
+        Self {
+            min: DAY_NANOS,
+            max: crate::store::now_unix_nanos().saturating_add(DAY_NANOS),
+        }
+    }
+
+    /// Why `nanos` is not a usable time, if it is not.
+    fn check(&self, what: &str, nanos: u64) -> Option<String> {
+        (!(self.min..=self.max).contains(&nanos)).then(|| {
+            format!(
+                "{what}: time {nanos} ns is outside 1970-01-02 .. now + 1 day (Unix nanoseconds \
+                 expected)"
+            )
+        })
+    }
+}
+
 fn is_valid_id(id: &[u8], len: usize) -> bool {
     id.len() == len && id.iter().any(|b| *b != 0)
 }
@@ -137,6 +174,7 @@ fn invalid_span_ids(s: &opentelemetry_proto::tonic::trace::v1::Span) -> Option<S
 /// Converts a trace export request into span records; spans with invalid ids are rejected.
 pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Converted<SpanRecord> {
     let mut converted = Converted::default();
+    let window = TimeWindow::around_now();
     for rs in &request.resource_spans {
         let (service_name, resource) = resource_parts(rs.resource.as_ref());
         for ss in &rs.scope_spans {
@@ -146,7 +184,14 @@ pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Converted<SpanRecord
                 .map(|s| s.name.clone())
                 .unwrap_or_default();
             for s in &ss.spans {
-                if let Some(why) = invalid_span_ids(s) {
+                if let Some(why) = invalid_span_ids(s)
+                    .or_else(|| {
+                        window.check(&format!("span {:?} start", s.name), s.start_time_unix_nano)
+                    })
+                    .or_else(|| {
+                        window.check(&format!("span {:?} end", s.name), s.end_time_unix_nano)
+                    })
+                {
                     converted.reject(why);
                     continue;
                 }
@@ -203,6 +248,7 @@ pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Converted<SpanRecord
 /// rejected.
 pub(crate) fn logs(request: &ExportLogsServiceRequest) -> Converted<LogRecord> {
     let mut converted = Converted::default();
+    let window = TimeWindow::around_now();
     for rl in &request.resource_logs {
         let (service_name, resource) = resource_parts(rl.resource.as_ref());
         for sl in &rl.scope_logs {
@@ -220,6 +266,18 @@ pub(crate) fn logs(request: &ExportLogsServiceRequest) -> Converted<LogRecord> {
                         hex(&r.trace_id),
                         hex(&r.span_id)
                     ));
+                    continue;
+                }
+                // Zero means "unknown" for both times (the observed time then stands in).
+                let bad_time = [
+                    ("time", r.time_unix_nano),
+                    ("observed time", r.observed_time_unix_nano),
+                ]
+                .into_iter()
+                .filter(|(_, t)| *t != 0)
+                .find_map(|(what, t)| window.check(&format!("log record {what}"), t));
+                if let Some(why) = bad_time {
+                    converted.reject(why);
                     continue;
                 }
                 let id = |b: &[u8]| b.iter().any(|x| *x != 0).then(|| hex(b));
@@ -243,9 +301,14 @@ pub(crate) fn logs(request: &ExportLogsServiceRequest) -> Converted<LogRecord> {
     converted
 }
 
-/// Converts a metrics export request into metric points (one per data point).
-pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Vec<IncomingPoint> {
-    let mut out = Vec::new();
+/// Converts a metrics export request into metric points (one per data point). Points with a time
+/// outside [`TimeWindow`], and the data points of kinds that are not stored (exponential
+/// histograms, summaries), are rejected, with the reason in the partial-success message.
+pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Converted<IncomingPoint> {
+    let mut converted = Converted::default();
+    let window = TimeWindow::around_now();
+    let mut refused = Vec::new();
+    let out = &mut converted.items;
     for rm in &request.resource_metrics {
         let (service_name, resource) = resource_parts(rm.resource.as_ref());
         for sm in &rm.scope_metrics {
@@ -257,6 +320,11 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Vec<IncomingPoint
             for m in &sm.metrics {
                 let mut push =
                     |attrs: &[KeyValue], start: u64, time: u64, value: PointValue, delta: bool| {
+                        if let Some(why) = window.check(&format!("metric {:?} point", m.name), time)
+                        {
+                            refused.push(why);
+                            return;
+                        }
                         out.push(IncomingPoint {
                             point: MetricPoint {
                                 service_name: service_name.clone(),
@@ -327,13 +395,31 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Vec<IncomingPoint
                             );
                         }
                     }
-                    // Exponential histograms and summaries are not stored.
-                    _ => {}
+                    Some(metric::Data::ExponentialHistogram(h)) => {
+                        for _ in &h.data_points {
+                            refused.push(format!(
+                                "metric {:?}: exponential histograms are not stored by this viewer",
+                                m.name
+                            ));
+                        }
+                    }
+                    Some(metric::Data::Summary(h)) => {
+                        for _ in &h.data_points {
+                            refused.push(format!(
+                                "metric {:?}: summaries are not stored by this viewer",
+                                m.name
+                            ));
+                        }
+                    }
+                    None => {}
                 }
             }
         }
     }
-    out
+    for why in refused {
+        converted.reject(why);
+    }
+    converted
 }
 
 #[cfg(test)]

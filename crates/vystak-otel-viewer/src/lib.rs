@@ -77,10 +77,14 @@ pub mod ui;
 pub use error::Error;
 pub use receiver::{Receiver, Viewer, ViewerConfig, DEFAULT_MAX_REQUEST_BYTES};
 pub use record::{
-    AttrValue, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue, SpanKind, SpanRecord,
-    SpanStatus,
+    AttrValue, Attributes, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue,
+    SharedAttributes, SpanKind, SpanRecord, SpanStatus,
 };
-pub use store::{Store, StoreOptions, DEFAULT_MAX_LOGS, DEFAULT_MAX_POINTS, DEFAULT_MAX_SPANS};
+pub use store::{
+    Store, StoreOptions, DEFAULT_MAX_LOGS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_POINTS,
+    DEFAULT_MAX_SPANS, DEFAULT_WRITE_QUEUE,
+};
+pub use time::parse_duration;
 
 /// The crate README, compiled as a doctest.
 #[cfg(doctest)]

@@ -11,7 +11,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use vystak_otel_viewer::{render, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_SPANS};
+use vystak_otel_viewer::{
+    render, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_MEMORY, DEFAULT_MAX_SPANS,
+};
 
 const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
   --grpc ADDR          OTLP/gRPC listen address (default 127.0.0.1:4317; --listen is an alias)\n\
@@ -19,7 +21,10 @@ const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
   --ui ADDR|off        query API / UI listen address (default 127.0.0.1:13000)\n\
   --db FILE            persist traces, metrics and logs in this SQLite file (default: memory only)\n\
   --max-spans N        keep at most N spans (default 100000)\n\
-  --retention DURATION drop data older than this, e.g. 30m, 24h, 7d (default: keep until evicted)\n\
+  --max-memory SIZE    keep at most about SIZE of spans in memory, e.g. 256MiB, 2GiB (default\n\
+                       512MiB; logs get a quarter of it); the oldest are evicted first\n\
+  --retention DURATION drop data older than this, e.g. 30m, 24h, 7d, 1y (at most 100 years;\n\
+                       default: keep until evicted)\n\
   --quiet-ms MS        print a trace once it has a root and no span arrived for MS (default 1000)\n\
   --no-print           do not print trace trees and token summaries\n\
   ADDR is host:port or a bare port (then 127.0.0.1:port)";
@@ -29,6 +34,7 @@ struct Args {
     config: ViewerConfig,
     db: Option<PathBuf>,
     max_spans: usize,
+    max_memory: usize,
     retention: Option<Duration>,
     quiet: Duration,
     print: bool,
@@ -49,20 +55,44 @@ fn parse_optional_addr(flag: &str, v: &str) -> Result<Option<SocketAddr>, String
     }
 }
 
-fn parse_duration(v: &str) -> Result<Duration, String> {
+/// `--max-memory`: bytes, or a number with `KiB`, `MiB`, `GiB` (or `KB`, `MB`, `GB`, powers of
+/// ten); checked, never wrapped.
+fn parse_size(v: &str) -> Result<usize, String> {
     let digits = v.bytes().take_while(u8::is_ascii_digit).count();
-    let n: u64 = v[..digits]
-        .parse()
-        .map_err(|_| format!("--retention {v}: expected e.g. 30m, 24h, 7d"))?;
-    let unit = match &v[digits..] {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("--retention {v}: units are s, m, h, d, w")),
+    let err = || format!("--max-memory {v}: expected e.g. 256MiB, 2GiB or a number of bytes");
+    let n: usize = v[..digits].parse().map_err(|_| err())?;
+    let unit: usize = match v[digits..].trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return Err(err()),
     };
-    Ok(Duration::from_secs(n * unit))
+    n.checked_mul(unit)
+        .filter(|b| *b > 0)
+        .ok_or_else(|| format!("--max-memory {v}: must be positive and fit in memory"))
+}
+
+/// The longest `--retention`: a century. Longer is a mistake to report, not a number to wrap.
+const MAX_RETENTION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+fn parse_retention(v: &str) -> Result<Duration, String> {
+    let age = vystak_otel_viewer::parse_duration(v).map_err(|e| format!("--retention {v}: {e}"))?;
+    if age.is_zero() {
+        return Err(format!(
+            "--retention {v}: must be positive (e.g. 30m, 24h, 7d)"
+        ));
+    }
+    if age > MAX_RETENTION {
+        return Err(format!(
+            "--retention {v}: too long (longer than 100 years); leave the flag out to keep data \
+             until it is evicted by count"
+        ));
+    }
+    Ok(age)
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -70,6 +100,7 @@ fn parse_args() -> Result<Args, String> {
         config: ViewerConfig::default(),
         db: None,
         max_spans: DEFAULT_MAX_SPANS,
+        max_memory: DEFAULT_MAX_MEMORY,
         retention: None,
         quiet: Duration::from_millis(1000),
         print: true,
@@ -99,7 +130,8 @@ fn parse_args() -> Result<Args, String> {
                     .filter(|n| *n > 0)
                     .ok_or(format!("--max-spans {v}: expected a positive number"))?;
             }
-            "--retention" => args.retention = Some(parse_duration(&value("a duration")?)?),
+            "--max-memory" => args.max_memory = parse_size(&value("a size")?)?,
+            "--retention" => args.retention = Some(parse_retention(&value("a duration")?)?),
             "--quiet-ms" => {
                 let v = value("a number")?;
                 let ms: u64 = v.parse().map_err(|e| format!("--quiet-ms {v}: {e}"))?;
@@ -146,6 +178,7 @@ async fn main() {
     };
     let options = StoreOptions::default()
         .with_max_spans(args.max_spans)
+        .with_max_memory(args.max_memory)
         .with_retention(args.retention);
     let store = match &args.db {
         Some(path) => match Store::open_sqlite(path, options) {

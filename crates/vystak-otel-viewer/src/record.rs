@@ -1,9 +1,18 @@
 //! Plain, owned records of what the receiver stored: spans and metric points.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+/// A set of attributes (a span's, a resource's …), by key.
+pub type Attributes = BTreeMap<String, AttrValue>;
+
+/// A resource's attributes, shared: every span, log and metric point of one resource holds the
+/// same allocation (the receivers intern it), so a large resource costs its size once, not once
+/// per record.
+pub type SharedAttributes = Arc<Attributes>;
 
 /// An attribute value, converted from OTLP's `AnyValue`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -14,8 +23,9 @@ pub enum AttrValue {
     Bool(bool),
     /// A signed integer.
     Int(i64),
-    /// A double.
-    Double(f64),
+    /// A double (non-finite values serialize as `"NaN"`, `"Infinity"`, `"-Infinity"`, the proto3
+    /// JSON mapping's spelling, so they survive a round trip through JSON and the SQLite file).
+    Double(#[serde(with = "any_double")] f64),
     /// An array of values.
     Array(Vec<AttrValue>),
     /// Raw bytes.
@@ -162,8 +172,8 @@ pub struct LinkRecord {
 pub struct SpanRecord {
     /// The resource's `service.name` (`""` when absent).
     pub service_name: String,
-    /// All resource attributes.
-    pub resource: BTreeMap<String, AttrValue>,
+    /// All resource attributes (shared with the other records of the resource).
+    pub resource: SharedAttributes,
     /// Instrumentation scope name.
     pub scope_name: String,
     /// Trace id, 32 lowercase hex digits.
@@ -225,19 +235,23 @@ pub enum PointValue {
         /// Number of recorded values.
         count: u64,
         /// Sum of recorded values.
+        #[serde(with = "any_double")]
         sum: f64,
         /// Explicit bucket boundaries.
         bounds: Vec<f64>,
         /// Per-bucket counts (`bounds.len() + 1` entries).
         bucket_counts: Vec<u64>,
         /// Minimum recorded value, when exported.
+        #[serde(with = "any_double::option")]
         min: Option<f64>,
         /// Maximum recorded value, when exported.
+        #[serde(with = "any_double::option")]
         max: Option<f64>,
     },
     /// A sum (counter or up-down counter).
     Sum {
         /// The value.
+        #[serde(with = "any_double")]
         value: f64,
         /// Whether the sum is monotonic.
         monotonic: bool,
@@ -245,8 +259,75 @@ pub enum PointValue {
     /// A gauge.
     Gauge {
         /// The value.
+        #[serde(with = "any_double")]
         value: f64,
     },
+}
+
+/// serde for a double that may be NaN or infinite: JSON has no such numbers (serde_json writes
+/// `null` and then cannot read it back into an `f64`, so a span with a NaN attribute used to be
+/// skipped on load). Finite values stay numbers; the others are the proto3 JSON mapping's strings.
+/// `null` reads as NaN (files written before this).
+mod any_double {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if *v > 0.0 {
+            s.serialize_str("Infinity")
+        } else {
+            s.serialize_str("-Infinity")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Any {
+        Number(f64),
+        Text(String),
+        Null(()),
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Any::deserialize(d)? {
+            Any::Number(v) => Ok(v),
+            Any::Null(()) => Ok(f64::NAN),
+            Any::Text(t) => match t.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "Infinity" | "+Infinity" | "inf" | "+Inf" => Ok(f64::INFINITY),
+                "-Infinity" | "-inf" | "-Inf" => Ok(f64::NEG_INFINITY),
+                other => other
+                    .parse()
+                    .map_err(|_| serde::de::Error::custom(format!("not a number: {other:?}"))),
+            },
+        }
+    }
+
+    pub(super) mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub(in super::super) fn serialize<S: Serializer>(
+            v: &Option<f64>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(deserialize_with = "super::deserialize")] f64);
+
+        pub(in super::super) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<f64>, D::Error> {
+            Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+        }
+    }
 }
 
 /// The latest point of one metric series.
@@ -254,8 +335,8 @@ pub enum PointValue {
 pub struct MetricPoint {
     /// The resource's `service.name` (`""` when absent).
     pub service_name: String,
-    /// All resource attributes.
-    pub resource: BTreeMap<String, AttrValue>,
+    /// All resource attributes (shared with the other records of the resource).
+    pub resource: SharedAttributes,
     /// Instrumentation scope name.
     pub scope_name: String,
     /// Metric name.
@@ -292,8 +373,8 @@ impl MetricPoint {
 pub struct LogRecord {
     /// The resource's `service.name` (`""` when absent).
     pub service_name: String,
-    /// All resource attributes.
-    pub resource: BTreeMap<String, AttrValue>,
+    /// All resource attributes (shared with the other records of the resource).
+    pub resource: SharedAttributes,
     /// Instrumentation scope name.
     pub scope_name: String,
     /// Time of the event (0 when unknown).

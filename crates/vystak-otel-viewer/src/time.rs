@@ -2,51 +2,49 @@
 
 use std::time::Duration;
 
-/// Parses `<n><unit>` groups (`ms`, `s`, `m`, `h`, `d`, `w`), e.g. `1h30m`; a bare number is
-/// seconds.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+/// Parses a duration as Prometheus does (`90s`, `30m`, `1h30m`, `7d`, `2w`, `1y`, `250ms`;
+/// PromQL's own parser, `promql_parser::util::parse_duration`), or a bare number of seconds
+/// (`1.5`). Never panics and never wraps: a negative, non-finite or overflowing value is an error
+/// that says so.
+///
+/// ```
+/// use std::time::Duration;
+/// use vystak_otel_viewer::parse_duration;
+///
+/// assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+/// assert_eq!(parse_duration("0.25"), Ok(Duration::from_millis(250)));
+/// assert!(parse_duration("1e30").is_err());
+/// assert!(parse_duration("-5").is_err());
+/// ```
+///
+/// # Errors
+/// The text is not a duration, or it is out of range; the message names it.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".into());
     }
     if let Ok(secs) = text.parse::<f64>() {
-        return if secs.is_finite() && secs >= 0.0 {
-            Ok(Duration::from_secs_f64(secs))
-        } else {
-            Err(format!("invalid duration {text:?}"))
-        };
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(format!(
-                "invalid duration {text:?}: expected e.g. 30s, 15m, 24h, 7d"
-            ));
+        if secs == 0.0 {
+            return Ok(Duration::ZERO);
         }
-        let n: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("invalid duration {text:?}"))?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            "d" => Duration::from_secs(86_400),
-            "w" => Duration::from_secs(7 * 86_400),
-            _ => {
-                return Err(format!(
-                    "invalid duration {text:?}: units are ms, s, m, h, d, w"
-                ))
-            }
-        };
-        rest = &rest[unit_len..];
-        total += unit * u32::try_from(n).map_err(|_| format!("duration {text:?} is too long"))?;
+        return Duration::try_from_secs_f64(secs).map_err(|_| {
+            format!(
+                "invalid duration {text:?}: seconds must be finite, positive and at most {}",
+                u64::MAX
+            )
+        });
     }
-    Ok(total)
+    // promql_parser reads each number as a u32 and takes one that does not fit for zero ("must
+    // be greater than 0"): say what is wrong instead.
+    let too_long = text
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|digits| !digits.is_empty() && digits.parse::<u32>().is_err());
+    if too_long {
+        return Err(format!("invalid duration {text:?}: too long"));
+    }
+    promql_parser::util::parse_duration(text)
+        .map_err(|e| format!("invalid duration {text:?}: {e} (e.g. 30s, 15m, 24h, 7d)"))
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {

@@ -268,7 +268,8 @@ async fn partial_success_rejects_spans_with_invalid_ids_and_stores_the_rest() {
         "{}",
         partial.error_message
     );
-    assert_eq!(receiver.store().span_count(), 2);
+    // The same valid span again (same trace and span id): a retry, stored once (issue 26).
+    assert_eq!(receiver.store().span_count(), 1);
     receiver.shutdown().await;
 }
 

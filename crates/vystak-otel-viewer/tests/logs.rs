@@ -97,8 +97,8 @@ async fn logs_arrive_over_grpc_and_http_and_correlate_with_traces() {
 async fn log_records_with_malformed_ids_are_rejected() {
     let receiver = Receiver::start_local().await.unwrap();
     let body = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
-        {"timeUnixNano":"1000","body":{"stringValue":"ok"},"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"},
-        {"timeUnixNano":"2000","body":{"stringValue":"bad"},"traceId":"0af76519"}
+        {"timeUnixNano":"1544712660000000000","body":{"stringValue":"ok"},"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"},
+        {"timeUnixNano":"1544712661000000000","body":{"stringValue":"bad"},"traceId":"0af76519"}
     ]}]}]}"#;
     let reply = reqwest::Client::new()
         .post(format!("{}/v1/logs", receiver.http_endpoint().unwrap()))
@@ -113,6 +113,6 @@ async fn log_records_with_malformed_ids_are_rejected() {
     let logs = receiver.store().logs();
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0].body, AttrValue::Str("ok".into()));
-    assert_eq!(logs[0].time_unix_nanos, 1000);
+    assert_eq!(logs[0].time_unix_nanos, 1_544_712_660_000_000_000);
     receiver.shutdown().await;
 }

@@ -30,7 +30,7 @@ fn now_ns() -> u64 {
 fn span(i: u64, start: u64) -> SpanRecord {
     SpanRecord {
         service_name: "svc".into(),
-        resource: BTreeMap::new(),
+        resource: Default::default(),
         scope_name: "scope".into(),
         trace_id: format!("{:032x}", i + 1),
         span_id: format!("{:016x}", i + 1),
@@ -258,7 +258,7 @@ fn a_file_with_another_schema_version_is_recreated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     let names: Vec<String> = conn
         .prepare("SELECT name FROM spans")
         .unwrap()

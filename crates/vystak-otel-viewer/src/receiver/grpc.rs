@@ -24,8 +24,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use super::ingest;
 use super::MAX_MESSAGE_BYTES;
+use super::{ingest, status};
 use crate::store::Store;
 
 #[derive(Clone, Debug)]
@@ -39,10 +39,10 @@ impl TraceService for Handler {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        Ok(Response::new(ingest::traces(
-            &self.store,
-            request.get_ref(),
-        )))
+        ingest::traces(&self.store, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(|r| status::grpc_retry_later(&r))
     }
 }
 
@@ -52,10 +52,10 @@ impl MetricsService for Handler {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        Ok(Response::new(ingest::metrics(
-            &self.store,
-            request.get_ref(),
-        )))
+        ingest::metrics(&self.store, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(|r| status::grpc_retry_later(&r))
     }
 }
 
@@ -65,7 +65,10 @@ impl LogsService for Handler {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        Ok(Response::new(ingest::logs(&self.store, request.get_ref())))
+        ingest::logs(&self.store, request.get_ref())
+            .await
+            .map(Response::new)
+            .map_err(|r| status::grpc_retry_later(&r))
     }
 }
 

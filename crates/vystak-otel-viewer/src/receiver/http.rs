@@ -17,22 +17,12 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use super::ingest;
+use super::status::{self, RpcStatus, INVALID_ARGUMENT};
+use crate::store::Refusal;
 use crate::store::Store;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
-
-/// `google.rpc.Status`, the body of an OTLP/HTTP error reply.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
-/// `google.rpc.Code.INVALID_ARGUMENT`.
-const INVALID_ARGUMENT: i32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Encoding {
@@ -61,6 +51,7 @@ fn error(encoding: Encoding, status: StatusCode, message: String) -> Response {
     let body = RpcStatus {
         code: INVALID_ARGUMENT,
         message,
+        details: Vec::new(),
     };
     match encoding {
         Encoding::Protobuf => (
@@ -73,6 +64,32 @@ fn error(encoding: Encoding, status: StatusCode, message: String) -> Response {
             status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
             serde_json::json!({ "code": body.code, "message": body.message }).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+/// `503 Service Unavailable` with `Retry-After`: nothing was stored, the exporter retries (the
+/// OTLP/HTTP specification's throttling reply), with the `google.rpc.Status` and its `RetryInfo`
+/// in the request's encoding.
+fn retry_later(encoding: Encoding, refusal: &Refusal) -> Response {
+    let retry_after = [(
+        header::RETRY_AFTER,
+        HeaderValue::from(status::RETRY_AFTER.as_secs()),
+    )];
+    match encoding {
+        Encoding::Protobuf => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            retry_after,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF))],
+            status::retry_later(refusal).encode_to_vec(),
+        )
+            .into_response(),
+        Encoding::Json => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            retry_after,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
+            status::retry_later_json(refusal).to_string(),
         )
             .into_response(),
     }
@@ -218,7 +235,10 @@ async fn traces(
     };
     match decode::<ExportTraceServiceRequest>(encoding, &body) {
         Ok(request) => {
-            let response = ingest::traces(&state.store, &request);
+            let response = match ingest::traces(&state.store, &request).await {
+                Ok(response) => response,
+                Err(refusal) => return retry_later(encoding, &refusal),
+            };
             let partial = response
                 .partial_success
                 .as_ref()
@@ -240,7 +260,10 @@ async fn metrics(
     };
     match decode::<ExportMetricsServiceRequest>(encoding, &body) {
         Ok(request) => {
-            let response = ingest::metrics(&state.store, &request);
+            let response = match ingest::metrics(&state.store, &request).await {
+                Ok(response) => response,
+                Err(refusal) => return retry_later(encoding, &refusal),
+            };
             let partial = response.partial_success.as_ref().map(|p| {
                 (
                     "rejectedDataPoints",
@@ -265,7 +288,10 @@ async fn logs(
     };
     match decode::<ExportLogsServiceRequest>(encoding, &body) {
         Ok(request) => {
-            let response = ingest::logs(&state.store, &request);
+            let response = match ingest::logs(&state.store, &request).await {
+                Ok(response) => response,
+                Err(refusal) => return retry_later(encoding, &refusal),
+            };
             let partial = response.partial_success.as_ref().map(|p| {
                 (
                     "rejectedLogRecords",

@@ -4,53 +4,68 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
 use crate::convert;
-use crate::store::Store;
+use crate::store::{Refusal, Store};
+
+// Every function here answers only once what it stored is durable: with a SQLite file, after the
+// transaction that holds it committed (shared with the requests queued beside it). A full write
+// queue or a failed commit is a `Refusal`: nothing of the request was acknowledged, and the
+// exporter is asked to retry.
 
 /// Stores the valid spans; invalid ones are counted in `rejected_spans`.
-pub(crate) fn traces(
+pub(crate) async fn traces(
     store: &Store,
     request: &ExportTraceServiceRequest,
-) -> ExportTraceServiceResponse {
+) -> Result<ExportTraceServiceResponse, Refusal> {
     let converted = convert::spans(request);
     if !converted.items.is_empty() {
-        store.insert_spans(converted.items);
+        store.accept_spans(converted.items)?.durable().await?;
     }
-    ExportTraceServiceResponse {
+    Ok(ExportTraceServiceResponse {
         partial_success: (converted.rejected > 0).then_some(ExportTracePartialSuccess {
             rejected_spans: converted.rejected,
             error_message: converted.error_message,
         }),
-    }
+    })
 }
 
-/// Stores every data point (as samples and in the latest-point view).
-pub(crate) fn metrics(
+/// Stores every valid data point (as samples and in the latest-point view); points with a time
+/// outside the sane window, and kinds that are not stored, are counted in `rejected_data_points`.
+pub(crate) async fn metrics(
     store: &Store,
     request: &ExportMetricsServiceRequest,
-) -> ExportMetricsServiceResponse {
-    store.insert_metrics(request);
-    ExportMetricsServiceResponse {
-        partial_success: None,
+) -> Result<ExportMetricsServiceResponse, Refusal> {
+    let converted = convert::points(request);
+    if !converted.items.is_empty() {
+        store.accept_points(converted.items)?.durable().await?;
     }
+    Ok(ExportMetricsServiceResponse {
+        partial_success: (converted.rejected > 0).then_some(ExportMetricsPartialSuccess {
+            rejected_data_points: converted.rejected,
+            error_message: converted.error_message,
+        }),
+    })
 }
 
 /// Stores the valid log records; malformed ones are counted in `rejected_log_records`.
-pub(crate) fn logs(store: &Store, request: &ExportLogsServiceRequest) -> ExportLogsServiceResponse {
+pub(crate) async fn logs(
+    store: &Store,
+    request: &ExportLogsServiceRequest,
+) -> Result<ExportLogsServiceResponse, Refusal> {
     let converted = convert::logs(request);
     if !converted.items.is_empty() {
-        store.insert_logs(converted.items);
+        store.accept_logs(converted.items)?.durable().await?;
     }
-    ExportLogsServiceResponse {
+    Ok(ExportLogsServiceResponse {
         partial_success: (converted.rejected > 0).then_some(ExportLogsPartialSuccess {
             rejected_log_records: converted.rejected,
             error_message: converted.error_message,
         }),
-    }
+    })
 }

@@ -3,6 +3,7 @@
 mod grpc;
 mod http;
 mod ingest;
+mod status;
 
 use std::net::SocketAddr;
 

@@ -1,9 +1,16 @@
 //! The in-memory working set: spans (with a per-trace index), logs and the latest point of each
 //! metric series. The SQLite store keeps the same set in memory and writes it through to its file.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
-use crate::record::{LogRecord, MetricPoint, PointValue, SpanRecord};
+use crate::record::{
+    AttrValue, Attributes, LogRecord, MetricPoint, PointValue, SharedAttributes, SpanRecord,
+};
+
+/// Distinct resources remembered for interning: a new record's resource that equals one of these
+/// shares its allocation.
+const RECENT_RESOURCES: usize = 64;
 
 /// Bounded spans, logs and latest metric points. Not synchronised; [`super::Store`] wraps it.
 #[derive(Debug)]
@@ -16,9 +23,22 @@ pub(crate) struct MemoryState {
     first_seq: u64,
     /// trace id → sequence numbers of its spans, ascending.
     by_trace: HashMap<String, Vec<u64>>,
+    /// (trace id, span id) of every stored span: a span is identified by the two, so an
+    /// exporter's retry of a batch that was stored stores nothing twice.
+    ids: HashSet<(u128, u64)>,
+    /// The bytes charged for each span (`spans[i]` ↔ `span_charges[i]`), see [`approx_size`].
+    span_charges: VecDeque<usize>,
+    /// Their sum, held under `max_bytes`.
+    span_bytes: usize,
+    /// Bound of `span_bytes`; logs get a quarter of it.
+    max_bytes: usize,
     logs: VecDeque<LogRecord>,
+    log_charges: VecDeque<usize>,
+    log_bytes: usize,
     series: HashMap<String, MetricPoint>,
     series_order: VecDeque<String>,
+    /// The most recent distinct resources, newest first.
+    resources: VecDeque<SharedAttributes>,
 }
 
 /// The key of a metric series in the latest-point view.
@@ -38,28 +58,80 @@ impl MemoryState {
             spans: VecDeque::new(),
             first_seq: 0,
             by_trace: HashMap::new(),
+            ids: HashSet::new(),
+            span_charges: VecDeque::new(),
+            span_bytes: 0,
+            max_bytes: usize::MAX,
             logs: VecDeque::new(),
+            log_charges: VecDeque::new(),
+            log_bytes: 0,
             series: HashMap::new(),
             series_order: VecDeque::new(),
+            resources: VecDeque::new(),
         }
     }
 
-    pub(crate) fn push_span(&mut self, span: SpanRecord) {
-        if self.spans.len() == self.max_spans {
+    /// Bounds the spans' approximate memory to `bytes` (and the logs' to a quarter of it): the
+    /// oldest are evicted first, whatever the count bound allows.
+    pub(crate) fn with_max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes.max(1);
+        self
+    }
+
+    /// Makes `resource` share the allocation of an equal resource seen recently; returns the
+    /// bytes to charge for it: its size the first time, nothing when it is shared.
+    fn intern(&mut self, resource: &mut SharedAttributes) -> usize {
+        if let Some(i) = self
+            .resources
+            .iter()
+            .position(|r| Arc::ptr_eq(r, resource) || **r == **resource)
+        {
+            *resource = self.resources[i].clone();
+            if i > 0 {
+                // Most recent first: a steady exporter's resource is found at once.
+                let r = self.resources.remove(i).expect("found");
+                self.resources.push_front(r);
+            }
+            return 0;
+        }
+        self.resources.push_front(resource.clone());
+        self.resources.truncate(RECENT_RESOURCES);
+        attributes_size(resource)
+    }
+
+    /// Stores a span unless one with its trace id and span id is stored already (a retried
+    /// export); `false` then.
+    pub(crate) fn push_span(&mut self, mut span: SpanRecord) -> bool {
+        if !self.ids.insert(span_key(&span)) {
+            return false;
+        }
+        let charge = self
+            .intern(&mut span.resource)
+            .saturating_add(span_size(&span));
+        while !self.spans.is_empty()
+            && (self.spans.len() >= self.max_spans
+                || self.span_bytes.saturating_add(charge) > self.max_bytes)
+        {
             self.pop_span();
         }
+        self.span_charges.push_back(charge);
+        self.span_bytes = self.span_bytes.saturating_add(charge);
         let seq = self.first_seq + self.spans.len() as u64;
         self.by_trace
             .entry(span.trace_id.clone())
             .or_default()
             .push(seq);
         self.spans.push_back(span);
+        true
     }
 
     fn pop_span(&mut self) {
         let Some(old) = self.spans.pop_front() else {
             return;
         };
+        let charge = self.span_charges.pop_front().unwrap_or(0);
+        self.span_bytes = self.span_bytes.saturating_sub(charge);
+        self.ids.remove(&span_key(&old));
         let seq = self.first_seq;
         self.first_seq += 1;
         if let Some(list) = self.by_trace.get_mut(&old.trace_id) {
@@ -77,9 +149,27 @@ impl MemoryState {
     /// Drops every span that started before `cutoff` and every log older than it.
     pub(crate) fn prune_before(&mut self, cutoff_unix_nanos: u64) -> bool {
         let before = (self.spans.len(), self.logs.len());
-        self.spans
-            .retain(|s| s.start_unix_nanos >= cutoff_unix_nanos);
-        self.logs.retain(|l| log_time(l) >= cutoff_unix_nanos);
+        let spans = std::mem::take(&mut self.spans);
+        let charges = std::mem::take(&mut self.span_charges);
+        for (span, charge) in spans.into_iter().zip(charges) {
+            if span.start_unix_nanos >= cutoff_unix_nanos {
+                self.spans.push_back(span);
+                self.span_charges.push_back(charge);
+            }
+        }
+        self.span_bytes = self
+            .span_charges
+            .iter()
+            .fold(0, |a, c| a.saturating_add(*c));
+        let logs = std::mem::take(&mut self.logs);
+        let charges = std::mem::take(&mut self.log_charges);
+        for (log, charge) in logs.into_iter().zip(charges) {
+            if log_time(&log) >= cutoff_unix_nanos {
+                self.logs.push_back(log);
+                self.log_charges.push_back(charge);
+            }
+        }
+        self.log_bytes = self.log_charges.iter().fold(0, |a, c| a.saturating_add(*c));
         self.series
             .retain(|_, p| p.time_unix_nanos >= cutoff_unix_nanos);
         let series = &self.series;
@@ -92,6 +182,7 @@ impl MemoryState {
 
     fn reindex(&mut self) {
         self.by_trace.clear();
+        self.ids = self.spans.iter().map(span_key).collect();
         for (i, span) in self.spans.iter().enumerate() {
             self.by_trace
                 .entry(span.trace_id.clone())
@@ -100,20 +191,45 @@ impl MemoryState {
         }
     }
 
-    pub(crate) fn push_log(&mut self, log: LogRecord) {
-        if self.logs.len() == self.max_logs {
+    pub(crate) fn push_log(&mut self, mut log: LogRecord) {
+        let charge = self
+            .intern(&mut log.resource)
+            .saturating_add(log_size(&log));
+        let max_bytes = self.max_bytes / 4;
+        while !self.logs.is_empty()
+            && (self.logs.len() >= self.max_logs
+                || self.log_bytes.saturating_add(charge) > max_bytes)
+        {
             self.logs.pop_front();
+            let old = self.log_charges.pop_front().unwrap_or(0);
+            self.log_bytes = self.log_bytes.saturating_sub(old);
         }
         self.logs.push_back(log);
+        self.log_charges.push_back(charge);
+        self.log_bytes = self.log_bytes.saturating_add(charge);
+    }
+
+    /// The approximate bytes the stored spans hold (what `max_bytes` bounds).
+    pub(crate) fn span_bytes(&self) -> usize {
+        self.span_bytes
     }
 
     /// Applies one incoming point to the latest-point view; returns the stored point.
-    pub(crate) fn push_point(&mut self, point: MetricPoint, delta: bool) -> (&str, &MetricPoint) {
+    pub(crate) fn push_point(
+        &mut self,
+        mut point: MetricPoint,
+        delta: bool,
+    ) -> (&str, &MetricPoint) {
+        let _ = self.intern(&mut point.resource);
         let key = series_key(&point);
         if self.series.contains_key(&key) {
             let existing = self.series.get_mut(&key).expect("checked");
             if delta {
-                accumulate(existing, point);
+                // A delta point no newer than what is accumulated is an exporter's retry of one
+                // already counted (deltas of a series arrive in time order).
+                if point.time_unix_nanos > existing.time_unix_nanos {
+                    accumulate(existing, point);
+                }
             } else {
                 *existing = point;
             }
@@ -138,6 +254,12 @@ impl MemoryState {
     pub(crate) fn clear(&mut self) {
         self.spans.clear();
         self.by_trace.clear();
+        self.ids.clear();
+        self.span_charges.clear();
+        self.span_bytes = 0;
+        self.log_charges.clear();
+        self.log_bytes = 0;
+        self.resources.clear();
         self.logs.clear();
         self.series.clear();
         self.series_order.clear();
@@ -193,6 +315,102 @@ impl<'a> TraceSpans<'a> {
     }
 }
 
+/// Bytes a record's bookkeeping costs beyond its text (struct, map nodes, allocation headers).
+const RECORD_OVERHEAD: usize = 256;
+/// The same for one attribute (a map node, a key and a value).
+const ATTRIBUTE_OVERHEAD: usize = 64;
+
+/// The approximate heap a set of attributes holds.
+fn attributes_size(attributes: &Attributes) -> usize {
+    attributes.iter().fold(0usize, |n, (k, v)| {
+        n.saturating_add(ATTRIBUTE_OVERHEAD + k.len())
+            .saturating_add(value_size(v))
+    })
+}
+
+/// The approximate heap of one value (no recursion: nested values are walked with an explicit
+/// stack, whatever the sender's depth).
+fn value_size(value: &AttrValue) -> usize {
+    let mut size = 0usize;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        size = size.saturating_add(match v {
+            AttrValue::Str(s) => s.len(),
+            AttrValue::Bytes(b) => b.len(),
+            AttrValue::Bool(_) | AttrValue::Int(_) | AttrValue::Double(_) => 0,
+            AttrValue::Array(items) => {
+                stack.extend(items);
+                items.len().saturating_mul(ATTRIBUTE_OVERHEAD / 2)
+            }
+            AttrValue::Map(map) => {
+                let mut n = 0usize;
+                for (k, v) in map {
+                    n = n.saturating_add(ATTRIBUTE_OVERHEAD + k.len());
+                    stack.push(v);
+                }
+                n
+            }
+        });
+    }
+    size
+}
+
+/// The approximate heap of a span, without its (shared) resource.
+fn span_size(span: &SpanRecord) -> usize {
+    let events = span.events.iter().fold(0usize, |n, e| {
+        n.saturating_add(RECORD_OVERHEAD / 4 + e.name.len() + attributes_size(&e.attributes))
+    });
+    let links = span.links.iter().fold(0usize, |n, l| {
+        n.saturating_add(RECORD_OVERHEAD / 4 + 48 + attributes_size(&l.attributes))
+    });
+    [
+        RECORD_OVERHEAD,
+        span.service_name.len(),
+        span.scope_name.len(),
+        span.name.len(),
+        48 + 16 + 16,
+        attributes_size(&span.attributes),
+        events,
+        links,
+    ]
+    .into_iter()
+    .fold(0usize, usize::saturating_add)
+}
+
+/// The approximate heap of a log record, without its (shared) resource.
+fn log_size(log: &LogRecord) -> usize {
+    [
+        RECORD_OVERHEAD,
+        log.service_name.len(),
+        log.scope_name.len(),
+        log.severity_text.len(),
+        log.event_name.len(),
+        value_size(&log.body),
+        attributes_size(&log.attributes),
+    ]
+    .into_iter()
+    .fold(0usize, usize::saturating_add)
+}
+
+/// A span's identity: (trace id, span id), from the hex the receivers wrote (16 and 8 bytes).
+/// A record built by hand with other text still gets a stable key (a hash of its text).
+fn span_key(span: &SpanRecord) -> (u128, u64) {
+    match (
+        u128::from_str_radix(&span.trace_id, 16),
+        u64::from_str_radix(&span.span_id, 16),
+    ) {
+        (Ok(t), Ok(s)) if span.trace_id.len() == 32 && span.span_id.len() == 16 => (t, s),
+        _ => {
+            use std::hash::{BuildHasher, Hash, Hasher};
+            // A fixed hasher: the key must not change while the process runs.
+            let mut h = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .build_hasher();
+            (&span.trace_id, &span.span_id).hash(&mut h);
+            (u128::MAX, h.finish())
+        }
+    }
+}
+
 /// A log's time, or its observed time when the event time is unknown.
 pub(crate) fn log_time(log: &LogRecord) -> u64 {
     if log.time_unix_nanos != 0 {
@@ -223,10 +441,11 @@ fn accumulate(existing: &mut MetricPoint, point: MetricPoint) {
                 max: mx,
             },
         ) if *bounds == b && bucket_counts.len() == bc.len() => {
-            *count += c;
+            // Client numbers: saturating, never a panic or a wrap.
+            *count = count.saturating_add(c);
             *sum += s;
             for (acc, add) in bucket_counts.iter_mut().zip(bc) {
-                *acc += add;
+                *acc = acc.saturating_add(add);
             }
             *min = match (*min, mn) {
                 (Some(a), Some(b)) => Some(a.min(b)),

@@ -19,6 +19,51 @@ use crate::record::{LogRecord, MetricPoint, SpanRecord};
 pub(crate) use memory::{log_time, MemoryState};
 use samples::Samples;
 use sqlite::{Op, Writer};
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+/// Why a receiver's write was not stored: the exporter is asked to retry later (HTTP 503 with
+/// `Retry-After`, gRPC `UNAVAILABLE` with `RetryInfo`), as the OTLP specification says for
+/// throttling and transient failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The SQLite write queue is full: the file is behind the exporters.
+    Busy,
+    /// The write was queued but its transaction failed (the message says why).
+    Failed(String),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Busy => f.write_str(
+                "the viewer's write queue is full (its SQLite file is behind the exporters): \
+                 nothing of this request was stored; retry later",
+            ),
+            Refusal::Failed(why) => write!(f, "{why}; nothing of this request was stored"),
+        }
+    }
+}
+
+/// A receiver's admitted write. [`Pending::durable`] resolves once it is committed to the SQLite
+/// file (at once for a memory store): only then does the receiver acknowledge it.
+#[derive(Debug)]
+#[must_use = "acknowledge only after `durable()`"]
+pub(crate) struct Pending(Option<oneshot::Receiver<Result<(), String>>>);
+
+impl Pending {
+    /// Waits for the commit.
+    pub(crate) async fn durable(self) -> Result<(), Refusal> {
+        match self.0 {
+            None => Ok(()),
+            Some(committed) => match committed.await {
+                Ok(result) => result.map_err(Refusal::Failed),
+                Err(_) => Err(Refusal::Failed(
+                    "the SQLite writer stopped before committing".to_owned(),
+                )),
+            },
+        }
+    }
+}
 
 /// Default maximum number of spans kept.
 pub const DEFAULT_MAX_SPANS: usize = 100_000;
@@ -26,6 +71,10 @@ pub const DEFAULT_MAX_SPANS: usize = 100_000;
 pub const DEFAULT_MAX_POINTS: usize = 100_000;
 /// Default maximum number of log records kept.
 pub const DEFAULT_MAX_LOGS: usize = 100_000;
+/// Default bound of the spans' memory, in bytes: 512 MiB ([`StoreOptions::with_max_memory`]).
+pub const DEFAULT_MAX_MEMORY: usize = 512 * 1024 * 1024;
+/// Default bound of the SQLite write queue, in records ([`StoreOptions::with_write_queue`]).
+pub const DEFAULT_WRITE_QUEUE: u32 = 200_000;
 
 /// Bounds of a [`Store`].
 ///
@@ -46,6 +95,8 @@ pub struct StoreOptions {
     max_points: usize,
     max_logs: usize,
     retention: Option<Duration>,
+    write_queue: u32,
+    max_memory: usize,
 }
 
 impl Default for StoreOptions {
@@ -55,6 +106,8 @@ impl Default for StoreOptions {
             max_points: DEFAULT_MAX_POINTS,
             max_logs: DEFAULT_MAX_LOGS,
             retention: None,
+            write_queue: DEFAULT_WRITE_QUEUE,
+            max_memory: DEFAULT_MAX_MEMORY,
         }
     }
 }
@@ -85,6 +138,29 @@ impl StoreOptions {
     #[must_use]
     pub fn with_retention(mut self, age: Option<Duration>) -> Self {
         self.retention = age;
+        self
+    }
+
+    /// With a SQLite file: at most `records` spans, logs and metric points (at least 1) received
+    /// and not yet committed. The receivers acknowledge a request only once it is committed; when
+    /// the queue is full they answer with the OTLP specification's retryable throttling (HTTP 503
+    /// with `Retry-After`, gRPC `UNAVAILABLE` with `RetryInfo`) and store nothing of it, so the
+    /// exporters wait instead of the viewer's memory growing. A request larger than the queue
+    /// waits for it to be empty. Default [`DEFAULT_WRITE_QUEUE`].
+    #[must_use]
+    pub fn with_write_queue(mut self, records: u32) -> Self {
+        self.write_queue = records.max(1);
+        self
+    }
+
+    /// At most about `bytes` of memory for the stored spans (their text, attributes, events and
+    /// links, and each distinct resource once), and a quarter of it for log records; the oldest
+    /// are evicted first, whatever [`with_max_spans`](Self::with_max_spans) allows. Resources are
+    /// interned (records of one resource share it), so a large resource costs its size once,
+    /// not once per span. Default [`DEFAULT_MAX_MEMORY`].
+    #[must_use]
+    pub fn with_max_memory(mut self, bytes: usize) -> Self {
+        self.max_memory = bytes.max(1);
         self
     }
 
@@ -134,13 +210,34 @@ impl Default for Store {
 }
 
 fn retention_ms(options: &StoreOptions) -> Option<i64> {
-    options.retention.map(|d| d.as_millis() as i64)
+    options
+        .retention
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A duration in nanoseconds, saturating (a retention of 600 years is "keep everything", not a
+/// wrap to a fraction of a second).
+pub(crate) fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Unix nanoseconds → milliseconds as SQLite and the samples keep them.
+pub(crate) fn nanos_to_ms(nanos: u64) -> i64 {
+    i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The oldest sample time kept: the retention cutoff, else the samples' default age.
+pub(crate) fn samples_cutoff_ms(now_unix_nanos: u64, cutoff_unix_nanos: Option<u64>) -> i64 {
+    match cutoff_unix_nanos {
+        Some(c) => nanos_to_ms(c),
+        None => nanos_to_ms(now_unix_nanos).saturating_sub(samples::DEFAULT_MAX_AGE_MS),
+    }
 }
 
 pub(crate) fn now_unix_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
+        .map(saturating_nanos)
         .unwrap_or_default()
 }
 
@@ -200,11 +297,10 @@ impl Store {
         let (changed, _) = watch::channel(0);
         Self {
             inner: Arc::new(Inner {
-                state: RwLock::new(MemoryState::new(
-                    options.max_spans,
-                    options.max_points,
-                    options.max_logs,
-                )),
+                state: RwLock::new(
+                    MemoryState::new(options.max_spans, options.max_points, options.max_logs)
+                        .with_max_bytes(options.max_memory),
+                ),
                 samples,
                 changed,
                 version: Mutex::new(0),
@@ -252,67 +348,140 @@ impl Store {
         self.inner.writer.is_some()
     }
 
-    /// Adds spans (oldest evicted first when full).
+    /// Adds spans (oldest evicted first when full). With a SQLite file they are written behind
+    /// (see [`Store::flush`]); the receivers instead wait for the commit before they answer.
     pub fn insert_spans(&self, spans: impl IntoIterator<Item = SpanRecord>) {
         if self.inner.writer.is_none() {
             let mut state = self.write();
             for span in spans {
                 state.push_span(span);
             }
+            drop(state);
+            self.inserted();
         } else {
-            let spans: Vec<SpanRecord> = spans.into_iter().collect();
-            {
-                let mut state = self.write();
-                for span in &spans {
-                    state.push_span(span.clone());
-                }
-            }
-            self.persist(Op::Spans(spans));
+            // Written behind: nothing to wait for.
+            let _ = self.store_spans(spans.into_iter().collect(), None);
         }
-        self.prune_if_due(false);
-        self.bump();
     }
 
-    /// Adds log records (oldest evicted first when full).
+    /// The receivers' path for spans: admitted to the write queue or refused whole ([`Refusal::Busy`]
+    /// when it is full), then stored; acknowledge after [`Pending::durable`].
+    pub(crate) fn accept_spans(&self, spans: Vec<SpanRecord>) -> Result<Pending, Refusal> {
+        let places = self.admit(spans.len())?;
+        Ok(self.store_spans(spans, places))
+    }
+
+    fn store_spans(&self, spans: Vec<SpanRecord>, places: Option<OwnedSemaphorePermit>) -> Pending {
+        {
+            let mut state = self.write();
+            for span in &spans {
+                state.push_span(span.clone());
+            }
+        }
+        let pending = self.persist_admitted(Op::Spans(spans), places);
+        self.inserted();
+        pending
+    }
+
+    /// Adds log records (oldest evicted first when full); written behind like
+    /// [`Store::insert_spans`].
     pub fn insert_logs(&self, logs: impl IntoIterator<Item = LogRecord>) {
         if self.inner.writer.is_none() {
             let mut state = self.write();
             for log in logs {
                 state.push_log(log);
             }
+            drop(state);
+            self.inserted();
         } else {
-            let logs: Vec<LogRecord> = logs.into_iter().collect();
-            {
-                let mut state = self.write();
-                for log in &logs {
-                    state.push_log(log.clone());
-                }
-            }
-            self.persist(Op::Logs(logs));
+            let _ = self.store_logs(logs.into_iter().collect(), None);
         }
-        self.prune_if_due(false);
-        self.bump();
+    }
+
+    /// The receivers' path for logs, like [`Store::accept_spans`].
+    pub(crate) fn accept_logs(&self, logs: Vec<LogRecord>) -> Result<Pending, Refusal> {
+        let places = self.admit(logs.len())?;
+        Ok(self.store_logs(logs, places))
+    }
+
+    fn store_logs(&self, logs: Vec<LogRecord>, places: Option<OwnedSemaphorePermit>) -> Pending {
+        {
+            let mut state = self.write();
+            for log in &logs {
+                state.push_log(log.clone());
+            }
+        }
+        let pending = self.persist_admitted(Op::Logs(logs), places);
+        self.inserted();
+        pending
     }
 
     /// Stores every data point of an OTLP metrics export: as Prometheus samples (PromQL) and in
-    /// the latest-point view. This is what the receivers call.
+    /// the latest-point view; written behind like [`Store::insert_spans`].
+    /// Points the receivers would reject (a time outside 1970-01-02 .. now + 1 day, kinds not
+    /// stored) are left out.
     pub fn insert_metrics(&self, request: &ExportMetricsServiceRequest) {
-        let points = crate::convert::points(request);
+        let points = crate::convert::points(request).items;
+        let _ = self.store_points(points, None);
+    }
+
+    /// The receivers' path for metric points, like [`Store::accept_spans`].
+    pub(crate) fn accept_points(
+        &self,
+        points: Vec<crate::convert::IncomingPoint>,
+    ) -> Result<Pending, Refusal> {
+        let places = self.admit(points.len())?;
+        Ok(self.store_points(points, places))
+    }
+
+    fn store_points(
+        &self,
+        points: Vec<crate::convert::IncomingPoint>,
+        places: Option<OwnedSemaphorePermit>,
+    ) -> Pending {
         let samples = self.inner.samples.ingest(&points);
+        let persistent = self.inner.writer.is_some();
         let mut latest = Vec::new();
         {
             let mut state = self.write();
             for p in points {
                 let (key, point) = state.push_point(p.point, p.delta);
-                if self.inner.writer.is_some() {
+                if persistent {
                     latest.push((key.to_owned(), point.clone()));
                 }
             }
         }
-        if self.inner.writer.is_some() {
-            self.persist(Op::Samples(samples));
-            self.persist(Op::Latest(latest));
+        let pending = if persistent {
+            self.persist_admitted(Op::Metrics { samples, latest }, places)
+        } else {
+            Pending(None)
+        };
+        self.inserted();
+        pending
+    }
+
+    /// Places in the SQLite write queue for `records` records (`None` for a memory store).
+    fn admit(&self, records: usize) -> Result<Option<OwnedSemaphorePermit>, Refusal> {
+        match &self.inner.writer {
+            None => Ok(None),
+            Some(writer) => writer.admit(records).map(Some).ok_or(Refusal::Busy),
         }
+    }
+
+    /// Queues `op` for the file: admitted (the receiver waits for its commit) or written behind.
+    fn persist_admitted(&self, op: Op, places: Option<OwnedSemaphorePermit>) -> Pending {
+        match (&self.inner.writer, places) {
+            (Some(writer), Some(places)) => Pending(Some(writer.send_admitted(op, places))),
+            (Some(writer), None) => {
+                writer.send(op);
+                Pending(None)
+            }
+            (None, _) => Pending(None),
+        }
+    }
+
+    /// After every insert: retention when due, and the change notification.
+    fn inserted(&self) {
         self.prune_if_due(false);
         self.bump();
     }
@@ -340,14 +509,11 @@ impl Store {
         let cutoff = self
             .inner
             .retention
-            .map(|age| now.saturating_sub(age.as_nanos() as u64));
+            .map(|age| now.saturating_sub(saturating_nanos(age)));
         if let Some(cutoff) = cutoff {
             self.write().prune_before(cutoff);
         }
-        let samples_cutoff_ms = match cutoff {
-            Some(c) => (c / 1_000_000) as i64,
-            None => (now / 1_000_000) as i64 - samples::DEFAULT_MAX_AGE_MS,
-        };
+        let samples_cutoff_ms = samples_cutoff_ms(now, cutoff);
         self.inner.samples.prune_before(samples_cutoff_ms);
         self.persist(Op::Prune {
             cutoff_unix_nanos: cutoff,
@@ -376,6 +542,12 @@ impl Store {
     /// Number of stored spans.
     pub fn span_count(&self) -> usize {
         self.read().span_count()
+    }
+
+    /// The approximate memory the stored spans hold, in bytes (what
+    /// [`StoreOptions::with_max_memory`] bounds).
+    pub fn span_bytes(&self) -> usize {
+        self.read().span_bytes()
     }
 
     /// Distinct trace ids, in the order their first span arrived.

@@ -3,19 +3,35 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection};
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use super::StoreOptions;
 use crate::error::Error;
 use crate::query::promql::{Labels, Sample};
-use crate::record::{LogRecord, MetricPoint, SpanRecord};
+use crate::record::{LogRecord, MetricPoint, SharedAttributes, SpanRecord};
 
-/// `PRAGMA user_version` of the files this version writes. A file with another version is
-/// recreated.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// `PRAGMA user_version` of the files this version writes. A file of version 1 is migrated; a
+/// file with any other version is recreated (with a warning).
+///
+/// - 1: the first schema.
+/// - 2: a span is identified by (trace id, span id): a unique index, so that an exporter's retry
+///   stores nothing twice (migration: the first copy of each duplicate is kept); resources are
+///   stored once each (`resources`), spans and logs name theirs by `resource_id` (rows migrated
+///   from version 1 keep the resource inside their record, `resource_id` NULL).
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 → 2.
+const MIGRATE_1_TO_2: &str = "
+DELETE FROM spans WHERE seq NOT IN (SELECT MIN(seq) FROM spans GROUP BY trace_id, span_id);
+DROP INDEX IF EXISTS spans_trace_id;
+CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_span ON spans (trace_id, span_id);
+ALTER TABLE spans ADD COLUMN resource_id INTEGER;
+ALTER TABLE logs ADD COLUMN resource_id INTEGER;
+";
 
 /// Most operations applied in one transaction.
 const MAX_BATCH: usize = 512;
@@ -29,9 +45,10 @@ CREATE TABLE IF NOT EXISTS spans (
     name TEXT NOT NULL,
     start_ns INTEGER NOT NULL,
     end_ns INTEGER NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    resource_id INTEGER
 );
-CREATE INDEX IF NOT EXISTS spans_trace_id ON spans (trace_id);
+CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_span ON spans (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_service_name ON spans (service, name);
 CREATE INDEX IF NOT EXISTS spans_name ON spans (name);
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
@@ -40,7 +57,12 @@ CREATE TABLE IF NOT EXISTS logs (
     time_ns INTEGER NOT NULL,
     trace_id TEXT,
     service TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    resource_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS resources (
+    id INTEGER PRIMARY KEY,
+    attrs TEXT NOT NULL UNIQUE
 );
 CREATE INDEX IF NOT EXISTS logs_time ON logs (time_ns);
 CREATE INDEX IF NOT EXISTS logs_trace_id ON logs (trace_id);
@@ -71,8 +93,11 @@ CREATE TABLE IF NOT EXISTS meta (
 pub(crate) enum Op {
     Spans(Vec<SpanRecord>),
     Logs(Vec<LogRecord>),
-    Samples(Vec<(Labels, Sample)>),
-    Latest(Vec<(String, MetricPoint)>),
+    /// One metrics export: its samples and its latest points, committed together.
+    Metrics {
+        samples: Vec<(Labels, Sample)>,
+        latest: Vec<(String, MetricPoint)>,
+    },
     Prune {
         cutoff_unix_nanos: Option<u64>,
         samples_cutoff_ms: i64,
@@ -80,9 +105,17 @@ pub(crate) enum Op {
     Clear,
 }
 
+/// The receiver's side of an admitted write: told once the write is committed (or why not),
+/// and holding the write's places in the queue until then.
+#[derive(Debug)]
+pub(crate) struct Ack {
+    done: oneshot::Sender<Result<(), String>>,
+    _places: OwnedSemaphorePermit,
+}
+
 #[derive(Debug)]
 enum Msg {
-    Op(Op),
+    Op(Op, Option<Ack>),
     Flush(mpsc::Sender<()>),
 }
 
@@ -100,6 +133,10 @@ pub(crate) struct Loaded {
 pub(crate) struct Writer {
     tx: Mutex<Option<mpsc::Sender<Msg>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Places in the write queue, one per record (`StoreOptions::with_write_queue`): admitted
+    /// writes hold theirs until they are committed.
+    places: Arc<Semaphore>,
+    queue: u32,
 }
 
 fn storage(path: &Path, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
@@ -116,7 +153,16 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| storage(path, e))?;
-    if version != 0 && version != SCHEMA_VERSION {
+    if version == 1 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {MIGRATE_1_TO_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))
+        .map_err(|e| storage(path, e))?;
+        eprintln!(
+            "vystak-otel-viewer: {} migrated from schema version 1 to {SCHEMA_VERSION}",
+            path.display()
+        );
+    } else if version != 0 && version != SCHEMA_VERSION {
         eprintln!(
             "vystak-otel-viewer: warning: {} has schema version {version}, this version uses \
              {SCHEMA_VERSION}; recreating the file (its data is dropped)",
@@ -145,33 +191,58 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
 
 fn load(conn: &Connection, options: &StoreOptions) -> rusqlite::Result<Loaded> {
     let mut loaded = Loaded::default();
-    let cutoff_ns = options
+    let now = super::now_unix_nanos();
+    let cutoff = options
         .retention
-        .map(|age| super::now_unix_nanos().saturating_sub(age.as_nanos() as u64) as i64)
-        .unwrap_or(0);
+        .map(|age| now.saturating_sub(super::saturating_nanos(age)));
+    let cutoff_ns = cutoff.map_or(0, |c| i64::try_from(c).unwrap_or(i64::MAX));
+    let mut resources = Resources::default();
+    let mut unreadable = 0usize;
     let mut stmt = conn.prepare(
-        "SELECT record FROM (SELECT seq, record FROM spans WHERE start_ns >= ?1 \
-         ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+        "SELECT record, resource_id FROM (SELECT seq, record, resource_id FROM spans \
+         WHERE start_ns >= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
     )?;
-    let rows = stmt.query_map(params![cutoff_ns, options.max_spans as i64], |r| {
-        r.get::<_, String>(0)
+    let limit = i64::try_from(options.max_spans).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![cutoff_ns, limit], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
     })?;
     for row in rows {
-        if let Ok(span) = serde_json::from_str(&row?) {
-            loaded.spans.push(span);
+        let (record, resource_id) = row?;
+        match serde_json::from_str::<SpanRecord>(&record) {
+            Ok(mut span) => {
+                if let Some(id) = resource_id {
+                    span.resource = resources.get(conn, id)?;
+                }
+                loaded.spans.push(span);
+            }
+            Err(_) => unreadable += 1,
         }
     }
     let mut stmt = conn.prepare(
-        "SELECT record FROM (SELECT seq, record FROM logs WHERE time_ns >= ?1 \
-         ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+        "SELECT record, resource_id FROM (SELECT seq, record, resource_id FROM logs \
+         WHERE time_ns >= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
     )?;
-    let rows = stmt.query_map(params![cutoff_ns, options.max_logs as i64], |r| {
-        r.get::<_, String>(0)
+    let limit = i64::try_from(options.max_logs).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(params![cutoff_ns, limit], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
     })?;
     for row in rows {
-        if let Ok(log) = serde_json::from_str(&row?) {
-            loaded.logs.push(log);
+        let (record, resource_id) = row?;
+        match serde_json::from_str::<LogRecord>(&record) {
+            Ok(mut log) => {
+                if let Some(id) = resource_id {
+                    log.resource = resources.get(conn, id)?;
+                }
+                loaded.logs.push(log);
+            }
+            Err(_) => unreadable += 1,
         }
+    }
+    if unreadable > 0 {
+        eprintln!(
+            "vystak-otel-viewer: warning: {unreadable} stored spans or logs could not be read \
+             and were not loaded"
+        );
     }
     let mut stmt = conn.prepare("SELECT record FROM latest ORDER BY rowid")?;
     for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
@@ -181,14 +252,13 @@ fn load(conn: &Connection, options: &StoreOptions) -> rusqlite::Result<Loaded> {
     }
     let mut stmt = conn.prepare(
         "SELECT s.labels, x.t_ms, x.v FROM samples x JOIN series s ON s.id = x.series_id \
-         WHERE x.t_ms >= ?1 ORDER BY x.series_id, x.t_ms",
+         WHERE x.t_ms >= ?1 AND x.t_ms <= ?2 ORDER BY x.series_id, x.t_ms",
     )?;
-    let samples_cutoff_ms = if options.retention.is_some() {
-        cutoff_ns / 1_000_000
-    } else {
-        (super::now_unix_nanos() / 1_000_000) as i64 - super::samples::DEFAULT_MAX_AGE_MS
-    };
-    let rows = stmt.query_map(params![samples_cutoff_ms], |r| {
+    let samples_cutoff_ms = super::samples_cutoff_ms(now, cutoff);
+    // A sample stamped in the far future (written before the receivers checked times) would
+    // move the samples' age bound past every real sample: it is not loaded.
+    let latest_ms = super::nanos_to_ms(now.saturating_add(86_400_000_000_000));
+    let rows = stmt.query_map(params![samples_cutoff_ms, latest_ms], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, i64>(1)?,
@@ -231,6 +301,7 @@ impl Writer {
             max_spans: options.max_spans as i64,
             max_logs: options.max_logs as i64,
             series_ids: HashMap::new(),
+            resource_ids: Vec::new(),
             reported: false,
         };
         let thread = std::thread::Builder::new()
@@ -241,6 +312,8 @@ impl Writer {
             Writer {
                 tx: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
+                places: Arc::new(Semaphore::new(options.write_queue as usize)),
+                queue: options.write_queue,
             },
             loaded,
         ))
@@ -248,8 +321,36 @@ impl Writer {
 
     pub(crate) fn send(&self, op: Op) {
         if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            let _ = tx.send(Msg::Op(op));
+            let _ = tx.send(Msg::Op(op, None));
         }
+    }
+
+    /// Places in the write queue for a write of `records` records, or `None` when the queue is
+    /// full (the receiver then asks the exporter to retry later). Never waits.
+    pub(crate) fn admit(&self, records: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(records)
+            .unwrap_or(self.queue)
+            .clamp(1, self.queue);
+        self.places.clone().try_acquire_many_owned(n).ok()
+    }
+
+    /// Queues an admitted write; the receiver is told once it is committed to the file (with the
+    /// writes queued beside it: one transaction for all of them), or why it was not.
+    pub(crate) fn send_admitted(
+        &self,
+        op: Op,
+        places: OwnedSemaphorePermit,
+    ) -> oneshot::Receiver<Result<(), String>> {
+        let (done, committed) = oneshot::channel();
+        let ack = Ack {
+            done,
+            _places: places,
+        };
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            // A send fails only once the writer is gone; the dropped `done` tells the receiver.
+            let _ = tx.send(Msg::Op(op, Some(ack)));
+        }
+        committed
     }
 
     /// Blocks until everything sent so far is committed.
@@ -283,7 +384,64 @@ struct WriterState {
     max_spans: i64,
     max_logs: i64,
     series_ids: HashMap<String, i64>,
+    /// The row ids of recently written resources (most recent first).
+    resource_ids: Vec<(SharedAttributes, i64)>,
     reported: bool,
+}
+
+/// Resources read back by id while loading, each parsed once and shared by its records.
+#[derive(Default)]
+struct Resources(HashMap<i64, SharedAttributes>);
+
+impl Resources {
+    fn get(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<SharedAttributes> {
+        if let Some(r) = self.0.get(&id) {
+            return Ok(r.clone());
+        }
+        let text: Option<String> = conn
+            .query_row(
+                "SELECT attrs FROM resources WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .ok();
+        let attrs: SharedAttributes = Arc::new(
+            text.and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+        );
+        self.0.insert(id, attrs.clone());
+        Ok(attrs)
+    }
+}
+
+/// Distinct resources whose row id the writer remembers.
+const RESOURCE_IDS: usize = 64;
+
+/// The row id of `resource` in `resources`, written when new. Records of one resource share one
+/// row, whatever their number: a 1 MiB resource on 5,000 spans is 1 MiB in the file, not 5 GB.
+fn resource_id(
+    tx: &rusqlite::Transaction<'_>,
+    cache: &mut Vec<(SharedAttributes, i64)>,
+    resource: &SharedAttributes,
+) -> rusqlite::Result<i64> {
+    if let Some(i) = cache
+        .iter()
+        .position(|(r, _)| Arc::ptr_eq(r, resource) || **r == **resource)
+    {
+        let hit = cache.remove(i);
+        let id = hit.1;
+        cache.insert(0, hit);
+        return Ok(id);
+    }
+    let text = serde_json::to_string(&**resource).unwrap_or_default();
+    tx.prepare_cached("INSERT OR IGNORE INTO resources (attrs) VALUES (?1)")?
+        .execute(params![text])?;
+    let id: i64 = tx
+        .prepare_cached("SELECT id FROM resources WHERE attrs = ?1")?
+        .query_row(params![text], |r| r.get(0))?;
+    cache.insert(0, (resource.clone(), id));
+    cache.truncate(RESOURCE_IDS);
+    Ok(id)
 }
 
 impl WriterState {
@@ -297,7 +455,17 @@ impl WriterState {
                 }
             }
             let mut waiters = Vec::new();
-            let result = self.apply(batch, &mut waiters);
+            let mut acks = Vec::new();
+            let result = self.apply(batch, &mut waiters, &mut acks);
+            // Committed (or not): only now is each admitted write answered, and its places in
+            // the queue freed.
+            let outcome = result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| format!("cannot commit to {}: {e}", self.path.display()));
+            for ack in acks {
+                let _ = ack.done.send(outcome.clone());
+            }
             if let Err(err) = result {
                 if !self.reported {
                     eprintln!(
@@ -308,6 +476,7 @@ impl WriterState {
                 }
                 // The cached ids may name rows of a rolled-back transaction.
                 self.series_ids.clear();
+                self.resource_ids.clear();
             }
             for w in waiters {
                 let _ = w.send(());
@@ -319,53 +488,70 @@ impl WriterState {
         &mut self,
         batch: Vec<Msg>,
         waiters: &mut Vec<mpsc::Sender<()>>,
+        acks: &mut Vec<Ack>,
     ) -> rusqlite::Result<()> {
-        let tx = self.conn.transaction()?;
-        let (mut spans, mut logs) = (false, false);
-        for msg in batch {
-            let op = match msg {
+        // Taken out first, so that a failure halfway still answers every admitted write.
+        let ops: Vec<Op> = batch
+            .into_iter()
+            .filter_map(|msg| match msg {
                 Msg::Flush(w) => {
                     waiters.push(w);
-                    continue;
+                    None
                 }
-                Msg::Op(op) => op,
-            };
+                Msg::Op(op, ack) => {
+                    acks.extend(ack);
+                    Some(op)
+                }
+            })
+            .collect();
+        let tx = self.conn.transaction()?;
+        let (mut spans, mut logs) = (false, false);
+        for op in ops {
             match op {
                 Op::Spans(list) => {
                     spans = true;
                     let mut stmt = tx.prepare_cached(
-                        "INSERT INTO spans (trace_id, span_id, service, name, start_ns, end_ns, record) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        "INSERT OR IGNORE INTO spans \
+                         (trace_id, span_id, service, name, start_ns, end_ns, record, resource_id) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?;
-                    for s in list {
+                    for mut s in list {
+                        let resource_id = resource_id(&tx, &mut self.resource_ids, &s.resource)?;
+                        // The resource is its row; the record holds the rest.
+                        s.resource = SharedAttributes::default();
                         let record = serde_json::to_string(&s).unwrap_or_default();
                         stmt.execute(params![
                             s.trace_id,
                             s.span_id,
                             s.service_name,
                             s.name,
-                            s.start_unix_nanos as i64,
-                            s.end_unix_nanos as i64,
-                            record
+                            i64::try_from(s.start_unix_nanos).unwrap_or(i64::MAX),
+                            i64::try_from(s.end_unix_nanos).unwrap_or(i64::MAX),
+                            record,
+                            resource_id
                         ])?;
                     }
                 }
                 Op::Logs(list) => {
                     logs = true;
                     let mut stmt = tx.prepare_cached(
-                        "INSERT INTO logs (time_ns, trace_id, service, record) VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT INTO logs (time_ns, trace_id, service, record, resource_id) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?;
-                    for l in list {
+                    for mut l in list {
+                        let resource_id = resource_id(&tx, &mut self.resource_ids, &l.resource)?;
+                        l.resource = SharedAttributes::default();
                         let record = serde_json::to_string(&l).unwrap_or_default();
                         stmt.execute(params![
-                            super::log_time(&l) as i64,
+                            i64::try_from(super::log_time(&l)).unwrap_or(i64::MAX),
                             l.trace_id,
                             l.service_name,
-                            record
+                            record,
+                            resource_id
                         ])?;
                     }
                 }
-                Op::Samples(samples) => {
+                Op::Metrics { samples, latest } => {
                     for (labels, sample) in samples {
                         let text = serde_json::to_string(&labels).unwrap_or_default();
                         let id = match self.series_ids.get(&text) {
@@ -388,13 +574,11 @@ impl WriterState {
                         )?
                         .execute(params![id, sample.t_ms, v])?;
                     }
-                }
-                Op::Latest(points) => {
                     let mut stmt = tx.prepare_cached(
                         "INSERT INTO latest (key, time_ns, record) VALUES (?1, ?2, ?3) \
                          ON CONFLICT(key) DO UPDATE SET time_ns = excluded.time_ns, record = excluded.record",
                     )?;
-                    for (key, point) in points {
+                    for (key, point) in latest {
                         let record = serde_json::to_string(&point).unwrap_or_default();
                         stmt.execute(params![key, point.time_unix_nanos as i64, record])?;
                     }
@@ -404,7 +588,7 @@ impl WriterState {
                     samples_cutoff_ms,
                 } => {
                     if let Some(cutoff) = cutoff_unix_nanos {
-                        let cutoff = cutoff as i64;
+                        let cutoff = i64::try_from(cutoff).unwrap_or(i64::MAX);
                         tx.execute("DELETE FROM spans WHERE start_ns < ?1", params![cutoff])?;
                         tx.execute("DELETE FROM logs WHERE time_ns < ?1", params![cutoff])?;
                         tx.execute("DELETE FROM latest WHERE time_ns < ?1", params![cutoff])?;

@@ -8,7 +8,7 @@ use crate::record::{AttrValue, PointValue, SpanKind, SpanStatus};
 fn span(trace: &str, id: &str, parent: Option<&str>) -> SpanRecord {
     SpanRecord {
         service_name: "svc".into(),
-        resource: BTreeMap::new(),
+        resource: Default::default(),
         scope_name: "scope".into(),
         trace_id: trace.into(),
         span_id: id.into(),
@@ -27,7 +27,7 @@ fn span(trace: &str, id: &str, parent: Option<&str>) -> SpanRecord {
 fn hist(sum: f64) -> MetricPoint {
     MetricPoint {
         service_name: "svc".into(),
-        resource: BTreeMap::new(),
+        resource: Default::default(),
         scope_name: "scope".into(),
         metric_name: "m".into(),
         unit: "s".into(),
@@ -105,9 +105,13 @@ fn cumulative_points_replace_and_delta_points_accumulate() {
     state.push_point(hist(3.0), false);
     assert_eq!(state.latest_points().next().unwrap().value_sum(), 3.0);
 
+    // Two delta points of one series, one export interval apart (a point is identified by its
+    // series and time: the same time again is a retry, see the next test).
     let mut state = MemoryState::new(10, 10, 10);
     state.push_point(hist(2.0), true);
-    state.push_point(hist(3.0), true);
+    let mut later = hist(3.0);
+    later.time_unix_nanos += 10_000_000_000;
+    state.push_point(later, true);
     let points: Vec<_> = state.latest_points().collect();
     assert_eq!(points.len(), 1);
     match &points[0].value {
@@ -123,6 +127,40 @@ fn cumulative_points_replace_and_delta_points_accumulate() {
             assert_eq!(bucket_counts, &[2, 0]);
             assert_eq!((*min, *max), (Some(2.0), Some(3.0)));
         }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// Regression (issue 26): an exporter's retry of a delta point was added again (200 tokens
+/// instead of 100); saturating counts never panic.
+#[test]
+fn a_retried_delta_point_is_not_added_twice_and_counts_saturate() {
+    let mut state = MemoryState::new(10, 10, 10);
+    state.push_point(hist(2.0), true);
+    state.push_point(hist(2.0), true);
+    assert_eq!(state.latest_points().next().unwrap().value_sum(), 2.0);
+
+    let mut huge = hist(1.0);
+    if let PointValue::Histogram {
+        count,
+        bucket_counts,
+        ..
+    } = &mut huge.value
+    {
+        *count = 1 << 63;
+        bucket_counts[0] = 1 << 63;
+    }
+    let mut state = MemoryState::new(10, 10, 10);
+    state.push_point(huge.clone(), true);
+    huge.time_unix_nanos += 1;
+    state.push_point(huge, true);
+    let value = state.latest_points().next().unwrap().value.clone();
+    match value {
+        PointValue::Histogram {
+            count,
+            bucket_counts,
+            ..
+        } => assert_eq!((count, bucket_counts[0]), (u64::MAX, u64::MAX)),
         other => panic!("unexpected {other:?}"),
     }
 }

@@ -272,7 +272,8 @@ impl PromConverter {
                 let name = prom_metric_name(p.metric_name, p.unit, PromMetricType::Histogram);
                 let mut cumulative = 0u64;
                 for (i, bound) in bounds.iter().enumerate() {
-                    cumulative += bucket_counts.get(i).copied().unwrap_or(0);
+                    cumulative =
+                        cumulative.saturating_add(bucket_counts.get(i).copied().unwrap_or(0));
                     let labels = with_name(&format!("{name}_bucket"), Some(format_float(*bound)));
                     values.push((labels, cumulative as f64, true));
                 }
@@ -290,6 +291,11 @@ impl PromConverter {
         let mut out = Vec::with_capacity(values.len() + 4);
         for (labels, value, counter) in values {
             let state = self.states.get(&labels).copied();
+            // A delta point no newer than the series' last one is an exporter's retry of a
+            // point already added: adding it again would double the total.
+            if accumulate && state.is_some_and(|st| t_ms <= st.last_t_ms) {
+                continue;
+            }
             let zero_at = start_ms.filter(|&s| {
                 counter
                     && s < t_ms
