@@ -401,12 +401,12 @@ fn span_key(span: &SpanRecord) -> (u128, u64) {
     ) {
         (Ok(t), Ok(s)) if span.trace_id.len() == 32 && span.span_id.len() == 16 => (t, s),
         _ => {
-            use std::hash::{BuildHasher, Hash, Hasher};
+            use std::hash::BuildHasher;
             // A fixed hasher: the key must not change while the process runs.
-            let mut h = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-                .build_hasher();
-            (&span.trace_id, &span.span_id).hash(&mut h);
-            (u128::MAX, h.finish())
+            let hasher =
+                std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default(
+                );
+            (u128::MAX, hasher.hash_one((&span.trace_id, &span.span_id)))
         }
     }
 }
