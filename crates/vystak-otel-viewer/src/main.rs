@@ -145,6 +145,58 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+/// Prints each trace once it has a root and no span arrived for the quiet period; again when
+/// more spans arrive later. Each tick costs the traces that changed, not the store: it reads the
+/// store's change log and copies only a trace it prints.
+struct Printer {
+    quiet: Duration,
+    /// Changed traces not printed yet: span count, when that count was first seen.
+    pending: HashMap<String, (usize, Instant)>,
+    /// Span count when each trace was last printed (or loaded).
+    printed: HashMap<String, usize>,
+}
+
+impl Printer {
+    fn new(quiet: Duration) -> Self {
+        Self {
+            quiet,
+            pending: HashMap::new(),
+            printed: HashMap::new(),
+        }
+    }
+
+    fn tick(&mut self, store: &Store) {
+        let now = Instant::now();
+        for trace_id in store.take_changed_traces() {
+            let n = store.trace_span_count(&trace_id);
+            self.pending.insert(trace_id, (n, now));
+        }
+        let due: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, (_, since))| now.duration_since(*since) >= self.quiet)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for trace_id in due {
+            let Some((n, _)) = self.pending.remove(&trace_id) else {
+                continue;
+            };
+            if n == 0 || self.printed.get(&trace_id) == Some(&n) || !store.trace_has_root(&trace_id)
+            {
+                continue;
+            }
+            let spans = store.trace(&trace_id);
+            print!("\n{}", render::trace_tree(&spans));
+            println!("({} spans)", spans.len());
+            self.printed.insert(trace_id, spans.len());
+        }
+        if self.printed.len() > 2 * store.span_count() + 1024 {
+            // Forget traces the store evicted.
+            self.printed.retain(|id, _| store.trace_span_count(id) > 0);
+        }
+    }
+}
+
 async fn terminated() {
     #[cfg(unix)]
     {
@@ -190,18 +242,15 @@ async fn main() {
         },
         None => Store::with_options(options),
     };
-    // trace id → (span count, when that count was first seen, printed count).
-    // Traces loaded from the file are not printed again. This is read before the receivers
-    // start: read later, a trace that arrived in between was taken for a loaded one and never
-    // printed (the binary test failed that way on a busy CI machine).
-    let mut seen: HashMap<String, (usize, Instant, usize)> = store
-        .trace_ids()
-        .into_iter()
-        .map(|trace_id| {
-            let n = store.trace(&trace_id).len();
-            (trace_id, (n, Instant::now(), n))
-        })
-        .collect();
+    // Traces loaded from the file are not printed again: the change tracking starts here,
+    // before the receivers do (read later, a trace that arrived in between was taken for a
+    // loaded one and never printed — the binary test failed that way on a busy CI machine).
+    let loaded = store.take_changed_traces();
+    let mut printer = Printer::new(args.quiet);
+    for trace_id in loaded {
+        let n = store.trace_span_count(&trace_id);
+        printer.printed.insert(trace_id, n);
+    }
     let viewer = match Viewer::start(args.config.with_store(store)).await {
         Ok(v) => v,
         Err(e) => {
@@ -246,27 +295,7 @@ async fn main() {
         if !args.print {
             continue;
         }
-        let now = Instant::now();
-        let ids = store.trace_ids();
-        if seen.len() > ids.len() * 2 + 1024 {
-            // Forget traces the store evicted.
-            let live: std::collections::HashSet<&String> = ids.iter().collect();
-            seen.retain(|id, _| live.contains(id));
-        }
-        for trace_id in ids {
-            let spans = store.trace(&trace_id);
-            let entry = seen.entry(trace_id).or_insert((0, now, 0));
-            if entry.0 != spans.len() {
-                *entry = (spans.len(), now, entry.2);
-                continue;
-            }
-            let has_root = spans.iter().any(|s| s.is_root());
-            if has_root && entry.2 != spans.len() && now.duration_since(entry.1) >= args.quiet {
-                entry.2 = spans.len();
-                print!("\n{}", render::trace_tree(&spans));
-                println!("({} spans)", spans.len());
-            }
-        }
+        printer.tick(&store);
         let tokens = render::TokenSummary::from_points(&store.all_metric_points());
         if tokens != last_tokens && !tokens.services.is_empty() {
             println!("\ntoken usage (gen_ai.client.token.usage)\n{tokens}");

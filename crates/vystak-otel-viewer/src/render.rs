@@ -91,6 +91,9 @@ pub(crate) fn tree(spans: &[SpanRecord]) -> Vec<Row<'_>> {
     out
 }
 
+/// Deepest level indented in the text tree; deeper rows print `[depth N]` at this indentation.
+pub const MAX_INDENT: usize = 32;
+
 /// [`trace_tree`] with a chosen list of attribute keys.
 pub fn trace_tree_with(spans: &[SpanRecord], keys: &[&str]) -> String {
     let mut out = String::new();
@@ -105,7 +108,13 @@ pub fn trace_tree_with(spans: &[SpanRecord], keys: &[&str]) -> String {
 
 fn render_row(out: &mut String, row: &Row<'_>, keys: &[&str]) {
     let span = row.span;
-    let indent = "  ".repeat(row.depth);
+    // Indentation is capped: a 20,000-deep chain printed 401 MB of spaces (quadratic). Deeper
+    // rows say their depth instead.
+    let indent = if row.depth <= MAX_INDENT {
+        "  ".repeat(row.depth)
+    } else {
+        format!("{}[depth {}] ", "  ".repeat(MAX_INDENT), row.depth)
+    };
     let status = match &span.status {
         crate::record::SpanStatus::Unset => "",
         crate::record::SpanStatus::Ok => " OK",
@@ -370,6 +379,23 @@ mod tests {
             AttrValue::Double(0.00039139999999999997),
             "the value itself stays exact"
         );
+    }
+
+    /// Regression (issue 26): the tree of a 20,000-deep chain was 401 MB (each row indented by
+    /// its depth). Now the output is linear in the number of spans.
+    #[test]
+    fn a_deep_chain_prints_in_linear_size() {
+        let ids: Vec<String> = (0..20_000).map(|i| format!("{i:016x}")).collect();
+        let spans: Vec<SpanRecord> = (0..20_000)
+            .map(|i| {
+                let parent = (i > 0).then(|| ids[i - 1].as_str());
+                span(&ids[i], parent, "hop", i as u64, SpanKind::Internal)
+            })
+            .collect();
+        let text = trace_tree(&spans);
+        assert_eq!(text.lines().count(), 20_001);
+        assert!(text.len() < 5_000_000, "{} bytes", text.len());
+        assert!(text.contains("[depth 19999] vystak-coordinator hop"));
     }
 
     #[test]

@@ -396,3 +396,37 @@ fn a_version_1_file_is_migrated_keeping_its_data() {
     );
     assert_eq!((version, rows), (2, 1));
 }
+
+/// Regression (issue 26): paging with `next_before` when 30 traces share one start time reached
+/// 20 of them (the cursor was the start time alone). The cursor is now start time + trace id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_reaches_every_trace_when_start_times_tie() {
+    use std::collections::HashSet;
+    use vystak_otel_viewer::{Viewer, ViewerConfig};
+
+    let viewer = Viewer::start(ViewerConfig::local()).await.unwrap();
+    let base = span_started(Duration::from_secs(5));
+    viewer.store().insert_spans((0..30u32).map(|i| SpanRecord {
+        trace_id: format!("{:032x}", 0x1000 + i),
+        ..base.clone()
+    }));
+    let ui = viewer.ui_url().unwrap();
+    let mut seen = HashSet::new();
+    let mut url = format!("{ui}/api/traces?limit=20");
+    for page in 0.. {
+        assert!(page < 5, "paging does not end");
+        let reply: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        for t in reply["traces"].as_array().unwrap() {
+            assert!(
+                seen.insert(t["trace_id"].as_str().unwrap().to_owned()),
+                "{t} twice"
+            );
+        }
+        match reply["next_before"].as_str() {
+            Some(cursor) => url = format!("{ui}/api/traces?limit=20&before={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 30);
+    viewer.shutdown().await;
+}

@@ -74,7 +74,13 @@ pub(crate) fn parse_query(raw: Option<&str>) -> Result<TraceQuery, String> {
                 q.attributes.push((key.to_owned(), value.to_owned()));
             }
             "since" | "start" => q.since_unix_nanos = Some(parse_instant(&k, &v)?),
-            "before" | "end" => q.before_unix_nanos = Some(parse_instant(&k, &v)?),
+            "before" | "end" => match traces::parse_cursor(&v) {
+                Some((start, trace_id)) => {
+                    q.before_unix_nanos = Some(start);
+                    q.before_trace_id = Some(trace_id);
+                }
+                None => q.before_unix_nanos = Some(parse_instant(&k, &v)?),
+            },
             "limit" => {
                 q.limit = v
                     .parse()
@@ -113,7 +119,7 @@ pub(crate) async fn search(State(store): State<Store>, RawQuery(raw): RawQuery) 
         .await
         .unwrap_or_default();
     let limit = query.effective_limit();
-    let next_before = traces::next_before(&found, &query).map(|t| t.to_string());
+    let next_before = traces::next_cursor(&found, &query);
     Json(json!({
         "traces": found.iter().map(views::summary).collect::<Vec<_>>(),
         "limit": limit,

@@ -44,9 +44,12 @@ pub struct TraceQuery {
     pub attributes: Vec<(String, String)>,
     /// The trace started at or after this time (Unix nanoseconds).
     pub since_unix_nanos: Option<u64>,
-    /// Paging cursor: the trace started strictly before this time (Unix nanoseconds) — pass the
-    /// previous page's last `start_unix_nanos`.
+    /// Paging cursor: the trace started strictly before this time (Unix nanoseconds) — or, with
+    /// [`before_trace_id`](Self::before_trace_id), at this time with a greater trace id. Pass
+    /// [`next_cursor`] of the previous page (exact when many traces share one start time).
     pub before_unix_nanos: Option<u64>,
+    /// The trace id half of the paging cursor (see [`before_unix_nanos`](Self::before_unix_nanos)).
+    pub before_trace_id: Option<String>,
     /// At most this many traces (0: [`DEFAULT_LIMIT`]; capped at [`MAX_LIMIT`]).
     pub limit: usize,
 }
@@ -294,8 +297,14 @@ pub fn search(store: &Store, query: &TraceQuery) -> Vec<TraceSummary> {
         if start == u64::MAX || !op_hit || !error_hit || attr_hits.contains(&false) {
             continue;
         }
+        // Pages are ordered by (start descending, trace id ascending); the cursor is the last
+        // (start, trace id) of the previous page, so ties on the start time page exactly.
+        let after_cursor = |t: u64| match query.before_trace_id.as_deref() {
+            Some(last) => start < t || (start == t && trace_id > last),
+            None => start < t,
+        };
         if query.since_unix_nanos.is_some_and(|t| start < t)
-            || query.before_unix_nanos.is_some_and(|t| start >= t)
+            || query.before_unix_nanos.is_some_and(|t| !after_cursor(t))
         {
             continue;
         }
@@ -328,6 +337,28 @@ pub fn next_before(found: &[TraceSummary], query: &TraceQuery) -> Option<u64> {
     } else {
         None
     }
+}
+
+/// The exact paging cursor after `found` (the result of [`search`] for `query`) when the page is
+/// full: `START_NS:TRACE_ID` of its last trace, which [`parse_cursor`] reads back into
+/// [`TraceQuery::before_unix_nanos`] and [`TraceQuery::before_trace_id`]; `None` on the last
+/// page. Unlike [`next_before`], traces that share a start time across pages are all reached.
+pub fn next_cursor(found: &[TraceSummary], query: &TraceQuery) -> Option<String> {
+    if found.len() == query.effective_limit() {
+        found
+            .last()
+            .map(|t| format!("{}:{}", t.start_unix_nanos, t.trace_id))
+    } else {
+        None
+    }
+}
+
+/// Reads a [`next_cursor`] (`START_NS:TRACE_ID`); `None` for anything else.
+pub fn parse_cursor(text: &str) -> Option<(u64, String)> {
+    let (start, trace_id) = text.split_once(':')?;
+    let start = start.parse().ok()?;
+    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| (start, trace_id.to_ascii_lowercase()))
 }
 
 /// Why [`get`] found no trace.

@@ -18,8 +18,10 @@ pub(crate) struct MemoryState {
     pub(crate) max_spans: usize,
     pub(crate) max_points: usize,
     pub(crate) max_logs: usize,
-    /// Spans in arrival order; `spans[i]` has sequence number `first_seq + i`.
-    spans: VecDeque<SpanRecord>,
+    /// Spans in arrival order; `spans[i]` has sequence number `first_seq + i`. Behind `Arc`s so
+    /// that a reader copies pointers under the lock and the spans after it: a 100k-span trace
+    /// page no longer holds the lock (and so the receivers) while 100k spans are cloned.
+    spans: VecDeque<Arc<SpanRecord>>,
     first_seq: u64,
     /// trace id → sequence numbers of its spans, ascending.
     by_trace: HashMap<String, Vec<u64>>,
@@ -121,7 +123,7 @@ impl MemoryState {
             .entry(span.trace_id.clone())
             .or_default()
             .push(seq);
-        self.spans.push_back(span);
+        self.spans.push_back(Arc::new(span));
         true
     }
 
@@ -182,7 +184,7 @@ impl MemoryState {
 
     fn reindex(&mut self) {
         self.by_trace.clear();
-        self.ids = self.spans.iter().map(span_key).collect();
+        self.ids = self.spans.iter().map(|s| span_key(s)).collect();
         for (i, span) in self.spans.iter().enumerate() {
             self.by_trace
                 .entry(span.trace_id.clone())
@@ -266,7 +268,26 @@ impl MemoryState {
     }
 
     pub(crate) fn spans(&self) -> impl Iterator<Item = &SpanRecord> {
-        self.spans.iter()
+        self.spans.iter().map(|s| &**s)
+    }
+
+    /// The spans of one trace as shared pointers (copy them after releasing the lock).
+    pub(crate) fn trace_shared(&self, trace_id: &str) -> Vec<Arc<SpanRecord>> {
+        self.by_trace.get(trace_id).map_or_else(Vec::new, |seqs| {
+            seqs.iter()
+                .filter_map(|seq| self.span_at(*seq).cloned())
+                .collect()
+        })
+    }
+
+    /// Every span as a shared pointer, in arrival order.
+    pub(crate) fn spans_shared(&self) -> Vec<Arc<SpanRecord>> {
+        self.spans.iter().cloned().collect()
+    }
+
+    fn span_at(&self, seq: u64) -> Option<&Arc<SpanRecord>> {
+        let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        self.spans.get(i)
     }
 
     pub(crate) fn span_count(&self) -> usize {
@@ -311,7 +332,7 @@ impl<'a> TraceSpans<'a> {
         let state = self.state;
         self.seqs
             .iter()
-            .filter_map(move |seq| state.spans.get((seq - state.first_seq) as usize))
+            .filter_map(move |seq| state.span_at(*seq).map(|s| &**s))
     }
 }
 

@@ -5,6 +5,7 @@ mod memory;
 mod samples;
 mod sqlite;
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -201,6 +202,9 @@ struct Inner {
     retention: Option<Duration>,
     last_prune: Mutex<Instant>,
     writer: Option<Writer>,
+    /// Trace ids that received spans since [`Store::take_changed_traces`] last drained them;
+    /// `None` until it is first called (nobody tracks changes: nothing is recorded).
+    changed_traces: Mutex<Option<HashSet<String>>>,
 }
 
 impl Default for Store {
@@ -307,6 +311,7 @@ impl Store {
                 retention: options.retention,
                 last_prune: Mutex::new(Instant::now()),
                 writer,
+                changed_traces: Mutex::new(None),
             }),
         }
     }
@@ -353,9 +358,16 @@ impl Store {
     pub fn insert_spans(&self, spans: impl IntoIterator<Item = SpanRecord>) {
         if self.inner.writer.is_none() {
             let mut state = self.write();
+            let mut changed = self.change_log();
             for span in spans {
+                if let Some(set) = changed.as_mut() {
+                    if !set.contains(&span.trace_id) {
+                        set.insert(span.trace_id.clone());
+                    }
+                }
                 state.push_span(span);
             }
+            drop(changed);
             drop(state);
             self.inserted();
         } else {
@@ -374,7 +386,13 @@ impl Store {
     fn store_spans(&self, spans: Vec<SpanRecord>, places: Option<OwnedSemaphorePermit>) -> Pending {
         {
             let mut state = self.write();
+            let mut changed = self.change_log();
             for span in &spans {
+                if let Some(set) = changed.as_mut() {
+                    if !set.contains(&span.trace_id) {
+                        set.insert(span.trace_id.clone());
+                    }
+                }
                 state.push_span(span.clone());
             }
         }
@@ -480,6 +498,41 @@ impl Store {
         }
     }
 
+    fn change_log(&self) -> std::sync::MutexGuard<'_, Option<HashSet<String>>> {
+        self.inner
+            .changed_traces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The ids of the traces that received spans since the previous call, without reading or
+    /// copying any span (what a printer or a live page needs to see what changed, in time
+    /// proportional to the change, not to the store). The first call starts the tracking and
+    /// returns the ids of every stored trace.
+    pub fn take_changed_traces(&self) -> Vec<String> {
+        let mut changed = self.change_log();
+        match changed.as_mut() {
+            Some(set) => set.drain().collect(),
+            None => {
+                *changed = Some(HashSet::new());
+                drop(changed);
+                self.trace_ids()
+            }
+        }
+    }
+
+    /// Number of stored spans of one trace (0 for an unknown trace), without copying them.
+    pub fn trace_span_count(&self, trace_id: &str) -> usize {
+        self.read().trace(trace_id).map_or(0, |t| t.iter().count())
+    }
+
+    /// `true` when one of the trace's stored spans has no parent.
+    pub fn trace_has_root(&self, trace_id: &str) -> bool {
+        self.read()
+            .trace(trace_id)
+            .is_some_and(|t| t.iter().any(SpanRecord::is_root))
+    }
+
     /// After every insert: retention when due, and the change notification.
     fn inserted(&self) {
         self.prune_if_due(false);
@@ -536,7 +589,8 @@ impl Store {
 
     /// Every stored span, in arrival order.
     pub fn spans(&self) -> Vec<SpanRecord> {
-        self.read().spans().cloned().collect()
+        let shared = self.read().spans_shared();
+        shared.iter().map(|s| (**s).clone()).collect()
     }
 
     /// Number of stored spans.
@@ -563,10 +617,9 @@ impl Store {
 
     /// The spans of one trace, in arrival order.
     pub fn trace(&self, trace_id: &str) -> Vec<SpanRecord> {
-        self.read()
-            .trace(trace_id)
-            .map(|t| t.iter().cloned().collect())
-            .unwrap_or_default()
+        // Pointers under the lock, copies after it: the receivers are not kept waiting.
+        let shared = self.read().trace_shared(trace_id);
+        shared.iter().map(|s| (**s).clone()).collect()
     }
 
     /// Spans with this name.

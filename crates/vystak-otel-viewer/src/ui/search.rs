@@ -46,8 +46,7 @@ pub(super) fn render(store: &Store, raw: Option<&str>) -> Response {
         .filter(|(k, v)| KEPT.contains(&k.as_str()) && !v.is_empty())
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let older = traces::next_before(&found, &query).map(|before| {
-        let before = before.to_string();
+    let older = traces::next_cursor(&found, &query).map(|before| {
         let mut p = kept.clone();
         p.push(("before", &before));
         href("/", &p)
