@@ -130,12 +130,14 @@ impl TimeWindow {
         }
     }
 
-    /// Why `nanos` is not a usable time, if it is not.
-    fn check(&self, what: &str, nanos: u64) -> Option<String> {
+    /// Why `nanos` is not a usable time, if it is not; `what` names the record (called only
+    /// then: nothing is formatted for a good record).
+    fn check(&self, nanos: u64, what: impl FnOnce() -> String) -> Option<String> {
         (!(self.min..=self.max).contains(&nanos)).then(|| {
             format!(
-                "{what}: time {nanos} ns is outside 1970-01-02 .. now + 1 day (Unix nanoseconds \
-                 expected)"
+                "{}: time {nanos} ns is outside 1970-01-02 .. now + 1 day (Unix nanoseconds \
+                 expected)",
+                what()
             )
         })
     }
@@ -186,10 +188,12 @@ pub(crate) fn spans(request: &ExportTraceServiceRequest) -> Converted<SpanRecord
             for s in &ss.spans {
                 if let Some(why) = invalid_span_ids(s)
                     .or_else(|| {
-                        window.check(&format!("span {:?} start", s.name), s.start_time_unix_nano)
+                        window.check(s.start_time_unix_nano, || {
+                            format!("span {:?} start", s.name)
+                        })
                     })
                     .or_else(|| {
-                        window.check(&format!("span {:?} end", s.name), s.end_time_unix_nano)
+                        window.check(s.end_time_unix_nano, || format!("span {:?} end", s.name))
                     })
                 {
                     converted.reject(why);
@@ -275,7 +279,7 @@ pub(crate) fn logs(request: &ExportLogsServiceRequest) -> Converted<LogRecord> {
                 ]
                 .into_iter()
                 .filter(|(_, t)| *t != 0)
-                .find_map(|(what, t)| window.check(&format!("log record {what}"), t));
+                .find_map(|(what, t)| window.check(t, || format!("log record {what}")));
                 if let Some(why) = bad_time {
                     converted.reject(why);
                     continue;
@@ -320,7 +324,8 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Converted<Incomin
             for m in &sm.metrics {
                 let mut push =
                     |attrs: &[KeyValue], start: u64, time: u64, value: PointValue, delta: bool| {
-                        if let Some(why) = window.check(&format!("metric {:?} point", m.name), time)
+                        if let Some(why) =
+                            window.check(time, || format!("metric {:?} point", m.name))
                         {
                             refused.push(why);
                             return;

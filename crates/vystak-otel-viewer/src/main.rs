@@ -245,7 +245,12 @@ async fn main() {
     // Traces loaded from the file are not printed again: the change tracking starts here,
     // before the receivers do (read later, a trace that arrived in between was taken for a
     // loaded one and never printed — the binary test failed that way on a busy CI machine).
-    let loaded = store.take_changed_traces();
+    // Without printing nothing tracks changes (the store records none).
+    let loaded = if args.print {
+        store.take_changed_traces()
+    } else {
+        Vec::new()
+    };
     let mut printer = Printer::new(args.quiet);
     for trace_id in loaded {
         let n = store.trace_span_count(&trace_id);

@@ -19,7 +19,7 @@ use crate::record::{LogRecord, MetricPoint, SpanRecord};
 
 pub(crate) use memory::{log_time, MemoryState};
 use samples::Samples;
-use sqlite::{Op, Writer};
+use sqlite::{Op, SpanRow, Writer};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Why a receiver's write was not stored: the exporter is asked to retry later (HTTP 503 with
@@ -383,20 +383,34 @@ impl Store {
         Ok(self.store_spans(spans, places))
     }
 
-    fn store_spans(&self, spans: Vec<SpanRecord>, places: Option<OwnedSemaphorePermit>) -> Pending {
+    fn store_spans(
+        &self,
+        mut spans: Vec<SpanRecord>,
+        places: Option<OwnedSemaphorePermit>,
+    ) -> Pending {
+        // The file's rows are made here, on the receiver's thread (in parallel with the other
+        // requests' and outside the store's lock), so the one writer thread only inserts.
+        let rows: Option<Vec<SpanRow>> = self
+            .inner
+            .writer
+            .as_ref()
+            .map(|_| spans.iter_mut().map(SpanRow::new).collect());
         {
             let mut state = self.write();
             let mut changed = self.change_log();
-            for span in &spans {
+            for span in spans {
                 if let Some(set) = changed.as_mut() {
                     if !set.contains(&span.trace_id) {
                         set.insert(span.trace_id.clone());
                     }
                 }
-                state.push_span(span.clone());
+                state.push_span(span);
             }
         }
-        let pending = self.persist_admitted(Op::Spans(spans), places);
+        let pending = match rows {
+            Some(rows) => self.persist_admitted(Op::Spans(rows), places),
+            None => Pending(None),
+        };
         self.inserted();
         pending
     }

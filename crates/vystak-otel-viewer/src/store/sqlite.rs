@@ -21,7 +21,9 @@ use crate::record::{LogRecord, MetricPoint, SharedAttributes, SpanRecord};
 /// - 2: a span is identified by (trace id, span id): a unique index, so that an exporter's retry
 ///   stores nothing twice (migration: the first copy of each duplicate is kept); resources are
 ///   stored once each (`resources`), spans and logs name theirs by `resource_id` (rows migrated
-///   from version 1 keep the resource inside their record, `resource_id` NULL).
+///   from version 1 keep the resource inside their record, `resource_id` NULL). The indexes no
+///   query read (`spans (service, name)`, `spans (name)`, `logs (trace_id)`) are dropped: each
+///   cost every insert.
 pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1 → 2.
@@ -29,6 +31,9 @@ const MIGRATE_1_TO_2: &str = "
 DELETE FROM spans WHERE seq NOT IN (SELECT MIN(seq) FROM spans GROUP BY trace_id, span_id);
 DROP INDEX IF EXISTS spans_trace_id;
 CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_span ON spans (trace_id, span_id);
+DROP INDEX IF EXISTS spans_service_name;
+DROP INDEX IF EXISTS spans_name;
+DROP INDEX IF EXISTS logs_trace_id;
 ALTER TABLE spans ADD COLUMN resource_id INTEGER;
 ALTER TABLE logs ADD COLUMN resource_id INTEGER;
 ";
@@ -49,8 +54,6 @@ CREATE TABLE IF NOT EXISTS spans (
     resource_id INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_span ON spans (trace_id, span_id);
-CREATE INDEX IF NOT EXISTS spans_service_name ON spans (service, name);
-CREATE INDEX IF NOT EXISTS spans_name ON spans (name);
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY,
@@ -65,7 +68,6 @@ CREATE TABLE IF NOT EXISTS resources (
     attrs TEXT NOT NULL UNIQUE
 );
 CREATE INDEX IF NOT EXISTS logs_time ON logs (time_ns);
-CREATE INDEX IF NOT EXISTS logs_trace_id ON logs (trace_id);
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
     labels TEXT NOT NULL UNIQUE
@@ -88,10 +90,47 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
+/// A span as the file stores it: the indexed columns, the record as JSON without its resource
+/// (which is a row of `resources`), and the resource.
+#[derive(Debug)]
+pub(crate) struct SpanRow {
+    trace_id: String,
+    span_id: String,
+    service: String,
+    name: String,
+    start_ns: i64,
+    end_ns: i64,
+    record: String,
+    resource: SharedAttributes,
+}
+
+/// The empty resource a record is serialized with (its resource is stored apart).
+static NO_RESOURCE: std::sync::LazyLock<SharedAttributes> =
+    std::sync::LazyLock::new(SharedAttributes::default);
+
+impl SpanRow {
+    /// The row of `span` (left as it was).
+    pub(crate) fn new(span: &mut SpanRecord) -> Self {
+        let resource = std::mem::replace(&mut span.resource, NO_RESOURCE.clone());
+        let record = serde_json::to_string(&*span).unwrap_or_default();
+        span.resource = resource.clone();
+        Self {
+            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.clone(),
+            service: span.service_name.clone(),
+            name: span.name.clone(),
+            start_ns: i64::try_from(span.start_unix_nanos).unwrap_or(i64::MAX),
+            end_ns: i64::try_from(span.end_unix_nanos).unwrap_or(i64::MAX),
+            record,
+            resource,
+        }
+    }
+}
+
 /// One write, applied by the writer thread.
 #[derive(Debug)]
 pub(crate) enum Op {
-    Spans(Vec<SpanRecord>),
+    Spans(Vec<SpanRow>),
     Logs(Vec<LogRecord>),
     /// One metrics export: its samples and its latest points, committed together.
     Metrics {
@@ -515,19 +554,16 @@ impl WriterState {
                          (trace_id, span_id, service, name, start_ns, end_ns, record, resource_id) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?;
-                    for mut s in list {
-                        let resource_id = resource_id(&tx, &mut self.resource_ids, &s.resource)?;
-                        // The resource is its row; the record holds the rest.
-                        s.resource = SharedAttributes::default();
-                        let record = serde_json::to_string(&s).unwrap_or_default();
+                    for row in list {
+                        let resource_id = resource_id(&tx, &mut self.resource_ids, &row.resource)?;
                         stmt.execute(params![
-                            s.trace_id,
-                            s.span_id,
-                            s.service_name,
-                            s.name,
-                            i64::try_from(s.start_unix_nanos).unwrap_or(i64::MAX),
-                            i64::try_from(s.end_unix_nanos).unwrap_or(i64::MAX),
-                            record,
+                            row.trace_id,
+                            row.span_id,
+                            row.service,
+                            row.name,
+                            row.start_ns,
+                            row.end_ns,
+                            row.record,
                             resource_id
                         ])?;
                     }
@@ -540,7 +576,7 @@ impl WriterState {
                     )?;
                     for mut l in list {
                         let resource_id = resource_id(&tx, &mut self.resource_ids, &l.resource)?;
-                        l.resource = SharedAttributes::default();
+                        l.resource = NO_RESOURCE.clone();
                         let record = serde_json::to_string(&l).unwrap_or_default();
                         stmt.execute(params![
                             i64::try_from(super::log_time(&l)).unwrap_or(i64::MAX),
