@@ -1,15 +1,15 @@
 //! Memory follows `--max-memory`, not the sender: resources are stored once per distinct
 //! resource, and the span store is bounded by bytes as well as by count.
 
-use std::process::Stdio;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use vystak_otel_viewer::{Store, StoreOptions, Viewer, ViewerConfig};
 
 fn kv(key: &str, value: String) -> KeyValue {
@@ -76,36 +76,12 @@ async fn a_large_resource_on_many_spans_costs_its_size_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("big.db");
     for with_db in [false, true] {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"));
-        cmd.args([
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--ui",
-            "off",
-            "--no-print",
-        ]);
+        let mut args: Vec<&std::ffi::OsStr> = Vec::new();
         if with_db {
-            cmd.arg("--db").arg(&db);
+            args.extend([std::ffi::OsStr::new("--db"), db.as_os_str()]);
         }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let (mut child, http) = common::spawn_viewer_binary(&args).await;
         let pid = child.id().unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let http = loop {
-            let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-            if let Some(rest) = line.strip_prefix("vystak-otel-viewer: OTLP/HTTP on ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
         let before = rss_bytes(pid);
         let body = request(1, 1 << 20, 5_000).encode_to_vec();
         let reply = reqwest::Client::new()

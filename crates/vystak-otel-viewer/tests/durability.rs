@@ -2,8 +2,9 @@
 //! committed; a full write queue is answered with the OTLP spec's retryable throttling; `kill -9`
 //! at any moment loses no acknowledged span.
 
+mod common;
+
 use std::collections::HashSet;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -12,7 +13,6 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use vystak_otel_viewer::{Store, StoreOptions, Viewer, ViewerConfig};
 
 fn now_nanos() -> u64 {
@@ -176,35 +176,14 @@ async fn a_success_waits_for_the_commit_and_a_full_queue_asks_for_a_retry() {
 async fn kill_9_loses_no_acknowledged_span() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("killed.db");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
-        .args([
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--ui",
-            "off",
-            "--no-print",
-        ])
-        .args(["--max-spans", "10000000", "--db"])
-        .arg(&path)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut http = None;
-    while http.is_none() {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("the binary prints its addresses");
-        if let Some(rest) = line.strip_prefix("vystak-otel-viewer: OTLP/HTTP on ") {
-            http = rest.split_whitespace().next().map(str::to_owned);
-        }
-    }
-    let url = format!("http://{}/v1/traces", http.unwrap());
+    let (mut child, http) = common::spawn_viewer_binary(&[
+        "--max-spans".as_ref(),
+        "10000000".as_ref(),
+        "--db".as_ref(),
+        path.as_os_str(),
+    ])
+    .await;
+    let url = format!("http://{http}/v1/traces");
     let acknowledged = Arc::new(Mutex::new(HashSet::<String>::new()));
     let client = reqwest::Client::new();
     let stop = Instant::now() + Duration::from_secs(3);

@@ -356,24 +356,8 @@ impl Store {
     /// Adds spans (oldest evicted first when full). With a SQLite file they are written behind
     /// (see [`Store::flush`]); the receivers instead wait for the commit before they answer.
     pub fn insert_spans(&self, spans: impl IntoIterator<Item = SpanRecord>) {
-        if self.inner.writer.is_none() {
-            let mut state = self.write();
-            let mut changed = self.change_log();
-            for span in spans {
-                if let Some(set) = changed.as_mut() {
-                    if !set.contains(&span.trace_id) {
-                        set.insert(span.trace_id.clone());
-                    }
-                }
-                state.push_span(span);
-            }
-            drop(changed);
-            drop(state);
-            self.inserted();
-        } else {
-            // Written behind: nothing to wait for.
-            let _ = self.store_spans(spans.into_iter().collect(), None);
-        }
+        // Written behind: nothing to wait for.
+        let _ = self.store_spans(spans.into_iter().collect(), None);
     }
 
     /// The receivers' path for spans: admitted to the write queue or refused whole ([`Refusal::Busy`]
@@ -418,16 +402,7 @@ impl Store {
     /// Adds log records (oldest evicted first when full); written behind like
     /// [`Store::insert_spans`].
     pub fn insert_logs(&self, logs: impl IntoIterator<Item = LogRecord>) {
-        if self.inner.writer.is_none() {
-            let mut state = self.write();
-            for log in logs {
-                state.push_log(log);
-            }
-            drop(state);
-            self.inserted();
-        } else {
-            let _ = self.store_logs(logs.into_iter().collect(), None);
-        }
+        let _ = self.store_logs(logs.into_iter().collect(), None);
     }
 
     /// The receivers' path for logs, like [`Store::accept_spans`].
@@ -437,13 +412,20 @@ impl Store {
     }
 
     fn store_logs(&self, logs: Vec<LogRecord>, places: Option<OwnedSemaphorePermit>) -> Pending {
-        {
-            let mut state = self.write();
+        let mut state = self.write();
+        let pending = if self.inner.writer.is_none() {
+            for log in logs {
+                state.push_log(log);
+            }
+            drop(state);
+            Pending(None)
+        } else {
             for log in &logs {
                 state.push_log(log.clone());
             }
-        }
-        let pending = self.persist_admitted(Op::Logs(logs), places);
+            drop(state);
+            self.persist_admitted(Op::Logs(logs), places)
+        };
         self.inserted();
         pending
     }

@@ -114,3 +114,40 @@ pub async fn shutdown(tp: SdkTracerProvider) {
         .unwrap()
         .expect("shutdown exports");
 }
+
+/// Starts the `vystak-otel-viewer` binary with `args` (plus `--grpc` and `--http` on free
+/// loopback ports, `--ui off`, `--no-print`) and returns it with its OTLP/HTTP address, read
+/// from the line it prints.
+pub async fn spawn_viewer_binary(args: &[&std::ffi::OsStr]) -> (tokio::process::Child, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
+        .args([
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--ui",
+            "off",
+            "--no-print",
+        ])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the binary prints its addresses")
+            .unwrap()
+            .expect("the binary prints its addresses");
+        if let Some(rest) = line.strip_prefix("vystak-otel-viewer: OTLP/HTTP on ") {
+            let addr = rest.split_whitespace().next().unwrap().to_owned();
+            // Keep draining stdout so the binary never blocks on a full pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return (child, addr);
+        }
+    }
+}
