@@ -58,8 +58,49 @@ pub(crate) struct Selected {
     pub(crate) times: Vec<i64>,
 }
 
+/// The deepest expression evaluated (nested calls, aggregations, operators, parentheses). The
+/// evaluator recurses once per level; a query nested deeper is refused with `bad_data` before
+/// any evaluation, so no query can overflow the evaluating thread's stack (one `GET` nested
+/// 1,000 deep used to abort the whole viewer). Real dashboards nest a handful of levels.
+pub const MAX_EXPRESSION_DEPTH: usize = 128;
+
 fn parse(query: &str) -> Result<Expr, PromError> {
-    parser::parse(query).map_err(PromError::BadData)
+    let expr = parser::parse(query).map_err(PromError::BadData)?;
+    let depth = expression_depth(&expr);
+    if depth > MAX_EXPRESSION_DEPTH {
+        return Err(PromError::BadData(format!(
+            "the query is nested {depth} levels deep; at most {MAX_EXPRESSION_DEPTH} are evaluated"
+        )));
+    }
+    Ok(expr)
+}
+
+/// The depth of `expr`'s tree, walked with an explicit stack (no recursion on client depth).
+fn expression_depth(expr: &Expr) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(expr, 1usize)];
+    while let Some((e, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        let next = depth.saturating_add(1);
+        match e {
+            Expr::Aggregate(a) => {
+                stack.push((&a.expr, next));
+                if let Some(p) = &a.param {
+                    stack.push((p, next));
+                }
+            }
+            Expr::Unary(u) => stack.push((&u.expr, next)),
+            Expr::Binary(b) => {
+                stack.push((&b.lhs, next));
+                stack.push((&b.rhs, next));
+            }
+            Expr::Paren(p) => stack.push((&p.expr, next)),
+            Expr::Subquery(q) => stack.push((&q.expr, next)),
+            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| (&**a, next))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn system_time_ms(t: &SystemTime) -> i64 {

@@ -69,7 +69,9 @@ mod tests;
 pub use api::{label_names, label_values, parse_duration_or_seconds, parse_time, series};
 pub use convert::{OtlpPoint, PromConverter, PROMOTED_RESOURCE_ATTRIBUTES};
 pub use error::PromError;
-pub use eval::{instant_query, range_query, LOOKBACK_DELTA_MS, MAX_POINTS_PER_SERIES};
+pub use eval::{
+    instant_query, range_query, LOOKBACK_DELTA_MS, MAX_EXPRESSION_DEPTH, MAX_POINTS_PER_SERIES,
+};
 pub(crate) use functions::parse_le;
 pub use matcher::MatcherSet;
 pub use memory::MemorySeries;
