@@ -19,6 +19,8 @@ const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
   --grpc ADDR          OTLP/gRPC listen address (default 127.0.0.1:4317; --listen is an alias)\n\
   --http ADDR|off      OTLP/HTTP listen address (default 127.0.0.1:4318)\n\
   --ui ADDR|off        query API / UI listen address (default 127.0.0.1:13000)\n\
+  --allow-host NAME    also answer HTTP requests addressed to NAME (repeatable); by default only\n\
+                       127.0.0.1, localhost, [::1] and the bound address are answered (421 else)\n\
   --db FILE            persist traces, metrics and logs in this SQLite file (default: memory only)\n\
   --max-spans N        keep at most N spans (default 100000)\n\
   --max-memory SIZE    keep at most about SIZE of spans in memory, e.g. 256MiB, 2GiB (default\n\
@@ -120,6 +122,10 @@ fn parse_args() -> Result<Args, String> {
             "--ui" => {
                 let v = value("an address")?;
                 args.config = args.config.with_ui(parse_optional_addr(&arg, &v)?);
+            }
+            "--allow-host" => {
+                let name = value("a host name")?;
+                args.config = args.config.with_allowed_hosts([name]);
             }
             "--db" => args.db = Some(PathBuf::from(value("a file")?)),
             "--max-spans" => {
@@ -268,6 +274,24 @@ async fn main() {
         viewer.local_addr(),
         viewer.endpoint()
     );
+    let exposed: Vec<SocketAddr> = [Some(viewer.local_addr()), viewer.http_addr()]
+        .into_iter()
+        .flatten()
+        .chain(viewer.ui_url().and_then(|u| {
+            u.trim_start_matches("http://")
+                .trim_end_matches('/')
+                .parse()
+                .ok()
+        }))
+        .filter(|a: &SocketAddr| !a.ip().is_loopback())
+        .collect();
+    for addr in exposed {
+        eprintln!(
+            "vystak-otel-viewer: warning: {addr} is not a loopback address; the viewer has no \
+             authentication: anyone who can reach it can read every trace (prompts included) \
+             and send data"
+        );
+    }
     match viewer.http_addr() {
         Some(a) => println!(
             "vystak-otel-viewer: OTLP/HTTP on {a} (POST /v1/traces, /v1/metrics, /v1/logs)"

@@ -3,6 +3,7 @@
 mod grpc;
 mod http;
 mod ingest;
+mod origin;
 mod status;
 
 use std::net::SocketAddr;
@@ -42,6 +43,7 @@ pub struct ViewerConfig {
     store: Option<Store>,
     max_request_bytes: usize,
     ui_routes: Option<axum::Router>,
+    allowed_hosts: Vec<String>,
 }
 
 impl Default for ViewerConfig {
@@ -53,6 +55,7 @@ impl Default for ViewerConfig {
             store: None,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             ui_routes: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -70,6 +73,19 @@ impl From<SocketAddr> for ViewerConfig {
 }
 
 impl ViewerConfig {
+    /// Host names the HTTP ports answer to besides `127.0.0.1`, `localhost`, `[::1]` and the
+    /// address they are bound to (`--allow-host`). Every other `Host` gets `421`, and a
+    /// state-changing request from another site's page (`Origin`) gets `403`: a page the user
+    /// visits cannot reach the viewer through DNS rebinding.
+    #[must_use]
+    pub fn with_allowed_hosts(
+        mut self,
+        hosts: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allowed_hosts.extend(hosts.into_iter().map(Into::into));
+        self
+    }
+
     /// All three servers on free ports of `127.0.0.1`.
     pub fn local() -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -212,8 +228,14 @@ impl Viewer {
             stopped.clone(),
         ))];
         let http_addr = http.as_ref().map(|(_, a)| *a);
-        if let Some((listener, _)) = http {
-            let router = http::router(store.clone(), config.max_request_bytes);
+        let guarded = |router: axum::Router, bound: SocketAddr| {
+            router.layer(axum::middleware::from_fn_with_state(
+                origin::OriginGuard::new(bound, &config.allowed_hosts),
+                origin::guard,
+            ))
+        };
+        if let Some((listener, bound)) = http {
+            let router = guarded(http::router(store.clone(), config.max_request_bytes), bound);
             tasks.push(tokio::spawn(serve_axum(
                 listener,
                 router,
@@ -222,11 +244,12 @@ impl Viewer {
             )));
         }
         let ui_addr = ui.as_ref().map(|(_, a)| *a);
-        if let Some((listener, _)) = ui {
+        if let Some((listener, bound)) = ui {
             let mut router = crate::ui::router(store.clone());
             if let Some(extra) = config.ui_routes {
                 router = router.merge(extra);
             }
+            let router = guarded(router, bound);
             tasks.push(tokio::spawn(serve_axum(
                 listener,
                 router,
