@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
+use super::recent::RecentResources;
 use crate::record::{
     AttrValue, Attributes, LogRecord, MetricPoint, PointValue, SharedAttributes, SpanRecord,
 };
@@ -21,26 +22,89 @@ pub(crate) struct MemoryState {
     /// Spans in arrival order; `spans[i]` has sequence number `first_seq + i`. Behind `Arc`s so
     /// that a reader copies pointers under the lock and the spans after it: a 100k-span trace
     /// page no longer holds the lock (and so the receivers) while 100k spans are cloned.
-    spans: VecDeque<Arc<SpanRecord>>,
+    spans: Charged<Arc<SpanRecord>>,
     first_seq: u64,
     /// trace id → sequence numbers of its spans, ascending.
     by_trace: HashMap<String, Vec<u64>>,
     /// (trace id, span id) of every stored span: a span is identified by the two, so an
     /// exporter's retry of a batch that was stored stores nothing twice.
     ids: HashSet<(u128, u64)>,
-    /// The bytes charged for each span (`spans[i]` ↔ `span_charges[i]`), see [`approx_size`].
-    span_charges: VecDeque<usize>,
-    /// Their sum, held under `max_bytes`.
-    span_bytes: usize,
-    /// Bound of `span_bytes`; logs get a quarter of it.
+    /// Bound of the spans' charged bytes (see [`span_size`]); logs get a quarter of it.
     max_bytes: usize,
-    logs: VecDeque<LogRecord>,
-    log_charges: VecDeque<usize>,
-    log_bytes: usize,
+    logs: Charged<LogRecord>,
     series: HashMap<String, MetricPoint>,
     series_order: VecDeque<String>,
-    /// The most recent distinct resources, newest first.
-    resources: VecDeque<SharedAttributes>,
+    /// The most recent distinct resources, for interning.
+    resources: RecentResources<()>,
+}
+
+/// Records in arrival order, each with the bytes charged for it, and the sum of the charges:
+/// the spans' and the logs' bounded queues.
+#[derive(Debug)]
+struct Charged<T> {
+    items: VecDeque<T>,
+    charges: VecDeque<usize>,
+    bytes: usize,
+}
+
+impl<T> Default for Charged<T> {
+    fn default() -> Self {
+        Self {
+            items: VecDeque::new(),
+            charges: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<T> Charged<T> {
+    /// `true` while the oldest record must go before one of `charge` bytes fits under
+    /// `max_items` records and `max_bytes` bytes (never for an empty queue: one record always
+    /// fits).
+    fn must_evict(&self, max_items: usize, charge: usize, max_bytes: usize) -> bool {
+        !self.items.is_empty()
+            && (self.items.len() >= max_items || self.bytes.saturating_add(charge) > max_bytes)
+    }
+
+    fn push_back(&mut self, item: T, charge: usize) {
+        self.items.push_back(item);
+        self.charges.push_back(charge);
+        self.bytes = self.bytes.saturating_add(charge);
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        let item = self.items.pop_front()?;
+        let charge = self.charges.pop_front().unwrap_or(0);
+        self.bytes = self.bytes.saturating_sub(charge);
+        Some(item)
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        let items = std::mem::take(&mut self.items);
+        let charges = std::mem::take(&mut self.charges);
+        self.bytes = 0;
+        for (item, charge) in items.into_iter().zip(charges) {
+            if keep(&item) {
+                self.push_back(item, charge);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&T> {
+        self.items.get(i)
+    }
+
+    fn iter(&self) -> std::collections::vec_deque::Iter<'_, T> {
+        self.items.iter()
+    }
 }
 
 /// The key of a metric series in the latest-point view.
@@ -57,19 +121,15 @@ impl MemoryState {
             max_spans: max_spans.max(1),
             max_points: max_points.max(1),
             max_logs: max_logs.max(1),
-            spans: VecDeque::new(),
+            spans: Charged::default(),
             first_seq: 0,
             by_trace: HashMap::new(),
             ids: HashSet::new(),
-            span_charges: VecDeque::new(),
-            span_bytes: 0,
             max_bytes: usize::MAX,
-            logs: VecDeque::new(),
-            log_charges: VecDeque::new(),
-            log_bytes: 0,
+            logs: Charged::default(),
             series: HashMap::new(),
             series_order: VecDeque::new(),
-            resources: VecDeque::new(),
+            resources: RecentResources::new(RECENT_RESOURCES),
         }
     }
 
@@ -83,21 +143,11 @@ impl MemoryState {
     /// Makes `resource` share the allocation of an equal resource seen recently; returns the
     /// bytes to charge for it: its size the first time, nothing when it is shared.
     fn intern(&mut self, resource: &mut SharedAttributes) -> usize {
-        if let Some(i) = self
-            .resources
-            .iter()
-            .position(|r| Arc::ptr_eq(r, resource) || **r == **resource)
-        {
-            *resource = self.resources[i].clone();
-            if i > 0 {
-                // Most recent first: a steady exporter's resource is found at once.
-                let r = self.resources.remove(i).expect("found");
-                self.resources.push_front(r);
-            }
+        if let Some((shared, ())) = self.resources.find(resource) {
+            *resource = shared.clone();
             return 0;
         }
-        self.resources.push_front(resource.clone());
-        self.resources.truncate(RECENT_RESOURCES);
+        self.resources.insert(resource.clone(), ());
         attributes_size(resource)
     }
 
@@ -110,20 +160,18 @@ impl MemoryState {
         let charge = self
             .intern(&mut span.resource)
             .saturating_add(span_size(&span));
-        while !self.spans.is_empty()
-            && (self.spans.len() >= self.max_spans
-                || self.span_bytes.saturating_add(charge) > self.max_bytes)
+        while self
+            .spans
+            .must_evict(self.max_spans, charge, self.max_bytes)
         {
             self.pop_span();
         }
-        self.span_charges.push_back(charge);
-        self.span_bytes = self.span_bytes.saturating_add(charge);
         let seq = self.first_seq + self.spans.len() as u64;
         self.by_trace
             .entry(span.trace_id.clone())
             .or_default()
             .push(seq);
-        self.spans.push_back(Arc::new(span));
+        self.spans.push_back(Arc::new(span), charge);
         true
     }
 
@@ -131,8 +179,6 @@ impl MemoryState {
         let Some(old) = self.spans.pop_front() else {
             return;
         };
-        let charge = self.span_charges.pop_front().unwrap_or(0);
-        self.span_bytes = self.span_bytes.saturating_sub(charge);
         self.ids.remove(&span_key(&old));
         let seq = self.first_seq;
         self.first_seq += 1;
@@ -151,27 +197,9 @@ impl MemoryState {
     /// Drops every span that started before `cutoff` and every log older than it.
     pub(crate) fn prune_before(&mut self, cutoff_unix_nanos: u64) -> bool {
         let before = (self.spans.len(), self.logs.len());
-        let spans = std::mem::take(&mut self.spans);
-        let charges = std::mem::take(&mut self.span_charges);
-        for (span, charge) in spans.into_iter().zip(charges) {
-            if span.start_unix_nanos >= cutoff_unix_nanos {
-                self.spans.push_back(span);
-                self.span_charges.push_back(charge);
-            }
-        }
-        self.span_bytes = self
-            .span_charges
-            .iter()
-            .fold(0, |a, c| a.saturating_add(*c));
-        let logs = std::mem::take(&mut self.logs);
-        let charges = std::mem::take(&mut self.log_charges);
-        for (log, charge) in logs.into_iter().zip(charges) {
-            if log_time(&log) >= cutoff_unix_nanos {
-                self.logs.push_back(log);
-                self.log_charges.push_back(charge);
-            }
-        }
-        self.log_bytes = self.log_charges.iter().fold(0, |a, c| a.saturating_add(*c));
+        self.spans
+            .retain(|s| s.start_unix_nanos >= cutoff_unix_nanos);
+        self.logs.retain(|l| log_time(l) >= cutoff_unix_nanos);
         self.series
             .retain(|_, p| p.time_unix_nanos >= cutoff_unix_nanos);
         let series = &self.series;
@@ -197,23 +225,18 @@ impl MemoryState {
         let charge = self
             .intern(&mut log.resource)
             .saturating_add(log_size(&log));
-        let max_bytes = self.max_bytes / 4;
-        while !self.logs.is_empty()
-            && (self.logs.len() >= self.max_logs
-                || self.log_bytes.saturating_add(charge) > max_bytes)
+        while self
+            .logs
+            .must_evict(self.max_logs, charge, self.max_bytes / 4)
         {
             self.logs.pop_front();
-            let old = self.log_charges.pop_front().unwrap_or(0);
-            self.log_bytes = self.log_bytes.saturating_sub(old);
         }
-        self.logs.push_back(log);
-        self.log_charges.push_back(charge);
-        self.log_bytes = self.log_bytes.saturating_add(charge);
+        self.logs.push_back(log, charge);
     }
 
     /// The approximate bytes the stored spans hold (what `max_bytes` bounds).
     pub(crate) fn span_bytes(&self) -> usize {
-        self.span_bytes
+        self.spans.bytes
     }
 
     /// Applies one incoming point to the latest-point view; returns the stored point.
@@ -257,10 +280,6 @@ impl MemoryState {
         self.spans.clear();
         self.by_trace.clear();
         self.ids.clear();
-        self.span_charges.clear();
-        self.span_bytes = 0;
-        self.log_charges.clear();
-        self.log_bytes = 0;
         self.resources.clear();
         self.logs.clear();
         self.series.clear();
@@ -343,17 +362,28 @@ const ATTRIBUTE_OVERHEAD: usize = 64;
 
 /// The approximate heap a set of attributes holds.
 fn attributes_size(attributes: &Attributes) -> usize {
-    attributes.iter().fold(0usize, |n, (k, v)| {
+    let mut values = Vec::new();
+    let keys = entries_size(attributes, &mut values);
+    keys.saturating_add(values_size(values))
+}
+
+/// The approximate heap of one value.
+fn value_size(value: &AttrValue) -> usize {
+    values_size(vec![value])
+}
+
+/// The bytes of a map's keys and entries; its values are pushed onto `values` to be walked.
+fn entries_size<'a>(map: &'a Attributes, values: &mut Vec<&'a AttrValue>) -> usize {
+    map.iter().fold(0usize, |n, (k, v)| {
+        values.push(v);
         n.saturating_add(ATTRIBUTE_OVERHEAD + k.len())
-            .saturating_add(value_size(v))
     })
 }
 
-/// The approximate heap of one value (no recursion: nested values are walked with an explicit
-/// stack, whatever the sender's depth).
-fn value_size(value: &AttrValue) -> usize {
+/// The approximate heap of `values` and everything nested in them, walked with an explicit
+/// stack (no recursion, whatever the sender's depth).
+fn values_size(mut stack: Vec<&AttrValue>) -> usize {
     let mut size = 0usize;
-    let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         size = size.saturating_add(match v {
             AttrValue::Str(s) => s.len(),
@@ -363,14 +393,7 @@ fn value_size(value: &AttrValue) -> usize {
                 stack.extend(items);
                 items.len().saturating_mul(ATTRIBUTE_OVERHEAD / 2)
             }
-            AttrValue::Map(map) => {
-                let mut n = 0usize;
-                for (k, v) in map {
-                    n = n.saturating_add(ATTRIBUTE_OVERHEAD + k.len());
-                    stack.push(v);
-                }
-                n
-            }
+            AttrValue::Map(map) => entries_size(map, &mut stack),
         });
     }
     size

@@ -2,6 +2,7 @@
 //! working set, optionally written through to a SQLite file ([`Store::open_sqlite`]).
 
 mod memory;
+mod recent;
 mod samples;
 mod sqlite;
 
@@ -147,7 +148,8 @@ impl StoreOptions {
     /// the queue is full they answer with the OTLP specification's retryable throttling (HTTP 503
     /// with `Retry-After`, gRPC `UNAVAILABLE` with `RetryInfo`) and store nothing of it, so the
     /// exporters wait instead of the viewer's memory growing. A request larger than the queue
-    /// waits for it to be empty. Default [`DEFAULT_WRITE_QUEUE`].
+    /// is admitted only when the queue is empty, and then takes all of it. Default
+    /// [`DEFAULT_WRITE_QUEUE`].
     #[must_use]
     pub fn with_write_queue(mut self, records: u32) -> Self {
         self.write_queue = records.max(1);

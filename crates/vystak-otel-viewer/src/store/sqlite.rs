@@ -6,9 +6,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+use super::recent::RecentResources;
 use super::StoreOptions;
 use crate::error::Error;
 use crate::query::promql::{Labels, Sample};
@@ -235,52 +236,28 @@ fn load(conn: &Connection, options: &StoreOptions) -> rusqlite::Result<Loaded> {
         .retention
         .map(|age| now.saturating_sub(super::saturating_nanos(age)));
     let cutoff_ns = cutoff.map_or(0, |c| i64::try_from(c).unwrap_or(i64::MAX));
-    let mut resources = Resources::default();
-    let mut unreadable = 0usize;
-    let mut stmt = conn.prepare(
-        "SELECT record, resource_id FROM (SELECT seq, record, resource_id FROM spans \
-         WHERE start_ns >= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+    let mut records = RecordLoader::default();
+    loaded.spans = records.load(
+        conn,
+        "spans",
+        "start_ns",
+        cutoff_ns,
+        options.max_spans,
+        |s: &mut SpanRecord| &mut s.resource,
     )?;
-    let limit = i64::try_from(options.max_spans).unwrap_or(i64::MAX);
-    let rows = stmt.query_map(params![cutoff_ns, limit], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
-    })?;
-    for row in rows {
-        let (record, resource_id) = row?;
-        match serde_json::from_str::<SpanRecord>(&record) {
-            Ok(mut span) => {
-                if let Some(id) = resource_id {
-                    span.resource = resources.get(conn, id)?;
-                }
-                loaded.spans.push(span);
-            }
-            Err(_) => unreadable += 1,
-        }
-    }
-    let mut stmt = conn.prepare(
-        "SELECT record, resource_id FROM (SELECT seq, record, resource_id FROM logs \
-         WHERE time_ns >= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+    loaded.logs = records.load(
+        conn,
+        "logs",
+        "time_ns",
+        cutoff_ns,
+        options.max_logs,
+        |l: &mut LogRecord| &mut l.resource,
     )?;
-    let limit = i64::try_from(options.max_logs).unwrap_or(i64::MAX);
-    let rows = stmt.query_map(params![cutoff_ns, limit], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
-    })?;
-    for row in rows {
-        let (record, resource_id) = row?;
-        match serde_json::from_str::<LogRecord>(&record) {
-            Ok(mut log) => {
-                if let Some(id) = resource_id {
-                    log.resource = resources.get(conn, id)?;
-                }
-                loaded.logs.push(log);
-            }
-            Err(_) => unreadable += 1,
-        }
-    }
-    if unreadable > 0 {
+    if records.unreadable > 0 {
         eprintln!(
-            "vystak-otel-viewer: warning: {unreadable} stored spans or logs could not be read \
-             and were not loaded"
+            "vystak-otel-viewer: warning: {} stored spans, logs or resources could not be read \
+             and were not loaded",
+            records.unreadable
         );
     }
     let mut stmt = conn.prepare("SELECT record FROM latest ORDER BY rowid")?;
@@ -340,7 +317,7 @@ impl Writer {
             max_spans: options.max_spans as i64,
             max_logs: options.max_logs as i64,
             series_ids: HashMap::new(),
-            resource_ids: Vec::new(),
+            resource_ids: RecentResources::new(RESOURCE_IDS),
             reported: false,
         };
         let thread = std::thread::Builder::new()
@@ -423,18 +400,60 @@ struct WriterState {
     max_spans: i64,
     max_logs: i64,
     series_ids: HashMap<String, i64>,
-    /// The row ids of recently written resources (most recent first).
-    resource_ids: Vec<(SharedAttributes, i64)>,
+    /// The row ids of recently written resources.
+    resource_ids: RecentResources<i64>,
     reported: bool,
 }
 
-/// Resources read back by id while loading, each parsed once and shared by its records.
+/// Reads stored spans or logs back: each record with its resource, every resource row parsed
+/// once and shared by its records; counts what cannot be read (it is reported, not skipped
+/// silently).
 #[derive(Default)]
-struct Resources(HashMap<i64, SharedAttributes>);
+struct RecordLoader {
+    resources: HashMap<i64, SharedAttributes>,
+    unreadable: usize,
+}
 
-impl Resources {
-    fn get(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<SharedAttributes> {
-        if let Some(r) = self.0.get(&id) {
+impl RecordLoader {
+    /// The newest `limit` rows of `table` whose `time_column` is at least `cutoff_ns`, oldest
+    /// first. `resource` names the record's resource field (rows of schema version 1 have no
+    /// `resource_id` and keep the resource in their record).
+    fn load<T: serde::de::DeserializeOwned>(
+        &mut self,
+        conn: &Connection,
+        table: &str,
+        time_column: &str,
+        cutoff_ns: i64,
+        limit: usize,
+        resource: fn(&mut T) -> &mut SharedAttributes,
+    ) -> rusqlite::Result<Vec<T>> {
+        let mut stmt = conn.prepare(&format!(
+            "SELECT record, resource_id FROM (SELECT seq, record, resource_id FROM {table} \
+             WHERE {time_column} >= ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![cutoff_ns, limit], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (record, resource_id) = row?;
+            let Ok(mut item) = serde_json::from_str::<T>(&record) else {
+                self.unreadable += 1;
+                continue;
+            };
+            if let Some(id) = resource_id {
+                *resource(&mut item) = self.resource(conn, id)?;
+            }
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    /// Resource row `id`, parsed once; a missing or unreadable row is counted and read as an
+    /// empty resource (the record itself is kept).
+    fn resource(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<SharedAttributes> {
+        if let Some(r) = self.resources.get(&id) {
             return Ok(r.clone());
         }
         let text: Option<String> = conn
@@ -443,12 +462,13 @@ impl Resources {
                 params![id],
                 |r| r.get(0),
             )
-            .ok();
-        let attrs: SharedAttributes = Arc::new(
-            text.and_then(|t| serde_json::from_str(&t).ok())
-                .unwrap_or_default(),
-        );
-        self.0.insert(id, attrs.clone());
+            .optional()?;
+        let attrs = text.and_then(|t| serde_json::from_str(&t).ok());
+        if attrs.is_none() {
+            self.unreadable += 1;
+        }
+        let attrs: SharedAttributes = Arc::new(attrs.unwrap_or_default());
+        self.resources.insert(id, attrs.clone());
         Ok(attrs)
     }
 }
@@ -460,17 +480,11 @@ const RESOURCE_IDS: usize = 64;
 /// row, whatever their number: a 1 MiB resource on 5,000 spans is 1 MiB in the file, not 5 GB.
 fn resource_id(
     tx: &rusqlite::Transaction<'_>,
-    cache: &mut Vec<(SharedAttributes, i64)>,
+    cache: &mut RecentResources<i64>,
     resource: &SharedAttributes,
 ) -> rusqlite::Result<i64> {
-    if let Some(i) = cache
-        .iter()
-        .position(|(r, _)| Arc::ptr_eq(r, resource) || **r == **resource)
-    {
-        let hit = cache.remove(i);
-        let id = hit.1;
-        cache.insert(0, hit);
-        return Ok(id);
+    if let Some((_, id)) = cache.find(resource) {
+        return Ok(*id);
     }
     let text = serde_json::to_string(&**resource).unwrap_or_default();
     tx.prepare_cached("INSERT OR IGNORE INTO resources (attrs) VALUES (?1)")?
@@ -478,8 +492,7 @@ fn resource_id(
     let id: i64 = tx
         .prepare_cached("SELECT id FROM resources WHERE attrs = ?1")?
         .query_row(params![text], |r| r.get(0))?;
-    cache.insert(0, (resource.clone(), id));
-    cache.truncate(RESOURCE_IDS);
+    cache.insert(resource.clone(), id);
     Ok(id)
 }
 
