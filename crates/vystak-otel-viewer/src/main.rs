@@ -274,17 +274,15 @@ async fn main() {
         viewer.local_addr(),
         viewer.endpoint()
     );
-    let exposed: Vec<SocketAddr> = [Some(viewer.local_addr()), viewer.http_addr()]
-        .into_iter()
-        .flatten()
-        .chain(viewer.ui_url().and_then(|u| {
-            u.trim_start_matches("http://")
-                .trim_end_matches('/')
-                .parse()
-                .ok()
-        }))
-        .filter(|a: &SocketAddr| !a.ip().is_loopback())
-        .collect();
+    let exposed: Vec<SocketAddr> = [
+        Some(viewer.local_addr()),
+        viewer.http_addr(),
+        viewer.ui_addr(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|a| !a.ip().is_loopback())
+    .collect();
     for addr in exposed {
         eprintln!(
             "vystak-otel-viewer: warning: {addr} is not a loopback address; the viewer has no \
