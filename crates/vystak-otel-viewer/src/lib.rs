@@ -75,7 +75,10 @@ mod time;
 pub mod ui;
 
 pub use error::Error;
-pub use receiver::{Receiver, Viewer, ViewerConfig, DEFAULT_MAX_REQUEST_BYTES};
+pub use receiver::{
+    ConnectionLimits, Receiver, Viewer, ViewerConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUEST_BYTES,
+};
 pub use record::{
     AttrValue, Attributes, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue,
     SharedAttributes, SpanKind, SpanRecord, SpanStatus,

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! vystak-otel-viewer [--grpc ADDR] [--http ADDR|off] [--ui ADDR|off] [--db FILE]
-//!                    [--max-spans N] [--retention DURATION] [--quiet-ms MS] [--no-print]
+//!                    [--max-spans N] [--max-memory SIZE] [--retention DURATION]
+//!                    [--query-max-samples N] [--allow-host NAME] [--quiet-ms MS] [--no-print]
 //! ```
 
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use vystak_otel_viewer::query::promql::QueryLimits;
 use vystak_otel_viewer::{
     render, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_MEMORY, DEFAULT_MAX_SPANS,
 };
@@ -27,6 +29,8 @@ const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
                        512MiB; logs get a quarter of it); the oldest are evicted first\n\
   --retention DURATION drop data older than this, e.g. 30m, 24h, 7d, 1y (at most 100 years;\n\
                        default: keep until evicted)\n\
+  --query-max-samples N  most samples one PromQL query may load (default 50000000, as\n\
+                       Prometheus' --query.max-samples); past it the query gets 422\n\
   --quiet-ms MS        print a trace once it has a root and no span arrived for MS (default 1000)\n\
   --no-print           do not print trace trees and token summaries\n\
   ADDR is host:port or a bare port (then 127.0.0.1:port)";
@@ -135,6 +139,15 @@ fn parse_args() -> Result<Args, String> {
                     .ok()
                     .filter(|n| *n > 0)
                     .ok_or(format!("--max-spans {v}: expected a positive number"))?;
+            }
+            "--query-max-samples" => {
+                let v = value("a number")?;
+                let n: usize = v.parse().ok().filter(|n| *n > 0).ok_or(format!(
+                    "--query-max-samples {v}: expected a positive number"
+                ))?;
+                args.config = args
+                    .config
+                    .with_query_limits(QueryLimits::default().with_max_samples(n));
             }
             "--max-memory" => args.max_memory = parse_size(&value("a size")?)?,
             "--retention" => args.retention = Some(parse_retention(&value("a duration")?)?),

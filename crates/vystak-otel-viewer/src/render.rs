@@ -39,6 +39,8 @@ pub fn trace_tree(spans: &[SpanRecord]) -> String {
 /// missing from the trace.
 pub(crate) struct Row<'a> {
     pub(crate) span: &'a SpanRecord,
+    /// The index of the parent's row (`None` at the top level).
+    pub(crate) parent: Option<usize>,
     pub(crate) depth: usize,
     pub(crate) has_children: bool,
     pub(crate) orphan: bool,
@@ -71,20 +73,22 @@ pub(crate) fn tree(spans: &[SpanRecord]) -> Vec<Row<'_>> {
     // The tops first; then any span not reached yet, which only a parent cycle in bad input
     // leaves: entered at its first span, so it is shown rather than lost.
     for start in tops.into_iter().chain(spans) {
-        let mut stack = vec![(start, 0)];
-        while let Some((s, depth)) = stack.pop() {
+        let mut stack = vec![(start, 0, None)];
+        while let Some((s, depth, parent)) = stack.pop() {
             if !seen.insert(s.span_id.as_str()) {
                 continue;
             }
             let kids = children.get(s.span_id.as_str());
+            let index = out.len();
             out.push(Row {
                 span: s,
+                parent,
                 depth,
                 has_children: kids.is_some_and(|k| !k.is_empty()),
                 orphan: depth == 0 && s.parent_span_id.is_some(),
             });
             if let Some(kids) = kids {
-                stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+                stack.extend(kids.iter().rev().map(|k| (*k, depth + 1, Some(index))));
             }
         }
     }
@@ -249,7 +253,7 @@ impl TokenSummary {
                 Some("input") => {
                     row.input += sum;
                     if let crate::record::PointValue::Histogram { count, .. } = p.value {
-                        row.calls += count;
+                        row.calls = row.calls.saturating_add(count);
                     }
                 }
                 Some("output") => row.output += sum,

@@ -21,19 +21,27 @@ pub(crate) use traces::{form_pairs, param, parse_query};
 use axum::routing::get;
 use axum::Router;
 
+use crate::query::promql::QueryLimits;
 use crate::store::Store;
 
-/// The query API over `store`, ready to serve or to merge with more routes.
+/// The query API over `store`, ready to serve or to merge with more routes, with the default
+/// [`QueryLimits`].
 ///
 /// ```
 /// let app: axum::Router = vystak_otel_viewer::api::router(vystak_otel_viewer::Store::new());
 /// ```
 pub fn router(store: Store) -> Router {
+    router_with_limits(store, QueryLimits::default())
+}
+
+/// [`router`], with PromQL queries evaluated within `limits` (the sample budget; each request's
+/// `timeout`, default 30 s, sets its deadline).
+pub fn router_with_limits(store: Store, limits: QueryLimits) -> Router {
     Router::new()
         .route("/api/traces", get(traces::search))
         .route("/api/traces/{trace_id}", get(traces::get))
         .route("/api/services", get(traces::services))
         .route("/api/operations", get(traces::operations))
-        .merge(prom::routes())
-        .with_state(store)
+        .with_state(store.clone())
+        .merge(prom::routes(prom::PromState::new(store, limits)))
 }

@@ -2,6 +2,7 @@
 //! shapes, status codes and error format — enough for Grafana's Prometheus data source.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -13,13 +14,40 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::traces::{form_pairs, param};
-use crate::query::promql::{self as engine, SeriesSource};
+use crate::query::promql::{self as engine, QueryLimits, SeriesSource};
 use crate::store::{now_unix_nanos, Store};
 
 /// Longest a query may run when no `timeout` is given.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) fn routes() -> Router<Store> {
+/// Queries evaluated at once (Prometheus' `--query.max-concurrency` default); more wait.
+const MAX_CONCURRENT_QUERIES: usize = 20;
+
+/// The stack of a query thread. The evaluator recurses once per expression level (at most
+/// [`engine::MAX_EXPRESSION_DEPTH`]) and the parser's tree is dropped recursively: 64 MiB holds
+/// that many times over, whatever the build. It is address space: only the pages a query
+/// touches are ever committed.
+const QUERY_STACK_BYTES: usize = 64 << 20;
+
+/// What the Prometheus routes share: the store, the query limits, and the query threads' seats.
+#[derive(Clone)]
+pub(crate) struct PromState {
+    store: Store,
+    limits: QueryLimits,
+    seats: Arc<tokio::sync::Semaphore>,
+}
+
+impl PromState {
+    pub(crate) fn new(store: Store, limits: QueryLimits) -> Self {
+        Self {
+            store,
+            limits,
+            seats: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
+        }
+    }
+}
+
+pub(crate) fn routes(state: PromState) -> Router {
     Router::new()
         .route("/api/v1/query", get(query).post(query))
         .route("/api/v1/query_range", get(query_range).post(query_range))
@@ -28,6 +56,7 @@ pub(crate) fn routes() -> Router<Store> {
         .route("/api/v1/label/{name}/values", get(label_values))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/metadata", get(metadata))
+        .with_state(state)
 }
 
 /// An API failure: Prometheus' error type and the HTTP status it goes with.
@@ -97,7 +126,7 @@ impl Params {
 }
 
 fn now_ms() -> i64 {
-    (now_unix_nanos() / 1_000_000) as i64
+    i64::try_from(now_unix_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// A Prometheus time parameter: RFC 3339 or Unix seconds (fractions allowed).
@@ -132,33 +161,64 @@ fn engine_error(err: engine::PromError) -> ApiError {
     }
 }
 
-/// Runs a query off the async threads, bounded by `timeout`.
+/// Runs `f` (parse and evaluate a query) on its own thread with a known stack
+/// ([`QUERY_STACK_BYTES`]), at most [`MAX_CONCURRENT_QUERIES`] at once, and answers with its
+/// result, or with Prometheus' `timeout` error after `timeout`. The evaluation checks the same
+/// deadline itself, so a timed-out query also stops working and frees its memory.
 async fn run(
-    store: Store,
+    state: &PromState,
     timeout: Duration,
-    f: impl FnOnce(&dyn SeriesSource) -> Result<Value, engine::PromError> + Send + 'static,
+    f: impl FnOnce(&dyn SeriesSource, &QueryLimits) -> Result<Value, engine::PromError> + Send + 'static,
 ) -> Response {
-    let task = tokio::task::spawn_blocking(move || f(&store));
-    match tokio::time::timeout(timeout, task).await {
-        Ok(Ok(Ok(data))) => success(data),
-        Ok(Ok(Err(err))) => engine_error(err).into_response(),
-        Ok(Err(join)) => ApiError {
-            kind: "execution",
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message: format!("query failed: {join}"),
-        }
-        .into_response(),
-        Err(_) => ApiError {
+    let timed_out = || {
+        ApiError {
             kind: "timeout",
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: format!("query timed out after {timeout:?}"),
         }
+        .into_response()
+    };
+    let started = tokio::time::Instant::now();
+    let Ok(Ok(seat)) = tokio::time::timeout(timeout, state.seats.clone().acquire_owned()).await
+    else {
+        return timed_out();
+    };
+    let limits = state
+        .limits
+        .with_timeout(timeout.saturating_sub(started.elapsed()));
+    let store = state.store.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("promql".into())
+        .stack_size(QUERY_STACK_BYTES)
+        .spawn(move || {
+            let result = f(&store, &limits);
+            drop(seat);
+            let _ = tx.send(result);
+        });
+    if let Err(e) = spawned {
+        return ApiError {
+            kind: "internal",
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!("cannot start a query thread: {e}"),
+        }
+        .into_response();
+    }
+    match tokio::time::timeout(timeout.saturating_sub(started.elapsed()), rx).await {
+        Ok(Ok(Ok(data))) => success(data),
+        Ok(Ok(Err(err))) => engine_error(err).into_response(),
+        Ok(Err(_)) => ApiError {
+            kind: "execution",
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: "the query failed unexpectedly".into(),
+        }
         .into_response(),
+        Err(_) => timed_out(),
     }
 }
 
 async fn query(
-    State(store): State<Store>,
+    State(state): State<PromState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -177,14 +237,14 @@ async fn query(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    run(store, timeout, move |src| {
-        engine::instant_query(src, &q, time).map(|r| r.to_json())
+    run(&state, timeout, move |src, limits| {
+        engine::instant_query_with_limits(src, &q, time, limits).map(|r| r.to_json())
     })
     .await
 }
 
 async fn query_range(
-    State(store): State<Store>,
+    State(state): State<PromState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -210,19 +270,14 @@ async fn query_range(
         }
         let step = duration_param(&params, "step")?
             .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": missing"))?;
-        let step_ms = step.as_millis() as i64;
+        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
         if step_ms <= 0 {
             return Err(ApiError::bad_data(
                 "invalid parameter \"step\": zero or negative query resolution step widths are \
                  not accepted. Try a positive integer",
             ));
         }
-        if (end - start) / step_ms > 11_000 {
-            return Err(ApiError::bad_data(
-                "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the \
-                 query resolution (?step=XX)",
-            ));
-        }
+        engine::step_count(start, end, step_ms).map_err(engine_error)?;
         let timeout = duration_param(&params, "timeout")?.unwrap_or(DEFAULT_TIMEOUT);
         Ok::<_, ApiError>((q, start, end, step_ms, timeout))
     })();
@@ -230,8 +285,8 @@ async fn query_range(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    run(store, timeout, move |src| {
-        engine::range_query(src, &q, start, end, step_ms).map(|r| r.to_json())
+    run(&state, timeout, move |src, limits| {
+        engine::range_query_with_limits(src, &q, start, end, step_ms, limits).map(|r| r.to_json())
     })
     .await
 }
@@ -244,62 +299,75 @@ fn window(params: &Params) -> Result<(i64, i64), ApiError> {
     ))
 }
 
+/// The `match[]` selectors and the window of a metadata request.
+fn metadata_params(params: &Params) -> Result<(Vec<String>, i64, i64), ApiError> {
+    let matches = params
+        .all("match[]")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let (start, end) = window(params)?;
+    Ok((matches, start, end))
+}
+
 async fn series(
-    State(store): State<Store>,
+    State(state): State<PromState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let params = Params::new(raw.as_deref(), &headers, &body);
-    let matches = params.all("match[]");
+    let (matches, start, end) = match metadata_params(&params) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     if matches.is_empty() {
         return ApiError::bad_data("no match[] parameter provided").into_response();
     }
-    let result = window(&params)
-        .and_then(|(s, e)| engine::series(&store, &matches, s, e).map_err(engine_error));
-    match result {
-        Ok(list) => success(json!(list)),
-        Err(e) => e.into_response(),
-    }
+    run(&state, DEFAULT_TIMEOUT, move |src, _| {
+        engine::series(src, &matches, start, end).map(|list| json!(list))
+    })
+    .await
 }
 
 async fn labels(
-    State(store): State<Store>,
+    State(state): State<PromState>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let params = Params::new(raw.as_deref(), &headers, &body);
-    let matches = params.all("match[]");
+    let (matches, start, end) = match metadata_params(&params) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     if matches.is_empty() {
-        return success(json!(store.label_names()));
+        return success(json!(state.store.label_names()));
     }
-    let result = window(&params)
-        .and_then(|(s, e)| engine::label_names(&store, &matches, s, e).map_err(engine_error));
-    match result {
-        Ok(names) => success(json!(names)),
-        Err(e) => e.into_response(),
-    }
+    run(&state, DEFAULT_TIMEOUT, move |src, _| {
+        engine::label_names(src, &matches, start, end).map(|names| json!(names))
+    })
+    .await
 }
 
 async fn label_values(
-    State(store): State<Store>,
+    State(state): State<PromState>,
     Path(name): Path<String>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let params = Params::new(raw.as_deref(), &headers, &[]);
-    let matches = params.all("match[]");
+    let (matches, start, end) = match metadata_params(&params) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
     if matches.is_empty() {
-        return success(json!(store.label_values(&name)));
+        return success(json!(state.store.label_values(&name)));
     }
-    let result = window(&params).and_then(|(s, e)| {
-        engine::label_values(&store, &name, &matches, s, e).map_err(engine_error)
-    });
-    match result {
-        Ok(values) => success(json!(values)),
-        Err(e) => e.into_response(),
-    }
+    run(&state, DEFAULT_TIMEOUT, move |src, _| {
+        engine::label_values(src, &name, &matches, start, end).map(|values| json!(values))
+    })
+    .await
 }
 
 async fn buildinfo() -> Response {
@@ -315,7 +383,10 @@ async fn buildinfo() -> Response {
 
 /// Metric metadata derived from the stored metric names: `_bucket`/`_sum`/`_count` families are
 /// histograms, `_total` counters, the rest gauges; help and unit come from the OTLP metric.
-async fn metadata(State(store): State<Store>, RawQuery(raw): RawQuery) -> Response {
+async fn metadata(
+    State(PromState { store, .. }): State<PromState>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let params = Params::new(raw.as_deref(), &HeaderMap::new(), &[]);
     let only = params.get("metric");
     let limit: Option<usize> = params.get("limit").and_then(|v| v.parse().ok());

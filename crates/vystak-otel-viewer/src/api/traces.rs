@@ -34,7 +34,9 @@ fn parse_instant(name: &str, value: &str) -> Result<u64, String> {
         };
     }
     parse_duration(value)
-        .map(|ago| now_unix_nanos().saturating_sub(ago.as_nanos() as u64))
+        .map(|ago| {
+            now_unix_nanos().saturating_sub(u64::try_from(ago.as_nanos()).unwrap_or(u64::MAX))
+        })
         .map_err(|_| {
             format!("{name}={value}: expected RFC 3339, Unix nanoseconds or a duration like 1h")
         })
@@ -56,12 +58,17 @@ pub(crate) fn parse_query(raw: Option<&str>) -> Result<TraceQuery, String> {
                 other => return Err(format!("status={other}: expected error or any")),
             },
             "min_duration_ms" => {
-                let ms: f64 = v
-                    .parse()
+                let duration = v
+                    .parse::<f64>()
                     .ok()
-                    .filter(|ms: &f64| ms.is_finite() && *ms >= 0.0)
-                    .ok_or_else(|| format!("min_duration_ms={v}: expected a number"))?;
-                q.min_duration = Some(Duration::from_secs_f64(ms / 1000.0));
+                    .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "min_duration_ms={v}: expected a number of milliseconds from 0 to {}",
+                            u64::MAX
+                        )
+                    })?;
+                q.min_duration = Some(duration);
             }
             "min_duration" => {
                 q.min_duration =

@@ -134,12 +134,20 @@ pub struct TokenTotals {
     pub cache_creation: i64,
 }
 
+impl TokenTotals {
+    /// Input plus output tokens (saturating: the counts come from clients).
+    pub fn input_and_output(&self) -> i64 {
+        self.input.saturating_add(self.output)
+    }
+}
+
+/// Saturating: a client's `i64::MAX` token count summed twice stays `i64::MAX`.
 impl std::ops::AddAssign for TokenTotals {
     fn add_assign(&mut self, t: TokenTotals) {
-        self.input += t.input;
-        self.output += t.output;
-        self.cache_read += t.cache_read;
-        self.cache_creation += t.cache_creation;
+        self.input = self.input.saturating_add(t.input);
+        self.output = self.output.saturating_add(t.output);
+        self.cache_read = self.cache_read.saturating_add(t.cache_read);
+        self.cache_creation = self.cache_creation.saturating_add(t.cache_creation);
     }
 }
 

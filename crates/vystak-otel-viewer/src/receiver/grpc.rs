@@ -18,9 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
@@ -72,9 +70,30 @@ impl LogsService for Handler {
     }
 }
 
+/// tonic refuses a message over the size limit with `OUT_OF_RANGE`, which the OTLP
+/// specification lists as retryable: the exporter would resend a batch that can never fit, for
+/// ever. Our handlers never answer `OUT_OF_RANGE`, so every such status is that refusal; it is
+/// sent as `RESOURCE_EXHAUSTED` without `RetryInfo`, which the specification says not to retry
+/// (and which gRPC itself uses for a message over the limit).
+fn too_large_is_not_retryable<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    const OUT_OF_RANGE: &str = "11";
+    const RESOURCE_EXHAUSTED: &str = "8";
+    let headers = response.headers_mut();
+    if headers
+        .get("grpc-status")
+        .is_some_and(|v| v == OUT_OF_RANGE)
+    {
+        headers.insert(
+            "grpc-status",
+            axum::http::HeaderValue::from_static(RESOURCE_EXHAUSTED),
+        );
+    }
+    response
+}
+
 /// Serves the three OTLP services on `listener` until `shutdown` turns `true`.
 pub(crate) async fn serve(
-    listener: TcpListener,
+    gate: super::conn::Gate,
     store: Store,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -89,12 +108,18 @@ pub(crate) async fn serve(
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_BYTES);
     let result = tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(
+            too_large_is_not_retryable,
+        ))
         .add_service(traces)
         .add_service(metrics)
         .add_service(logs)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
+        .serve_with_incoming_shutdown(
+            super::conn::incoming(std::sync::Arc::new(gate), shutdown.clone()),
+            async move {
+                let _ = shutdown.wait_for(|stop| *stop).await;
+            },
+        )
         .await;
     if let Err(err) = result {
         eprintln!("vystak-otel-viewer: OTLP/gRPC receiver stopped: {err}");

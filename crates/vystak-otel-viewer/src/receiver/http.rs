@@ -17,6 +17,7 @@ use prost::Message;
 use serde::de::DeserializeOwned;
 
 use super::ingest;
+use super::json_doubles::{self, Doubles};
 use super::status::{self, RpcStatus, INVALID_ARGUMENT};
 use crate::store::Refusal;
 use crate::store::Store;
@@ -180,12 +181,15 @@ fn body(
     }
 }
 
-fn decode<T: Message + Default + DeserializeOwned>(
+fn decode<T: Message + Default + DeserializeOwned + Doubles>(
     encoding: Encoding,
     body: &[u8],
 ) -> Result<T, String> {
     match encoding {
         Encoding::Protobuf => T::decode(body).map_err(|e| format!("malformed protobuf body: {e}")),
+        Encoding::Json if json_doubles::may_have_specials(body) => {
+            json_doubles::decode(body).map_err(|e| format!("malformed OTLP/JSON body: {e}"))
+        }
         Encoding::Json => {
             serde_json::from_slice(body).map_err(|e| format!("malformed OTLP/JSON body: {e}"))
         }

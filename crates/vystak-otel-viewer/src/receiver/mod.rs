@@ -1,8 +1,10 @@
 //! The running backend: OTLP/gRPC and OTLP/HTTP receivers and the query API, over one [`Store`].
 
+mod conn;
 mod grpc;
 mod http;
 mod ingest;
+mod json_doubles;
 mod origin;
 mod status;
 
@@ -13,7 +15,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::Error;
+use crate::query::promql::QueryLimits;
 use crate::store::Store;
+pub use conn::{
+    ConnectionLimits, DEFAULT_BODY_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+};
 
 /// Default largest OTLP request accepted, in bytes (after decompression).
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
@@ -44,6 +50,8 @@ pub struct ViewerConfig {
     max_request_bytes: usize,
     ui_routes: Option<axum::Router>,
     allowed_hosts: Vec<String>,
+    query_limits: QueryLimits,
+    connection_limits: ConnectionLimits,
 }
 
 impl Default for ViewerConfig {
@@ -56,6 +64,8 @@ impl Default for ViewerConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             ui_routes: None,
             allowed_hosts: Vec::new(),
+            query_limits: QueryLimits::default(),
+            connection_limits: ConnectionLimits::default(),
         }
     }
 }
@@ -83,6 +93,22 @@ impl ViewerConfig {
         hosts: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
         self.allowed_hosts.extend(hosts.into_iter().map(Into::into));
+        self
+    }
+
+    /// The limits of every PromQL query of the API (`--query-max-samples`): past the sample
+    /// budget a query gets Prometheus' 422 `execution` error.
+    #[must_use]
+    pub fn with_query_limits(mut self, limits: QueryLimits) -> Self {
+        self.query_limits = limits;
+        self
+    }
+
+    /// How many connections each port holds and how long a silent client may keep one
+    /// ([`ConnectionLimits`]; `--max-connections`).
+    #[must_use]
+    pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.connection_limits = limits;
         self
     }
 
@@ -222,8 +248,9 @@ impl Viewer {
             None => None,
         };
         let (stop, stopped) = watch::channel(false);
+        let limits = config.connection_limits;
         let mut tasks = vec![tokio::spawn(grpc::serve(
-            grpc_listener,
+            conn::Gate::new(grpc_listener, limits, "OTLP/gRPC receiver"),
             store.clone(),
             stopped.clone(),
         ))];
@@ -236,25 +263,23 @@ impl Viewer {
         };
         if let Some((listener, bound)) = http {
             let router = guarded(http::router(store.clone(), config.max_request_bytes), bound);
-            tasks.push(tokio::spawn(serve_axum(
-                listener,
+            tasks.push(tokio::spawn(conn::serve_http(
+                conn::Gate::new(listener, limits, "OTLP/HTTP receiver"),
                 router,
                 stopped.clone(),
-                "OTLP/HTTP receiver",
             )));
         }
         let ui_addr = ui.as_ref().map(|(_, a)| *a);
         if let Some((listener, bound)) = ui {
-            let mut router = crate::ui::router(store.clone());
+            let mut router = crate::ui::router_with_limits(store.clone(), config.query_limits);
             if let Some(extra) = config.ui_routes {
                 router = router.merge(extra);
             }
             let router = guarded(router, bound);
-            tasks.push(tokio::spawn(serve_axum(
-                listener,
+            tasks.push(tokio::spawn(conn::serve_http(
+                conn::Gate::new(listener, limits, "query API"),
                 router,
                 stopped,
-                "query API",
             )));
         }
         Ok(Viewer {
@@ -332,21 +357,5 @@ impl Viewer {
 impl Drop for Viewer {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-    }
-}
-
-async fn serve_axum(
-    listener: TcpListener,
-    router: axum::Router,
-    mut stopped: watch::Receiver<bool>,
-    what: &'static str,
-) {
-    let result = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = stopped.wait_for(|stop| *stop).await;
-        })
-        .await;
-    if let Err(err) = result {
-        eprintln!("vystak-otel-viewer: {what} stopped: {err}");
     }
 }

@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use tokio::sync::watch;
 
 use crate::error::Error;
-use crate::query::promql::{LabelMatcher, Series, SeriesSource};
+use crate::query::promql::{LabelMatcher, Series, SeriesSource, TooManySamples};
 use crate::record::{LogRecord, MetricPoint, SpanRecord};
 
 pub(crate) use memory::{log_time, MemoryState};
@@ -745,8 +745,16 @@ impl Store {
 }
 
 impl SeriesSource for Store {
-    fn select(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64) -> Vec<Series> {
-        self.inner.samples.select(matchers, start_ms, end_ms)
+    fn select_limited(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        max_samples: usize,
+    ) -> Result<Vec<Series>, TooManySamples> {
+        self.inner
+            .samples
+            .select(matchers, start_ms, end_ms, max_samples)
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::convert::IncomingPoint;
 use crate::query::promql::{
     LabelMatcher, Labels, MemorySeries, OtlpPoint, PromConverter, Sample, Series, SeriesSource,
+    TooManySamples,
 };
 
 /// Most series kept for PromQL.
@@ -108,7 +109,9 @@ impl Samples {
         matchers: &[LabelMatcher],
         start_ms: i64,
         end_ms: i64,
-    ) -> Vec<Series> {
-        self.read().select(matchers, start_ms, end_ms)
+        max_samples: usize,
+    ) -> Result<Vec<Series>, TooManySamples> {
+        self.read()
+            .select_limited(matchers, start_ms, end_ms, max_samples)
     }
 }

@@ -42,6 +42,11 @@ const JS: &str = include_str!("assets/app.js");
 /// let app: axum::Router = vystak_otel_viewer::ui::router(vystak_otel_viewer::Store::new());
 /// ```
 pub fn router(store: Store) -> Router {
+    router_with_limits(store, crate::query::promql::QueryLimits::default())
+}
+
+/// [`router`], with the API's PromQL queries evaluated within `limits`.
+pub fn router_with_limits(store: Store, limits: crate::query::promql::QueryLimits) -> Router {
     Router::new()
         .route("/", page(Nav::Traces, search::render))
         .route("/trace/{trace_id}", get(trace::page))
@@ -52,7 +57,7 @@ pub fn router(store: Store) -> Router {
         .route("/assets/app.js", get(js))
         .route("/favicon.ico", get(favicon))
         .with_state(store.clone())
-        .merge(crate::api::router(store))
+        .merge(crate::api::router_with_limits(store, limits))
 }
 
 /// A page built from its query string alone, off the async threads.

@@ -146,7 +146,7 @@ fn table(found: &[TraceSummary]) -> Markup {
             } }
             tbody {
                 @for t in found {
-                    @let total = t.tokens.input + t.tokens.output;
+                    @let total = t.tokens.input_and_output();
                     tr.trace-row.err[t.has_error()] data-trace-id=(t.trace_id) {
                         td.time { (format_utc_millis(t.start_unix_nanos)) }
                         td {

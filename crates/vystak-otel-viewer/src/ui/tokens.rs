@@ -87,19 +87,19 @@ pub(super) struct Window {
 pub(super) fn window(pairs: &[(String, String)]) -> Result<(Window, String), String> {
     let range = param(pairs, "range").unwrap_or(DEFAULT_RANGE).to_owned();
     let range_ms = parse_duration(&range)
-        .map_err(|e| format!("range={range}: {e}"))?
-        .as_millis() as i64;
+        .map_err(|e| format!("range={range}: {e}"))
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))?;
     if range_ms <= 0 {
         return Err(format!("range={range}: must be positive"));
     }
     let end_ms = match param(pairs, "end") {
         Some(e) => engine::parse_time(e).map_err(|err| format!("end={e}: {}", err.message()))?,
-        None => (now_unix_nanos() / 1_000_000) as i64,
+        None => i64::try_from(now_unix_nanos() / 1_000_000).unwrap_or(i64::MAX),
     };
     let step_ms = (range_ms / STEPS).max(1_000);
     Ok((
         Window {
-            start_ms: end_ms - range_ms,
+            start_ms: end_ms.saturating_sub(range_ms),
             end_ms,
             step_ms,
         },

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::query::traces::{self, is_chat_span, span_tokens, LookupError, TokenTotals};
 use crate::record::{AttrValue, LogRecord, SpanRecord, SpanStatus};
-use crate::render::tree;
+use crate::render::{tree, Row};
 use crate::semconv as sc;
 use crate::store::Store;
 use crate::time::format_utc_millis;
@@ -93,33 +93,56 @@ fn pct(x: u64, total: u64) -> String {
 
 /// The trace page body for `spans` (sorted by start, non-empty) and their logs; `q` highlights,
 /// `selected` (a span id, or empty) is the span whose details are shown.
-/// Per agent span (`gen_ai.operation.name=invoke_agent`): the tokens and cost of the chat spans
-/// below it in this trace, summed here for display (the spans themselves carry usage on chat
-/// spans only).
-fn agent_subtree_totals(spans: &[SpanRecord]) -> HashMap<&str, (TokenTotals, Option<f64>, usize)> {
-    let by_id: HashMap<&str, &SpanRecord> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
-    let mut out: HashMap<&str, (TokenTotals, Option<f64>, usize)> = HashMap::new();
-    for chat in spans.iter().filter(|s| is_chat_span(s)) {
-        let tokens = span_tokens(chat);
-        let cost = cost_of(chat);
-        let mut current = chat;
-        // Bounded walk: a parent cycle in bad input ends it.
-        for _ in 0..spans.len() {
-            let Some(parent) = current.parent_span_id.as_deref().and_then(|p| by_id.get(p)) else {
-                break;
-            };
-            if parent.str_attr(sc::GEN_AI_OPERATION_NAME) == Some(sc::OPERATION_INVOKE_AGENT) {
-                let e = out.entry(parent.span_id.as_str()).or_default();
-                e.0 += tokens;
-                if let Some(c) = cost {
-                    *e.1.get_or_insert(0.0) += c;
-                }
-                e.2 += 1;
+/// Per agent span (`gen_ai.operation.name=invoke_agent`): the tokens, cost and number of the
+/// chat spans below it in the tree, summed here for display (the spans themselves carry usage
+/// on chat spans only). One pass over the rows, children before parents: each row's subtree
+/// total is added to its parent's, so a 20,000-deep chain costs 20,000 additions, not 200
+/// million ancestor visits; a parent cycle in bad input is already cut by [`tree`].
+fn agent_subtree_totals<'a>(rows: &[Row<'a>]) -> HashMap<&'a str, Subtotal> {
+    let mut below: Vec<Subtotal> = vec![Subtotal::default(); rows.len()];
+    let mut out = HashMap::new();
+    for (i, row) in rows.iter().enumerate().rev() {
+        let here = std::mem::take(&mut below[i]);
+        if row.span.str_attr(sc::GEN_AI_OPERATION_NAME) == Some(sc::OPERATION_INVOKE_AGENT)
+            && here.calls > 0
+        {
+            out.insert(row.span.span_id.as_str(), here);
+        }
+        if let Some(parent) = row.parent {
+            let mut up = here;
+            if is_chat_span(row.span) {
+                up.add(span_tokens(row.span), cost_of(row.span));
             }
-            current = parent;
+            below[parent].merge(&up);
         }
     }
     out
+}
+
+/// The chat spans below an agent span: their tokens, cost and count.
+#[derive(Clone, Copy, Debug, Default)]
+struct Subtotal {
+    tokens: TokenTotals,
+    cost: Option<f64>,
+    calls: usize,
+}
+
+impl Subtotal {
+    fn add(&mut self, tokens: TokenTotals, cost: Option<f64>) {
+        self.merge(&Subtotal {
+            tokens,
+            cost,
+            calls: 1,
+        });
+    }
+
+    fn merge(&mut self, other: &Subtotal) {
+        self.tokens += other.tokens;
+        if let Some(c) = other.cost {
+            *self.cost.get_or_insert(0.0) += c;
+        }
+        self.calls = self.calls.saturating_add(other.calls);
+    }
 }
 
 pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected: &str) -> Markup {
@@ -139,7 +162,7 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
         .collect();
     let hits = texts.iter().filter(|(_, hit)| *hit).count();
     let by_model = totals_by_service_and_model(spans);
-    let agents = agent_subtree_totals(spans);
+    let agents = agent_subtree_totals(&rows);
     let mut logs_by_span: HashMap<&str, Vec<&LogRecord>> = HashMap::new();
     for l in logs {
         if let Some(id) = l.span_id.as_deref() {
@@ -196,7 +219,7 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
                     div.name { "Span" }
                     div.timeline {
                         @for i in 0..=4u64 {
-                            span.tick style={ "left:" (i * 25) "%" } { (fmt_duration(total * i / 4)) }
+                            span.tick style={ "left:" (i * 25) "%" } { (fmt_duration(total / 4 * i + total % 4 * i / 4)) }
                         }
                     }
                 }
@@ -210,7 +233,7 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
                         id={ "row-" (s.span_id) } role="treeitem"
                         data-id=(s.span_id) data-parent=(s.parent_span_id.as_deref().unwrap_or(""))
                         data-depth=(r.depth) data-service=(s.service_name) data-name=(s.name) data-search=(text) {
-                        div.name style={ "padding-left:" (r.depth * 14 + 4) "px" } {
+                        div.name style={ "padding-left:" (r.depth.min(crate::render::MAX_INDENT) * 14 + 4) "px" } {
                             @if r.has_children { button.tog type="button" aria-label="collapse" { "▾" } } @else { span.leaf {} }
                             span.dot style={ "background:" (colour) } {}
                             a.span-link href={ "#span-" (s.span_id) } title=(s.service_name) { (s.name) }
@@ -220,15 +243,15 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
                             @if chat {
                                 @let t = span_tokens(s);
                                 " " span.genai title={ "input " (t.input) ", output " (t.output) ", cache read " (t.cache_read) ", cache creation " (t.cache_creation) } {
-                                    span.tokens { (fmt_int(t.input + t.output)) " tok" }
+                                    span.tokens { (fmt_int(t.input_and_output())) " tok" }
                                     @if let Some(c) = cost_of(s) { " · " span.cost { (fmt_cost(c)) } }
                                     " · " span.model { (model_of(s)) }
                                 }
                             }
-                            @if let Some((t, cost, calls)) = agents.get(s.span_id.as_str()) {
-                                " " span.agent title={ (calls) " model calls below this agent turn" } {
-                                    "agent · " (calls) " calls · " span.tokens { (fmt_int(t.input + t.output)) " tok" }
-                                    @if let Some(c) = cost { " · " span.cost { (fmt_cost(*c)) } }
+                            @if let Some(sub) = agents.get(s.span_id.as_str()) {
+                                " " span.agent title={ (sub.calls) " model calls below this agent turn" } {
+                                    "agent · " (sub.calls) " calls · " span.tokens { (fmt_int(sub.tokens.input_and_output())) " tok" }
+                                    @if let Some(c) = sub.cost { " · " span.cost { (fmt_cost(c)) } }
                                 }
                             } @else if s.str_attr(sc::GEN_AI_OPERATION_NAME) == Some(sc::OPERATION_INVOKE_AGENT) {
                                 " " span.agent { "agent" }
@@ -239,12 +262,14 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
                         }
                         div.timeline {
                             div.bar style={ "left:" (pct(offset, total)) "%;width:max(2px," (pct(dur, total)) "%);background:" (colour) } {}
-                            @if (offset + dur) * 4 > total * 3 && dur * 5 > total {
-                                span.dur.inside style={ "right:" (pct(total.saturating_sub(offset + dur), total)) "%" } { (fmt_duration(dur)) }
-                            } @else if (offset + dur) * 4 > total * 3 {
+                            @let end = offset.saturating_add(dur);
+                            @let ends_late = end as f64 > total as f64 * 0.75;
+                            @if ends_late && dur as f64 > total as f64 * 0.2 {
+                                span.dur.inside style={ "right:" (pct(total.saturating_sub(end), total)) "%" } { (fmt_duration(dur)) }
+                            } @else if ends_late {
                                 span.dur style={ "right:" (pct(total.saturating_sub(offset), total)) "%" } { (fmt_duration(dur)) }
                             } @else {
-                                span.dur style={ "left:" (pct(offset + dur, total)) "%" } { (fmt_duration(dur)) }
+                                span.dur style={ "left:" (pct(end, total)) "%" } { (fmt_duration(dur)) }
                             }
                         }
                     }
@@ -333,5 +358,92 @@ fn details(
             h3 { "Resource" }
             (attr_table("resource", &s.resource))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::SpanKind;
+
+    fn span(id: usize, parent: Option<usize>, op: &str, input: i64) -> SpanRecord {
+        let mut attributes = BTreeMap::new();
+        attributes.insert(
+            sc::GEN_AI_OPERATION_NAME.to_owned(),
+            AttrValue::Str(op.into()),
+        );
+        attributes.insert(
+            sc::GEN_AI_USAGE_INPUT_TOKENS.to_owned(),
+            AttrValue::Int(input),
+        );
+        SpanRecord {
+            service_name: "svc".into(),
+            resource: Default::default(),
+            scope_name: "s".into(),
+            trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
+            span_id: format!("{id:016x}"),
+            parent_span_id: parent.map(|p| format!("{p:016x}")),
+            name: op.into(),
+            kind: SpanKind::Internal,
+            status: SpanStatus::Unset,
+            start_unix_nanos: id as u64,
+            end_unix_nanos: id as u64 + 1,
+            attributes,
+            events: vec![],
+            links: vec![],
+        }
+    }
+
+    /// Issue 27: an agent above a 20,000-deep chain of chat spans (the case whose page took
+    /// 73 s when each chat span walked all its ancestors) sums every chat span below it once;
+    /// nested agents each get their own subtree; a span that is both summed is not its own.
+    #[test]
+    fn agent_totals_sum_each_chat_span_below_once() {
+        let n = 20_000;
+        let mut spans = vec![span(0, None, "invoke_agent", 0)];
+        spans.extend((1..=n).map(|i| span(i, Some(i - 1), "chat", 2)));
+        // A nested agent halfway down: it sees only the chat spans below it.
+        spans[n / 2] = span(n / 2, Some(n / 2 - 1), "invoke_agent", 0);
+        let rows = tree(&spans);
+        let totals = agent_subtree_totals(&rows);
+        let top = &totals[format!("{:016x}", 0).as_str()];
+        assert_eq!(top.calls, n - 1);
+        assert_eq!(top.tokens.input, 2 * (n as i64 - 1));
+        let nested = &totals[format!("{:016x}", n / 2).as_str()];
+        assert_eq!(nested.calls, n - n / 2);
+        assert_eq!(totals.len(), 2);
+    }
+
+    /// A parent cycle (bad input) is cut where the tree cuts it: the totals stay finite and
+    /// each chat span is counted at most once per agent.
+    #[test]
+    fn agent_totals_survive_a_parent_cycle() {
+        let spans = vec![
+            span(1, Some(3), "invoke_agent", 0),
+            span(2, Some(1), "chat", 5),
+            span(3, Some(2), "chat", 7),
+        ];
+        let rows = tree(&spans);
+        let totals = agent_subtree_totals(&rows);
+        let agent = &totals[format!("{:016x}", 1).as_str()];
+        assert_eq!((agent.calls, agent.tokens.input), (2, 12));
+    }
+
+    /// Issue 27: a span ending at `u64::MAX` and token counts at `i64::MAX` render (the
+    /// timeline ticks and the token sums overflowed: the trace page answered 500).
+    #[test]
+    fn extreme_times_and_counts_render() {
+        let mut a = span(1, None, "chat", i64::MAX);
+        a.end_unix_nanos = u64::MAX;
+        a.attributes.insert(
+            sc::GEN_AI_USAGE_OUTPUT_TOKENS.to_owned(),
+            AttrValue::Int(i64::MAX),
+        );
+        let b = span(2, Some(1), "chat", i64::MAX);
+        let html = render(&[a, b], &[], "", "").into_string();
+        assert!(
+            html.contains("9,223,372,036,854,775,807"),
+            "saturated total shown"
+        );
     }
 }

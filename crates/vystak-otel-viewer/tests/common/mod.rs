@@ -151,3 +151,44 @@ pub async fn spawn_viewer_binary(args: &[&std::ffi::OsStr]) -> (tokio::process::
         }
     }
 }
+
+/// Starts the `vystak-otel-viewer` binary with every port on a free loopback port (`--no-print`)
+/// and `args`, and returns it with its OTLP/HTTP and query API base URLs (`http://…`), read from the lines it
+/// prints. The child is killed when dropped.
+pub async fn spawn_viewer_child(args: &[&str]) -> (tokio::process::Child, String, String) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
+        .args([
+            "--grpc",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--ui",
+            "127.0.0.1:0",
+            "--no-print",
+        ])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut http, mut ui) = (None, None);
+    while http.is_none() || ui.is_none() {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the binary prints its addresses")
+            .unwrap()
+            .expect("the binary prints its addresses");
+        let first_word = |rest: &str| rest.split_whitespace().next().unwrap().to_owned();
+        if let Some(rest) = line.strip_prefix("vystak-otel-viewer: OTLP/HTTP on ") {
+            http = Some(format!("http://{}", first_word(rest)));
+        } else if let Some(rest) = line.strip_prefix("vystak-otel-viewer: query API on ") {
+            ui = Some(first_word(rest));
+        }
+    }
+    // Keep draining stdout so the binary never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, http.unwrap(), ui.unwrap())
+}

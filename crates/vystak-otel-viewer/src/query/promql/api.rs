@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use promql_parser::parser::{self, Expr};
+use promql_parser::parser::Expr;
 
 use super::eval::selector_matchers;
 use super::{LabelMatcher, Labels, MatchOp, PromError, SeriesSource};
@@ -14,7 +14,7 @@ fn parse_match_sets<S: AsRef<str>>(matchers: &[S]) -> Result<Vec<Vec<LabelMatche
         .iter()
         .map(|m| {
             let m = m.as_ref();
-            match parser::parse(m) {
+            match super::eval::parse(m) {
                 Ok(Expr::VectorSelector(vs)) => {
                     let set = selector_matchers(&vs)?;
                     // Prometheus: a selector that matches the empty label set selects everything.
@@ -31,7 +31,8 @@ fn parse_match_sets<S: AsRef<str>>(matchers: &[S]) -> Result<Vec<Vec<LabelMatche
                     "invalid parameter \"match[]\": {m:?} is not a series selector"
                 ))),
                 Err(e) => Err(PromError::BadData(format!(
-                    "invalid parameter \"match[]\": {e}"
+                    "invalid parameter \"match[]\": {}",
+                    e.message()
                 ))),
             }
         })

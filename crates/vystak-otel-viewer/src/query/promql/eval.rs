@@ -5,9 +5,11 @@
 //! (grouping, matching, dropping `__name__`) is done once per series, not once per step, and each
 //! selector reads the store once.
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use promql_parser::parser::token::{T_ADD, T_COLON, T_LEFT_BRACKET, T_NUMBER, T_OFFSET, T_SUB};
 use promql_parser::parser::{self, AtModifier, Expr, Offset, VectorSelector};
 
 use super::{aggregate, binary, functions};
@@ -18,6 +20,68 @@ pub const LOOKBACK_DELTA_MS: i64 = 5 * 60 * 1000;
 
 /// Prometheus' limit on the number of steps of a range query.
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
+
+/// Prometheus' default `--query.max-samples`: the most samples one query may load.
+pub const DEFAULT_MAX_SAMPLES: usize = 50_000_000;
+
+/// Prometheus' message for a query past its sample budget (HTTP 422, `execution`).
+pub(crate) const TOO_MANY_SAMPLES: &str =
+    "query processing would load too many samples into memory in query execution";
+
+/// Prometheus' message for a query past its deadline (HTTP 503, `timeout`).
+pub(crate) const TIMED_OUT: &str = "query timed out in expression evaluation";
+
+/// What one query may use: a sample budget and a deadline, both checked while selecting and
+/// evaluating, so a query past either stops working and frees its memory.
+///
+/// The budget counts every sample copied from the store and every value of the step matrices
+/// that selectors and range functions build (a range query of `n` steps over `s` series costs
+/// `n × s`); aggregations and operators produce no more than they read. Like Prometheus'
+/// `--query.max-samples`, default [`DEFAULT_MAX_SAMPLES`].
+///
+/// ```
+/// use std::time::Duration;
+/// use vystak_otel_viewer::query::promql::{instant_query_with_limits, MemorySeries, QueryLimits};
+///
+/// let store = MemorySeries::new();
+/// let limits = QueryLimits::default().with_max_samples(1_000).with_timeout(Duration::from_secs(5));
+/// assert!(instant_query_with_limits(&store, "1 + 1", 0, &limits).is_ok());
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct QueryLimits {
+    max_samples: usize,
+    timeout: Option<Duration>,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_samples: DEFAULT_MAX_SAMPLES,
+            timeout: None,
+        }
+    }
+}
+
+impl QueryLimits {
+    /// At most `max_samples` samples per query (Prometheus' `--query.max-samples`).
+    #[must_use]
+    pub fn with_max_samples(mut self, max_samples: usize) -> Self {
+        self.max_samples = max_samples;
+        self
+    }
+
+    /// Stop evaluating after `timeout` with Prometheus' `timeout` error.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The sample budget.
+    pub fn max_samples(&self) -> usize {
+        self.max_samples
+    }
+}
 
 /// A series of an instant vector over all steps: one optional value per step.
 #[derive(Clone, Debug)]
@@ -35,19 +99,24 @@ pub(crate) enum Val {
     String(String),
 }
 
-/// What an evaluation needs: the source and the steps.
+/// What an evaluation needs: the source, the steps, and what is left of the query's budget.
 pub(crate) struct Ctx<'a> {
     src: &'a dyn SeriesSource,
     /// Evaluation timestamps, ms, increasing.
     pub(crate) steps: Vec<i64>,
     start_ms: i64,
     end_ms: i64,
+    max_samples: usize,
+    samples: Cell<usize>,
+    deadline: Option<Instant>,
+    depth: Cell<usize>,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ctx")
             .field("steps", &self.steps.len())
+            .field("samples", &self.samples.get())
             .finish()
     }
 }
@@ -58,14 +127,21 @@ pub(crate) struct Selected {
     pub(crate) times: Vec<i64>,
 }
 
-/// The deepest expression evaluated (nested calls, aggregations, operators, parentheses). The
-/// evaluator recurses once per level; a query nested deeper is refused with `bad_data` before
-/// any evaluation, so no query can overflow the evaluating thread's stack (one `GET` nested
-/// 1,000 deep used to abort the whole viewer). Real dashboards nest a handful of levels.
+/// The deepest expression evaluated (nested calls, aggregations, operators, parentheses). A
+/// query nested deeper is refused with `bad_data` before any evaluation (one `GET` nested 1,000
+/// deep used to abort the whole viewer); the evaluator counts its depth as well, and the HTTP
+/// API runs it on a thread whose stack holds this depth many times over. Real dashboards nest
+/// a handful of levels.
 pub const MAX_EXPRESSION_DEPTH: usize = 128;
 
-fn parse(query: &str) -> Result<Expr, PromError> {
-    let expr = parser::parse(query).map_err(PromError::BadData)?;
+/// Parses a query: upstream `promql_parser` panics on a number duration that does not fit a
+/// `Duration` (`x[1e30]`, `offset 1e400`), so those are refused first; any other panic of the
+/// parser is caught and answered as `bad_data`; then the depth limit.
+pub(crate) fn parse(query: &str) -> Result<Expr, PromError> {
+    check_number_durations(query)?;
+    let parsed = std::panic::catch_unwind(|| parser::parse(query))
+        .map_err(|_| PromError::BadData(format!("cannot parse the query {query:?}")))?;
+    let expr = parsed.map_err(PromError::BadData)?;
     let depth = expression_depth(&expr);
     if depth > MAX_EXPRESSION_DEPTH {
         return Err(PromError::BadData(format!(
@@ -73,6 +149,35 @@ fn parse(query: &str) -> Result<Expr, PromError> {
         )));
     }
     Ok(expr)
+}
+
+/// Refuses a plain number used as a duration (after `[`, a subquery's `:` or `offset`) that is
+/// negative, not finite or too large for a duration.
+fn check_number_durations(query: &str) -> Result<(), PromError> {
+    use lrpar::{Lexeme, Lexer, NonStreamingLexer};
+    let Ok(lexer) = parser::lexer(query) else {
+        return Ok(()); // the parser reports the lexing error
+    };
+    let mut previous: [Option<parser::token::TokenId>; 2] = [None, None];
+    for lexeme in lexer.iter().flatten() {
+        let tok = lexeme.tok_id();
+        let is_duration_context = matches!(
+            previous,
+            [_, Some(T_LEFT_BRACKET | T_COLON | T_OFFSET)] | [Some(T_OFFSET), Some(T_ADD | T_SUB)]
+        );
+        if tok == T_NUMBER && is_duration_context {
+            let text = lexer.span_str(lexeme.span());
+            let fits = promql_parser::util::parse_str_radix(text)
+                .is_ok_and(|secs| Duration::try_from_secs_f64(secs).is_ok());
+            if !fits {
+                return Err(PromError::BadData(format!(
+                    "invalid duration {text:?}: not a number of seconds a duration can hold"
+                )));
+            }
+        }
+        previous = [previous[1], Some(tok)];
+    }
+    Ok(())
 }
 
 /// The depth of `expr`'s tree, walked with an explicit stack (no recursion on client depth).
@@ -103,10 +208,15 @@ fn expression_depth(expr: &Expr) -> usize {
     deepest
 }
 
+/// A duration in whole milliseconds, saturating at `i64::MAX`.
+pub(crate) fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 fn system_time_ms(t: &SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_millis() as i64,
-        Err(e) => -(e.duration().as_millis() as i64),
+        Ok(d) => duration_ms(d),
+        Err(e) => duration_ms(e.duration()).saturating_neg(),
     }
 }
 
@@ -128,7 +238,7 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<LabelMatcher>
 }
 
 impl<'a> Ctx<'a> {
-    fn new(src: &'a dyn SeriesSource, steps: Vec<i64>) -> Self {
+    fn new(src: &'a dyn SeriesSource, steps: Vec<i64>, limits: &QueryLimits) -> Self {
         let start_ms = steps.first().copied().unwrap_or(0);
         let end_ms = steps.last().copied().unwrap_or(0);
         Self {
@@ -136,6 +246,10 @@ impl<'a> Ctx<'a> {
             steps,
             start_ms,
             end_ms,
+            max_samples: limits.max_samples,
+            samples: Cell::new(0),
+            deadline: limits.timeout.and_then(|t| Instant::now().checked_add(t)),
+            depth: Cell::new(0),
         }
     }
 
@@ -143,12 +257,33 @@ impl<'a> Ctx<'a> {
         self.steps.len()
     }
 
+    /// Counts `n` more samples against the query's budget, then checks the deadline.
+    pub(crate) fn charge(&self, n: usize) -> Result<(), PromError> {
+        let used = self.samples.get().saturating_add(n);
+        self.samples.set(used);
+        if used > self.max_samples {
+            return Err(PromError::Execution(TOO_MANY_SAMPLES.into()));
+        }
+        self.check_deadline()
+    }
+
+    /// Fails with Prometheus' `timeout` error once the deadline has passed.
+    pub(crate) fn check_deadline(&self) -> Result<(), PromError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => {
+                Err(PromError::Timeout(TIMED_OUT.into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Reads the series of `vs` for windows of `range_ms` ending at each step's effective time.
     pub(crate) fn select(&self, vs: &VectorSelector, range_ms: i64) -> Result<Selected, PromError> {
+        self.check_deadline()?;
         let offset_ms = match &vs.offset {
             None => 0,
-            Some(Offset::Pos(d)) => d.as_millis() as i64,
-            Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+            Some(Offset::Pos(d)) => duration_ms(*d),
+            Some(Offset::Neg(d)) => duration_ms(*d).saturating_neg(),
         };
         let at = match &vs.at {
             None => None,
@@ -159,7 +294,7 @@ impl<'a> Ctx<'a> {
         let times: Vec<i64> = self
             .steps
             .iter()
-            .map(|&t| at.unwrap_or(t) - offset_ms)
+            .map(|&t| at.unwrap_or(t).saturating_sub(offset_ms))
             .collect();
         let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
             return Ok(Selected {
@@ -170,14 +305,30 @@ impl<'a> Ctx<'a> {
         let matchers = selector_matchers(vs)?;
         // Fail on a bad regex here rather than silently selecting nothing.
         super::MatcherSet::new(&matchers)?;
-        let lo = first.min(last) - range_ms + 1;
+        let lo = first.min(last).saturating_sub(range_ms).saturating_add(1);
         let hi = first.max(last);
-        let series = self.src.select(&matchers, lo, hi);
+        let left = self.max_samples.saturating_sub(self.samples.get());
+        let series = self.src.select_limited(&matchers, lo, hi, left)?;
+        self.charge(series.iter().map(|s| s.samples.len()).sum())?;
         Ok(Selected { series, times })
     }
 
     /// Evaluates an expression to a scalar, vector or string.
     pub(crate) fn eval(&self, expr: &Expr) -> Result<Val, PromError> {
+        self.check_deadline()?;
+        let depth = self.depth.get().saturating_add(1);
+        if depth > MAX_EXPRESSION_DEPTH {
+            return Err(PromError::BadData(format!(
+                "the query is nested more than {MAX_EXPRESSION_DEPTH} levels deep"
+            )));
+        }
+        self.depth.set(depth);
+        let val = self.eval_node(expr);
+        self.depth.set(depth - 1);
+        val
+    }
+
+    fn eval_node(&self, expr: &Expr) -> Result<Val, PromError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Val::Scalar(vec![n.val; self.n()])),
             Expr::StringLiteral(s) => Ok(Val::String(s.val.clone())),
@@ -213,12 +364,13 @@ impl<'a> Ctx<'a> {
         let sel = self.select(vs, LOOKBACK_DELTA_MS)?;
         let mut out = Vec::with_capacity(sel.series.len());
         for s in sel.series {
+            self.charge(sel.times.len())?;
             let values: Vec<Option<f64>> = sel
                 .times
                 .iter()
                 .map(|&t| {
                     let i = s.samples.partition_point(|x| x.t_ms <= t);
-                    (i > 0 && s.samples[i - 1].t_ms > t - LOOKBACK_DELTA_MS)
+                    (i > 0 && s.samples[i - 1].t_ms > t.saturating_sub(LOOKBACK_DELTA_MS))
                         .then(|| s.samples[i - 1].v)
                 })
                 .collect();
@@ -266,31 +418,48 @@ pub(crate) fn merge_same_labels(series: Vec<StepSeries>) -> Result<Vec<StepSerie
     Ok(out)
 }
 
-/// Evaluates `query` at `time_ms`, like `GET /api/v1/query?query=…&time=…`.
+/// Evaluates `query` at `time_ms`, like `GET /api/v1/query?query=…&time=…`, with the default
+/// [`QueryLimits`] (no deadline).
 ///
 /// # Errors
 /// [`PromError::BadData`] for a parse error or an unsupported construct;
-/// [`PromError::Execution`] for an evaluation error (e.g. duplicate series in a vector match).
+/// [`PromError::Execution`] for an evaluation error (e.g. duplicate series in a vector match)
+/// or a query past its sample budget.
 pub fn instant_query(
     src: &dyn SeriesSource,
     query: &str,
     time_ms: i64,
 ) -> Result<QueryResult, PromError> {
+    instant_query_with_limits(src, query, time_ms, &QueryLimits::default())
+}
+
+/// [`instant_query`] within `limits`.
+///
+/// # Errors
+/// As [`instant_query`]; [`PromError::Execution`] past the sample budget and
+/// [`PromError::Timeout`] past the deadline, Prometheus' errors for both.
+pub fn instant_query_with_limits(
+    src: &dyn SeriesSource,
+    query: &str,
+    time_ms: i64,
+    limits: &QueryLimits,
+) -> Result<QueryResult, PromError> {
     let expr = parse(query)?;
-    let ctx = Ctx::new(src, vec![time_ms]);
+    let ctx = Ctx::new(src, vec![time_ms], limits);
     let mut top = &expr;
     while let Expr::Paren(p) = top {
         top = &p.expr;
     }
     if let Expr::MatrixSelector(ms) = top {
-        let range_ms = ms.range.as_millis() as i64;
+        let range_ms = duration_ms(ms.range);
         let sel = ctx.select(&ms.vs, range_ms)?;
         let t = sel.times[0];
+        let from = t.saturating_sub(range_ms);
         let mut out: Vec<Series> = sel
             .series
             .into_iter()
             .filter_map(|mut s| {
-                s.samples.retain(|x| x.t_ms > t - range_ms && x.t_ms <= t);
+                s.samples.retain(|x| x.t_ms > from && x.t_ms <= t);
                 (!s.samples.is_empty()).then_some(s)
             })
             .collect();
@@ -314,8 +483,33 @@ pub fn instant_query(
     })
 }
 
+/// The number of steps of a range query, checked: `end < start`, a non-positive step and more
+/// than [`MAX_POINTS_PER_SERIES`] steps are Prometheus' `bad_data` errors. Computed in 128 bits,
+/// so no timestamps the API accepts can overflow it.
+pub(crate) fn step_count(start_ms: i64, end_ms: i64, step_ms: i64) -> Result<usize, PromError> {
+    if end_ms < start_ms {
+        return Err(PromError::BadData(
+            "end timestamp must not be before start time".into(),
+        ));
+    }
+    if step_ms <= 0 {
+        return Err(PromError::BadData(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    let intervals = (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms);
+    if intervals > i128::from(MAX_POINTS_PER_SERIES) {
+        return Err(PromError::BadData(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+        ));
+    }
+    // At most 11,001 steps, each at most `end_ms`: the conversions below cannot fail.
+    Ok(usize::try_from(intervals).unwrap_or(0) + 1)
+}
+
 /// Evaluates `query` at `start_ms`, `start_ms + step_ms`, … ≤ `end_ms`, like
-/// `GET /api/v1/query_range`; the result is always a [`QueryResult::Matrix`], sorted by labels.
+/// `GET /api/v1/query_range`, with the default [`QueryLimits`]; the result is always a
+/// [`QueryResult::Matrix`], sorted by labels.
 ///
 /// # Errors
 /// [`PromError::BadData`] for a parse error, an unsupported construct, `end < start`, a
@@ -328,21 +522,30 @@ pub fn range_query(
     end_ms: i64,
     step_ms: i64,
 ) -> Result<QueryResult, PromError> {
-    if end_ms < start_ms {
-        return Err(PromError::BadData(
-            "end timestamp must not be before start time".into(),
-        ));
-    }
-    if step_ms <= 0 {
-        return Err(PromError::BadData(
-            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-        ));
-    }
-    if (end_ms - start_ms) / step_ms > MAX_POINTS_PER_SERIES {
-        return Err(PromError::BadData(
-            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
-        ));
-    }
+    range_query_with_limits(
+        src,
+        query,
+        start_ms,
+        end_ms,
+        step_ms,
+        &QueryLimits::default(),
+    )
+}
+
+/// [`range_query`] within `limits`.
+///
+/// # Errors
+/// As [`range_query`]; [`PromError::Execution`] past the sample budget and
+/// [`PromError::Timeout`] past the deadline.
+pub fn range_query_with_limits(
+    src: &dyn SeriesSource,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+    limits: &QueryLimits,
+) -> Result<QueryResult, PromError> {
+    let count = step_count(start_ms, end_ms, step_ms)?;
     let expr = parse(query)?;
     match expr.value_type() {
         parser::value::ValueType::Scalar | parser::value::ValueType::Vector => {}
@@ -356,11 +559,13 @@ pub fn range_query(
             )));
         }
     }
-    let steps: Vec<i64> = (0..)
-        .map(|k| start_ms + k * step_ms)
-        .take_while(|&t| t <= end_ms)
-        .collect();
-    let ctx = Ctx::new(src, steps);
+    let mut steps = Vec::with_capacity(count);
+    let mut t = start_ms;
+    for _ in 0..count {
+        steps.push(t);
+        t = t.saturating_add(step_ms);
+    }
+    let ctx = Ctx::new(src, steps, limits);
     let series = match ctx.eval(&expr)? {
         Val::Scalar(v) => vec![StepSeries {
             labels: Labels::new(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use promql_parser::parser::{Call, Expr};
 
-use super::eval::{merge_same_labels, Ctx, StepSeries, Val};
+use super::eval::{duration_ms, merge_same_labels, Ctx, StepSeries, Val};
 use super::{Labels, PromError, Sample};
 
 /// Evaluates a function call.
@@ -46,17 +46,19 @@ fn range_function(
             )))
         }
     };
-    let range_ms = ms.range.as_millis() as i64;
+    let range_ms = duration_ms(ms.range);
     let sel = ctx.select(&ms.vs, range_ms)?;
     let mut out = Vec::with_capacity(sel.series.len());
     for mut s in sel.series {
+        ctx.charge(sel.times.len())?;
         let values: Vec<Option<f64>> = sel
             .times
             .iter()
             .map(|&t| {
-                let lo = s.samples.partition_point(|x| x.t_ms <= t - range_ms);
+                let from = t.saturating_sub(range_ms);
+                let lo = s.samples.partition_point(|x| x.t_ms <= from);
                 let hi = s.samples.partition_point(|x| x.t_ms <= t);
-                f(&s.samples[lo..hi.max(lo)], t - range_ms, t, range_ms)
+                f(&s.samples[lo..hi.max(lo)], from, t, range_ms)
             })
             .collect();
         s.labels.remove("__name__");
@@ -93,9 +95,11 @@ pub(crate) fn extrapolated_rate(
             }
         }
     }
-    let mut duration_to_start = (first.t_ms - range_start) as f64 / 1000.0;
-    let mut duration_to_end = (range_end - last.t_ms) as f64 / 1000.0;
-    let sampled_interval = (last.t_ms - first.t_ms) as f64 / 1000.0;
+    // In f64: a window as long as the timestamps allow (`x[300000000y]`) must not overflow.
+    let secs = |from: i64, to: i64| (to as f64 - from as f64) / 1000.0;
+    let mut duration_to_start = secs(range_start, first.t_ms);
+    let mut duration_to_end = secs(last.t_ms, range_end);
+    let sampled_interval = secs(first.t_ms, last.t_ms);
     let average_between_samples = sampled_interval / (w.len() - 1) as f64;
     let threshold = average_between_samples * 1.1;
     if duration_to_start >= threshold {
@@ -131,11 +135,10 @@ pub(crate) fn instant_rate(w: &[Sample]) -> Option<f64> {
     if last.v.partial_cmp(&prev.v) != Some(std::cmp::Ordering::Less) {
         v = last.v - prev.v;
     }
-    let interval = last.t_ms - prev.t_ms;
-    if interval == 0 {
+    if last.t_ms == prev.t_ms {
         return None;
     }
-    Some(v / (interval as f64 / 1000.0))
+    Some(v / ((last.t_ms as f64 - prev.t_ms as f64) / 1000.0))
 }
 
 pub(crate) fn parse_le(s: &str) -> Option<f64> {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use super::{LabelMatcher, Labels, MatcherSet, Sample, Series, SeriesSource};
+use super::{LabelMatcher, Labels, MatcherSet, Sample, Series, SeriesSource, TooManySamples};
 
 /// Bounded in-memory sample storage.
 ///
@@ -218,50 +218,61 @@ impl MemorySeries {
     }
 }
 
-fn window(samples: &VecDeque<Sample>, start_ms: i64, end_ms: i64) -> Vec<Sample> {
+/// The index range of the samples in `[start_ms, end_ms]` (empty when `lo >= hi`).
+fn window(samples: &VecDeque<Sample>, start_ms: i64, end_ms: i64) -> (usize, usize) {
     let lo = samples.partition_point(|s| s.t_ms < start_ms);
     let hi = samples.partition_point(|s| s.t_ms <= end_ms);
-    if lo >= hi {
-        return Vec::new();
-    }
-    samples.range(lo..hi).copied().collect()
+    (lo, hi)
 }
 
 impl SeriesSource for MemorySeries {
-    fn select(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64) -> Vec<Series> {
+    fn select_limited(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        max_samples: usize,
+    ) -> Result<Vec<Series>, TooManySamples> {
         let Ok(set) = MatcherSet::new(matchers) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
+        let mut copied: usize = 0;
         let mut scan = |m: &HashMap<Labels, VecDeque<Sample>>| {
             for (labels, samples) in m {
                 if !set.matches(labels) {
                     continue;
                 }
-                let samples = window(samples, start_ms, end_ms);
-                if !samples.is_empty() {
-                    out.push(Series {
-                        labels: labels.clone(),
-                        samples,
-                    });
+                let (lo, hi) = window(samples, start_ms, end_ms);
+                if lo >= hi {
+                    continue;
                 }
+                copied = copied.saturating_add(hi - lo);
+                if copied > max_samples {
+                    return Err(TooManySamples);
+                }
+                out.push(Series {
+                    labels: labels.clone(),
+                    samples: samples.range(lo..hi).copied().collect(),
+                });
             }
+            Ok(())
         };
         match set.exact_name() {
             Some(name) => {
                 if let Some(m) = self.by_name.get(name) {
-                    scan(m);
+                    scan(m)?;
                 }
             }
             None => {
                 for (name, m) in &self.by_name {
                     if set.matches_name(name) {
-                        scan(m);
+                        scan(m)?;
                     }
                 }
             }
         }
-        out
+        Ok(out)
     }
 }
 

@@ -69,8 +69,10 @@ mod tests;
 pub use api::{label_names, label_values, parse_duration_or_seconds, parse_time, series};
 pub use convert::{OtlpPoint, PromConverter, PROMOTED_RESOURCE_ATTRIBUTES};
 pub use error::PromError;
+pub(crate) use eval::step_count;
 pub use eval::{
-    instant_query, range_query, LOOKBACK_DELTA_MS, MAX_EXPRESSION_DEPTH, MAX_POINTS_PER_SERIES,
+    instant_query, instant_query_with_limits, range_query, range_query_with_limits, QueryLimits,
+    DEFAULT_MAX_SAMPLES, LOOKBACK_DELTA_MS, MAX_EXPRESSION_DEPTH, MAX_POINTS_PER_SERIES,
 };
 pub(crate) use functions::parse_le;
 pub use matcher::MatcherSet;
@@ -123,10 +125,37 @@ pub struct LabelMatcher {
     pub value: String,
 }
 
+/// A selection would copy more samples than the query's budget allows
+/// ([`QueryLimits::with_max_samples`]); the query fails with Prometheus' 422 `execution` error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooManySamples;
+
+impl From<TooManySamples> for PromError {
+    fn from(_: TooManySamples) -> Self {
+        PromError::Execution(eval::TOO_MANY_SAMPLES.into())
+    }
+}
+
 /// Where the engine reads samples from: the memory store or the SQLite store.
 pub trait SeriesSource: Send + Sync {
     /// Every series whose labels satisfy all `matchers` (a missing label is the empty string,
     /// as in Prometheus), with its samples whose timestamp is in `[start_ms, end_ms]`.
     /// A series with no sample in the window may be omitted.
-    fn select(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64) -> Vec<Series>;
+    ///
+    /// # Errors
+    /// [`TooManySamples`] as soon as the series copied so far hold more than `max_samples`
+    /// samples: an implementation stops copying there, so a query's memory stays bounded.
+    fn select_limited(
+        &self,
+        matchers: &[LabelMatcher],
+        start_ms: i64,
+        end_ms: i64,
+        max_samples: usize,
+    ) -> Result<Vec<Series>, TooManySamples>;
+
+    /// [`select_limited`](Self::select_limited) without a limit.
+    fn select(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64) -> Vec<Series> {
+        self.select_limited(matchers, start_ms, end_ms, usize::MAX)
+            .unwrap_or_default()
+    }
 }

@@ -707,3 +707,94 @@ fn timing_cache_hit_query_24h_10_services() {
         }
     }
 }
+
+/// A store of `series` series of one metric, each with a sample every 15 s for an hour.
+fn many_series(series: usize) -> MemorySeries {
+    let mut store = MemorySeries::new();
+    for i in 0..series {
+        let labels: Labels = [("__name__", "load"), ("i", &i.to_string())]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        for k in 0..240 {
+            store.insert(
+                labels.clone(),
+                Sample {
+                    t_ms: k * 15_000,
+                    v: k as f64,
+                },
+            );
+        }
+    }
+    store
+}
+
+/// Issue 27: the sample budget is checked while selecting (before the step matrix is built):
+/// 100 series × 240 samples = 24,000 loaded samples against a budget of 10,000.
+#[test]
+fn a_query_past_the_sample_budget_fails_with_prometheus_error() {
+    let store = many_series(100);
+    let limits = QueryLimits::default().with_max_samples(10_000);
+    let err =
+        instant_query_with_limits(&store, "sum(rate(load[1h]))", 3_600_000, &limits).unwrap_err();
+    assert_eq!(
+        err,
+        PromError::Execution(
+            "query processing would load too many samples into memory in query execution".into()
+        )
+    );
+    assert_eq!(err.http_status(), 422);
+    // The step matrix counts too: 100 series × 721 steps of an instant selector.
+    let err = range_query_with_limits(&store, "load", 0, 3_600_000, 5_000, &limits).unwrap_err();
+    assert_eq!(err.error_type(), "execution");
+    // Within the budget the same queries answer.
+    let roomy = QueryLimits::default().with_max_samples(200_000);
+    assert!(instant_query_with_limits(&store, "sum(rate(load[1h]))", 3_600_000, &roomy).is_ok());
+    assert!(range_query_with_limits(&store, "load", 0, 3_600_000, 5_000, &roomy).is_ok());
+}
+
+/// Issue 27: the deadline is checked inside the evaluation, so a query past it stops (and frees
+/// what it built) instead of running on after the API answered 503.
+#[test]
+fn a_query_past_its_deadline_stops_with_prometheus_timeout() {
+    let store = many_series(10);
+    let expired = QueryLimits::default().with_timeout(std::time::Duration::ZERO);
+    let err = range_query_with_limits(
+        &store,
+        "sum(load) + sum(load)",
+        0,
+        3_600_000,
+        15_000,
+        &expired,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        PromError::Timeout("query timed out in expression evaluation".into())
+    );
+    assert_eq!(err.http_status(), 503);
+}
+
+/// Issue 27: numbers in a query that do not fit a duration are `bad_data`, not a panic of the
+/// upstream parser; offsets and ranges as long as the timestamps allow saturate.
+#[test]
+fn duration_numbers_that_do_not_fit_are_bad_data() {
+    let store = many_series(1);
+    for q in [
+        "load[1e30]",
+        "rate(load[1e30])",
+        "load offset 1e400",
+        "load offset -1e30",
+        "load[5m:1e30]",
+    ] {
+        let err = instant_query(&store, q, 0).unwrap_err();
+        assert_eq!(err.error_type(), "bad_data", "{q}: {err:?}");
+    }
+    for q in [
+        "rate(load[300000000y])",
+        "load offset -300000000y",
+        "load[300000000y] offset 300000000y",
+    ] {
+        assert!(instant_query(&store, q, 3_600_000).is_ok(), "{q}");
+    }
+}
