@@ -1,5 +1,17 @@
 //! OTLP protobuf → plain records.
 
+// Client numbers (query parameters, OTLP fields) pass through here: every integer operation and
+// narrowing cast is checked, saturating or explicit (issue 27). Tests are not held to it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -25,7 +37,7 @@ pub(crate) struct IncomingPoint {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+    let mut out = String::with_capacity(bytes.len().saturating_mul(2));
     for b in bytes {
         out.push(DIGITS[usize::from(b >> 4)] as char);
         out.push(DIGITS[usize::from(b & 0x0f)] as char);
@@ -102,7 +114,7 @@ impl<T> Default for Converted<T> {
 
 impl<T> Converted<T> {
     fn reject(&mut self, why: String) {
-        self.rejected += 1;
+        self.rejected = self.rejected.saturating_add(1);
         if self.error_message.is_empty() {
             self.error_message = why;
         }

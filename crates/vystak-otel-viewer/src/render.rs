@@ -1,5 +1,17 @@
 //! Rendering: a trace as an indented tree, and the token-usage summary.
 
+// Client numbers (query parameters, OTLP fields) pass through here: every integer operation and
+// narrowing cast is checked, saturating or explicit (issue 27). Tests are not held to it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::{self, Write as _};
 
@@ -88,7 +100,11 @@ pub(crate) fn tree(spans: &[SpanRecord]) -> Vec<Row<'_>> {
                 orphan: depth == 0 && s.parent_span_id.is_some(),
             });
             if let Some(kids) = kids {
-                stack.extend(kids.iter().rev().map(|k| (*k, depth + 1, Some(index))));
+                stack.extend(
+                    kids.iter()
+                        .rev()
+                        .map(|k| (*k, depth.saturating_add(1), Some(index))),
+                );
             }
         }
     }
@@ -177,8 +193,10 @@ pub fn human_number(x: f64) -> String {
         return format!("{}e{exponent}", trim_zeros(mantissa));
     }
     // Six significant digits: 5 − ⌊log10 |x|⌋ decimals (0 to 11 in this range).
+    // abs is in [1e-6, 1e15): ⌊log10⌋ is in [-6, 14].
+    #[allow(clippy::cast_possible_truncation)]
     let magnitude = abs.log10().floor() as i32;
-    let decimals = usize::try_from(5 - magnitude).unwrap_or(0);
+    let decimals = usize::try_from(5i32.saturating_sub(magnitude)).unwrap_or(0);
     let text = format!("{x:.decimals$}");
     trim_zeros(&text).to_owned()
 }

@@ -1,4 +1,17 @@
-//! Parsing of durations (`90s`, `30m`, `24h`, `7d`, `1h30m`) and RFC 3339 timestamps.
+//! Parsing of durations (`90s`, `30m`, `24h`, `7d`, `1h30m`: PromQL's parser) and RFC 3339
+//! timestamps (chrono's), and the UI's time format. No calendar arithmetic of our own.
+
+// Client numbers (query parameters, OTLP fields) pass through here: every integer operation and
+// narrowing cast is checked, saturating or explicit (issue 27). Tests are not held to it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 use std::time::Duration;
 
@@ -47,101 +60,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("invalid duration {text:?}: {e} (e.g. 30s, 15m, 24h, 7d)"))
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses an RFC 3339 timestamp (`2025-01-02T03:04:05.678Z`, `…+02:00`) to Unix nanoseconds.
+/// Parses an RFC 3339 timestamp (`2025-01-02T03:04:05.678Z`, `…+02:00`) to Unix nanoseconds
+/// (chrono's parser; `T`, `t` or a space between date and time).
 pub(crate) fn parse_rfc3339_nanos(text: &str) -> Result<i128, String> {
-    let err = || format!("invalid RFC 3339 time {text:?}");
-    let b = text.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return Err(err());
-    }
-    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
-        let s = text.get(r).ok_or_else(err)?;
-        if !s.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(err());
-        }
-        s.parse().map_err(|_| err())
-    };
-    let (y, mo, d, h, mi, s) = (
-        num(0..4)?,
-        num(5..7)?,
-        num(8..10)?,
-        num(11..13)?,
-        num(14..16)?,
-        num(17..19)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return Err(err());
-    }
-    let mut i = 19;
-    let mut frac_nanos: i128 = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return Err(err());
-        }
-        let digits = &text[start..i.min(start + 9)];
-        frac_nanos =
-            digits.parse::<i128>().map_err(|_| err())? * 10i128.pow(9 - digits.len() as u32);
-    }
-    let offset_secs: i64 = match b.get(i) {
-        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(sign @ (b'+' | b'-')) if i + 6 == b.len() && b[i + 3] == b':' => {
-            let oh = num(i + 1..i + 3)?;
-            let om = num(i + 4..i + 6)?;
-            let off = oh * 3600 + om * 60;
-            if *sign == b'+' {
-                off
-            } else {
-                -off
-            }
-        }
-        _ => return Err(err()),
-    };
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s - offset_secs;
-    Ok(i128::from(secs) * 1_000_000_000 + frac_nanos)
+    let t = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("invalid RFC 3339 time {text:?}: {e}"))?;
+    // An i64 of seconds times 10^9 plus < 10^9 fits i128.
+    #[allow(clippy::arithmetic_side_effects)]
+    let nanos = i128::from(t.timestamp()) * 1_000_000_000 + i128::from(t.timestamp_subsec_nanos());
+    Ok(nanos)
 }
 
 /// Unix nanoseconds as `YYYY-MM-DD HH:MM:SS.mmm` (UTC), as the UI shows times.
 pub(crate) fn format_utc_millis(unix_nanos: u64) -> String {
-    let secs = (unix_nanos / 1_000_000_000) as i64;
-    let millis = (unix_nanos / 1_000_000) % 1_000;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days, the inverse of days_from_civil above.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{millis:03}",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+    let secs = i64::try_from(unix_nanos / 1_000_000_000).unwrap_or(i64::MAX);
+    let nanos = u32::try_from(unix_nanos % 1_000_000_000).unwrap_or(0);
+    match chrono::DateTime::from_timestamp(secs, nanos) {
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+        None => format!("{unix_nanos} ns"),
+    }
 }
 
 #[cfg(test)]

@@ -135,6 +135,16 @@ pub struct TokenTotals {
 }
 
 impl TokenTotals {
+    /// The sum of both (each count saturating): what `+=` does.
+    #[must_use]
+    pub fn plus(mut self, t: TokenTotals) -> TokenTotals {
+        self.input = self.input.saturating_add(t.input);
+        self.output = self.output.saturating_add(t.output);
+        self.cache_read = self.cache_read.saturating_add(t.cache_read);
+        self.cache_creation = self.cache_creation.saturating_add(t.cache_creation);
+        self
+    }
+
     /// Input plus output tokens (saturating: the counts come from clients).
     pub fn input_and_output(&self) -> i64 {
         self.input.saturating_add(self.output)
@@ -144,10 +154,7 @@ impl TokenTotals {
 /// Saturating: a client's `i64::MAX` token count summed twice stays `i64::MAX`.
 impl std::ops::AddAssign for TokenTotals {
     fn add_assign(&mut self, t: TokenTotals) {
-        self.input = self.input.saturating_add(t.input);
-        self.output = self.output.saturating_add(t.output);
-        self.cache_read = self.cache_read.saturating_add(t.cache_read);
-        self.cache_creation = self.cache_creation.saturating_add(t.cache_creation);
+        *self = self.plus(t);
     }
 }
 
@@ -194,7 +201,12 @@ pub fn is_chat_span(span: &SpanRecord) -> bool {
 fn int_of(span: &SpanRecord, keys: &[&str]) -> i64 {
     keys.iter()
         .find_map(|k| span.attr(k).and_then(AttrValue::as_f64))
-        .map(|v| v as i64)
+        // Saturating (`as` from f64 clamps, NaN becomes 0): a client's token count.
+        .map(|v| {
+            #[allow(clippy::cast_possible_truncation)]
+            let n = v as i64;
+            n
+        })
         .unwrap_or(0)
 }
 
@@ -249,7 +261,7 @@ pub fn summarize<'a>(spans: impl IntoIterator<Item = &'a SpanRecord>) -> Option<
         .unwrap_or(first);
     let mut tokens = TokenTotals::default();
     for s in &spans {
-        tokens += span_tokens(s);
+        tokens = tokens.plus(span_tokens(s));
     }
     let services: BTreeSet<&str> = spans.iter().map(|s| s.service_name.as_str()).collect();
     Some(TraceSummary {
@@ -327,7 +339,7 @@ pub fn search(store: &Store, query: &TraceQuery) -> Vec<TraceSummary> {
     let limit = query.effective_limit();
     let by_newest = |a: &(u64, &str), b: &(u64, &str)| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1));
     if hits.len() > limit {
-        hits.select_nth_unstable_by(limit - 1, by_newest);
+        hits.select_nth_unstable_by(limit.saturating_sub(1), by_newest);
         hits.truncate(limit);
     }
     hits.sort_unstable_by(by_newest);

@@ -156,7 +156,11 @@ fn body(
         "" | "identity" => Ok((encoding, raw)),
         "gzip" => {
             let mut out = Vec::new();
-            let mut reader = flate2::read::MultiGzDecoder::new(&raw[..]).take(max_bytes as u64 + 1);
+            let mut reader = flate2::read::MultiGzDecoder::new(&raw[..]).take(
+                u64::try_from(max_bytes)
+                    .unwrap_or(u64::MAX)
+                    .saturating_add(1),
+            );
             if let Err(err) = reader.read_to_end(&mut out) {
                 return Err(Rejection(
                     encoding,

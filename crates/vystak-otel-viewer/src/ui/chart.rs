@@ -51,6 +51,14 @@ pub(crate) fn lines_of(result: &QueryResult, prefix: &str) -> Vec<Line> {
 }
 
 /// "Nice" tick values covering `[lo, hi]`: steps of 1, 2 or 5 × 10^k.
+/// The colour of the `i`th line.
+fn colour(i: usize) -> &'static str {
+    COLOURS
+        .get(i.checked_rem(COLOURS.len()).unwrap_or(0))
+        .copied()
+        .unwrap_or("#4e79a7")
+}
+
 fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     let span = hi - lo;
     if span <= 0.0 || !span.is_finite() {
@@ -64,7 +72,7 @@ fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
         .find(|s| *s >= raw)
         .unwrap_or(10.0 * mag);
     let first = (lo / step).ceil() * step;
-    (0..=want * 2 + 2)
+    (0..=want.saturating_mul(2).saturating_add(2))
         .map(|i| first + i as f64 * step)
         .take_while(|v| *v <= hi + step * 1e-9)
         .collect()
@@ -117,11 +125,17 @@ pub(crate) fn line_chart(title: &str, lines: &[Line], start_ms: i64, end_ms: i64
         hi = hi.max(*top);
     }
     lo = lo.min(y_ticks.first().copied().unwrap_or(lo));
-    let span_ms = (end_ms - start_ms).max(1) as f64;
-    let x = |t: i64| LEFT + (t - start_ms) as f64 / span_ms * (W - LEFT - RIGHT);
+    // In f64: a window as wide as the timestamps allow must not overflow.
+    let span_ms = (end_ms as f64 - start_ms as f64).max(1.0);
+    let x = |t: i64| LEFT + (t as f64 - start_ms as f64) / span_ms * (W - LEFT - RIGHT);
     let y = |v: f64| TOP + (hi - v) / (hi - lo) * (H - TOP - BOTTOM);
     let x_ticks: Vec<i64> = (0..=4)
-        .map(|i| start_ms + (span_ms * i as f64 / 4.0) as i64)
+        .map(|i| {
+            // `as` from f64 saturates; the sum saturates too.
+            #[allow(clippy::cast_possible_truncation)]
+            let offset = (span_ms * f64::from(i) / 4.0) as i64;
+            start_ms.saturating_add(offset)
+        })
         .collect();
     html! {
         figure.chart {
@@ -141,7 +155,7 @@ pub(crate) fn line_chart(title: &str, lines: &[Line], start_ms: i64, end_ms: i64
                         text-anchor="middle" { "no data in this window" }
                 }
                 @for (i, l) in lines.iter().enumerate() {
-                    @let colour = COLOURS[i % COLOURS.len()];
+                    @let colour = colour(i);
                     g.series data-label=(l.label) {
                         @for run in runs(&l.points) {
                             @if run.len() == 1 {
@@ -157,7 +171,7 @@ pub(crate) fn line_chart(title: &str, lines: &[Line], start_ms: i64, end_ms: i64
             @if !lines.is_empty() {
                 figcaption.legend {
                     @for (i, l) in lines.iter().enumerate() {
-                        span.item { span.swatch style={ "background:" (COLOURS[i % COLOURS.len()]) } {} (l.label) }
+                        span.item { span.swatch style={ "background:" (colour(i)) } {} (l.label) }
                     }
                 }
             }
@@ -199,7 +213,7 @@ pub(crate) fn bar_chart(title: &str, bars: &[(String, f64)]) -> Markup {
                     rect.histbar x=(bx) y=(y(v)) width=(slot * 0.8) height=((H - BOTTOM) - y(v)) {
                         title { "le " (label) ": " (format_float(v)) }
                     }
-                    @if bars.len() <= 24 || i % (bars.len() / 12 + 1) == 0 {
+                    @if bars.len() <= 24 || i.is_multiple_of((bars.len() / 12).saturating_add(1)) {
                         text.xlabel x=(bx + slot * 0.4) y=(H - 8.0) text-anchor="middle" { (label) }
                     }
                 }

@@ -97,15 +97,15 @@ pub(super) fn render(store: &Store, raw: Option<&str>) -> Response {
     calls.truncate(MAX_ROWS);
     let mut total = TokenTotals::default();
     let mut cost = 0.0;
-    let mut costed = 0;
-    let mut errors = 0;
+    let mut costed: usize = 0;
+    let mut errors: usize = 0;
     for c in &calls {
-        total += span_tokens(c);
+        total = total.plus(span_tokens(c));
         if let Some(x) = cost_of(c) {
             cost += x;
-            costed += 1;
+            costed = costed.saturating_add(1);
         }
-        errors += usize::from(c.status.is_error());
+        errors = errors.saturating_add(usize::from(c.status.is_error()));
     }
     let body = html! {
         h1 { "Model calls" }
@@ -141,7 +141,7 @@ pub(super) fn render(store: &Store, raw: Option<&str>) -> Response {
                             td.num { (fmt_duration(c.end_unix_nanos.saturating_sub(c.start_unix_nanos))) }
                             td.num {
                                 @if let Some(s) = c.attr(sc::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK).and_then(AttrValue::as_f64).filter(|s| s.is_finite() && *s >= 0.0) {
-                                    (fmt_duration((s * 1e9) as u64))
+                                    (fmt_duration(seconds_to_nanos(s)))
                                 } @else { "—" }
                             }
                             td { (finish_of(c)) }
@@ -166,4 +166,10 @@ pub(super) fn render(store: &Store, raw: Option<&str>) -> Response {
         }
     };
     layout(store, "Model calls", Nav::GenAi, body).into_response()
+}
+
+/// Seconds (finite, non-negative) as nanoseconds; `as` from f64 saturates at `u64::MAX`.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn seconds_to_nanos(s: f64) -> u64 {
+    (s * 1e9) as u64
 }

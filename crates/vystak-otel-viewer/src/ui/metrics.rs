@@ -163,7 +163,7 @@ fn metric(store: &Store, name: &str, histogram: bool, w: Window, range: &str) ->
     let last = bars
         .iter()
         .rposition(|b| b.1 > 0.0)
-        .map_or(bars.len(), |i| i + 1);
+        .map_or(bars.len(), |i| i.saturating_add(1));
     let shown = &bars[first.min(last)..last];
     let quantiles: Vec<(String, String)> = [0.5, 0.95, 0.99]
         .into_iter()

@@ -16,6 +16,18 @@
 //! [`router`] serves the pages together with [`crate::api::router`]; [`crate::Viewer`] uses it for
 //! its UI port.
 
+// Client numbers (query parameters, OTLP fields) pass through here: every integer operation and
+// narrowing cast is checked, saturating or explicit (issue 27). Tests are not held to it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
+
 mod chart;
 mod genai;
 mod metrics;
@@ -179,7 +191,8 @@ fn service_colour(service: &str) -> &'static str {
     let h = service.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
-    PALETTE[(h % PALETTE.len() as u64) as usize]
+    let index = h.checked_rem(PALETTE.len() as u64).unwrap_or(0);
+    PALETTE[usize::try_from(index).unwrap_or(0)]
 }
 
 /// A service name with its colour dot.
@@ -228,12 +241,12 @@ fn fmt_duration(nanos: u64) -> String {
 /// An integer with thousands separators: `12,345`.
 fn fmt_int(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    let mut out = String::with_capacity(digits.len().saturating_mul(2));
     if n < 0 {
         out.push('-');
     }
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+        if i > 0 && digits.len().saturating_sub(i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -78,13 +78,27 @@ fn totals_by_service_and_model(spans: &[SpanRecord]) -> BTreeMap<(String, String
         let e = out
             .entry((s.service_name.clone(), model_of(s).to_owned()))
             .or_default();
-        e.calls += 1;
-        e.tokens += span_tokens(s);
+        e.calls = e.calls.saturating_add(1);
+        e.tokens = e.tokens.plus(span_tokens(s));
         if let Some(c) = cost_of(s) {
             *e.cost.get_or_insert(0.0) += c;
         }
     }
     out
+}
+
+/// `total × i / 4` for the timeline's ticks, without overflow.
+fn quarter(total: u64, i: u64) -> u64 {
+    let exact = u128::from(total).saturating_mul(u128::from(i)) / 4;
+    u64::try_from(exact).unwrap_or(u64::MAX)
+}
+
+/// A waterfall row's indentation: 14 px a level, at most [`crate::render::MAX_INDENT`] levels.
+fn indent_px(depth: usize) -> usize {
+    depth
+        .min(crate::render::MAX_INDENT)
+        .saturating_mul(14)
+        .saturating_add(4)
 }
 
 fn pct(x: u64, total: u64) -> String {
@@ -137,7 +151,7 @@ impl Subtotal {
     }
 
     fn merge(&mut self, other: &Subtotal) {
-        self.tokens += other.tokens;
+        self.tokens = self.tokens.plus(other.tokens);
         if let Some(c) = other.cost {
             *self.cost.get_or_insert(0.0) += c;
         }
@@ -219,7 +233,7 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
                     div.name { "Span" }
                     div.timeline {
                         @for i in 0..=4u64 {
-                            span.tick style={ "left:" (i * 25) "%" } { (fmt_duration(total / 4 * i + total % 4 * i / 4)) }
+                            span.tick style={ "left:" (i * 25) "%" } { (fmt_duration(quarter(total, i))) }
                         }
                     }
                 }
@@ -233,7 +247,7 @@ pub(crate) fn render(spans: &[SpanRecord], logs: &[LogRecord], q: &str, selected
                         id={ "row-" (s.span_id) } role="treeitem"
                         data-id=(s.span_id) data-parent=(s.parent_span_id.as_deref().unwrap_or(""))
                         data-depth=(r.depth) data-service=(s.service_name) data-name=(s.name) data-search=(text) {
-                        div.name style={ "padding-left:" (r.depth.min(crate::render::MAX_INDENT) * 14 + 4) "px" } {
+                        div.name style={ "padding-left:" (indent_px(r.depth)) "px" } {
                             @if r.has_children { button.tog type="button" aria-label="collapse" { "▾" } } @else { span.leaf {} }
                             span.dot style={ "background:" (colour) } {}
                             a.span-link href={ "#span-" (s.span_id) } title=(s.service_name) { (s.name) }

@@ -154,7 +154,7 @@ pub(crate) fn aggregate(ctx: &Ctx<'_>, agg: &AggregateExpr) -> Result<Val, PromE
         let key = group_labels(&s.labels, &agg.modifier);
         let g = *index.entry(key).or_insert_with_key(|k| {
             groups.push((k.clone(), vec![Acc::default(); n]));
-            groups.len() - 1
+            groups.len().saturating_sub(1)
         });
         let accs = &mut groups[g].1;
         for (acc, v) in accs.iter_mut().zip(&s.values) {

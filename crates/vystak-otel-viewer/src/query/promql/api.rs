@@ -140,7 +140,13 @@ pub fn parse_time(s: &str) -> Result<i64, PromError> {
         // Go: s, ns := math.Modf(t); ns = math.Round(ns*1000) / 1000
         let whole = t.trunc();
         let frac_ms = ((t - whole) * 1000.0).round();
-        return Ok(whole as i64 * 1000 + frac_ms as i64);
+        // |t| ≤ 9.2e15 s: the product fits i64 (checked anyway, never wrapped).
+        #[allow(clippy::cast_possible_truncation)]
+        let (whole, frac_ms) = (whole as i64, frac_ms as i64);
+        return whole
+            .checked_mul(1000)
+            .and_then(|ms| ms.checked_add(frac_ms))
+            .ok_or_else(err);
     }
     // RFC 3339 as Go's `time.RFC3339Nano` reads it: `T` (or `t`) between date and time.
     if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
@@ -173,7 +179,10 @@ pub fn parse_duration_or_seconds(s: &str) -> Result<i64, PromError> {
                 "cannot parse {s:?} to a valid duration. It overflows int64"
             )));
         }
-        return Ok(ns as i64 / 1_000_000);
+        // Finite and within i64 (checked above): the cast is exact up to float precision.
+        #[allow(clippy::cast_possible_truncation)]
+        let ns = ns as i64;
+        return Ok(ns / 1_000_000);
     }
     // model.ParseDuration: units in this order, each at most once.
     const UNITS: [(&str, i64); 7] = [
@@ -208,8 +217,9 @@ pub fn parse_duration_or_seconds(s: &str) -> Result<i64, PromError> {
             .iter()
             .position(|(u, _)| *u == unit)
             .ok_or_else(err)?;
-        let mult = UNITS[next_unit + pos].1;
-        next_unit += pos + 1;
+        next_unit = next_unit.saturating_add(pos);
+        let mult = UNITS[next_unit].1;
+        next_unit = next_unit.saturating_add(1);
         total = n
             .checked_mul(mult)
             .and_then(|v| total.checked_add(v))

@@ -233,8 +233,10 @@ impl PromConverter {
 
     /// Converts one point into samples (zero samples first, in time order per series).
     pub fn convert(&mut self, p: &OtlpPoint<'_>) -> Vec<(Labels, Sample)> {
-        let t_ms = (p.time_unix_nanos / 1_000_000) as i64;
-        let start_ms = (p.start_unix_nanos > 0).then_some((p.start_unix_nanos / 1_000_000) as i64);
+        // u64 nanoseconds / 10^6 < 2^45: always fits i64.
+        let to_ms = |ns: u64| i64::try_from(ns / 1_000_000).unwrap_or(i64::MAX);
+        let t_ms = to_ms(p.time_unix_nanos);
+        let start_ms = (p.start_unix_nanos > 0).then(|| to_ms(p.start_unix_nanos));
         let base = self.base_labels(p);
         let with_name = |name: &str, le: Option<String>| {
             let mut l = base.clone();
@@ -288,7 +290,7 @@ impl PromConverter {
             }
         }
 
-        let mut out = Vec::with_capacity(values.len() + 4);
+        let mut out = Vec::with_capacity(values.len().saturating_add(4));
         for (labels, value, counter) in values {
             let state = self.states.get(&labels).copied();
             // A delta point no newer than the series' last one is an exporter's retry of a

@@ -324,7 +324,7 @@ impl<'a> Ctx<'a> {
         }
         self.depth.set(depth);
         let val = self.eval_node(expr);
-        self.depth.set(depth - 1);
+        self.depth.set(depth.saturating_sub(1));
         val
     }
 
@@ -370,8 +370,8 @@ impl<'a> Ctx<'a> {
                 .iter()
                 .map(|&t| {
                     let i = s.samples.partition_point(|x| x.t_ms <= t);
-                    (i > 0 && s.samples[i - 1].t_ms > t.saturating_sub(LOOKBACK_DELTA_MS))
-                        .then(|| s.samples[i - 1].v)
+                    let newest = i.checked_sub(1).map(|i| s.samples[i])?;
+                    (newest.t_ms > t.saturating_sub(LOOKBACK_DELTA_MS)).then_some(newest.v)
                 })
                 .collect();
             if values.iter().any(Option::is_some) {
@@ -497,6 +497,8 @@ pub(crate) fn step_count(start_ms: i64, end_ms: i64, step_ms: i64) -> Result<usi
             "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
         ));
     }
+    // i64 - i64 always fits i128; step_ms > 0.
+    #[allow(clippy::arithmetic_side_effects)]
     let intervals = (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms);
     if intervals > i128::from(MAX_POINTS_PER_SERIES) {
         return Err(PromError::BadData(
@@ -504,7 +506,7 @@ pub(crate) fn step_count(start_ms: i64, end_ms: i64, step_ms: i64) -> Result<usi
         ));
     }
     // At most 11,001 steps, each at most `end_ms`: the conversions below cannot fail.
-    Ok(usize::try_from(intervals).unwrap_or(0) + 1)
+    Ok(usize::try_from(intervals).unwrap_or(0).saturating_add(1))
 }
 
 /// Evaluates `query` at `start_ms`, `start_ms + step_ms`, … ≤ `end_ms`, like

@@ -75,6 +75,9 @@ fn range_function(
 /// window boundaries — all the way when the gap is under 1.1 × the average sample interval,
 /// else by half an interval, and (for counters) never below the counter's zero point.
 /// `None` with fewer than two samples.
+// Ports of Prometheus' float arithmetic: f64 never panics (NaN and ±Inf propagate as in Go),
+// and every index below is guarded by the length checks at the top.
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn extrapolated_rate(
     w: &[Sample],
     range_start: i64,
@@ -126,6 +129,9 @@ pub(crate) fn extrapolated_rate(
 
 /// Prometheus' `instantValue` with `isRate` (`irate`): the per-second rate between the last
 /// two samples; after a counter reset, the last value over the interval.
+// Ports of Prometheus' float arithmetic: f64 never panics (NaN and ±Inf propagate as in Go),
+// and every index below is guarded by the length checks at the top.
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn instant_rate(w: &[Sample]) -> Option<f64> {
     if w.len() < 2 {
         return None;
@@ -205,6 +211,9 @@ fn histogram_quantile(ctx: &Ctx<'_>, call: &Call) -> Result<Val, PromError> {
 /// and non-monotonic counts, then interpolates linearly inside the bucket holding rank φ·count
 /// (the lowest bucket starts at 0 unless its bound is ≤ 0; a rank in the `+Inf` bucket answers
 /// the highest finite bound).
+// Ports of Prometheus' float arithmetic: f64 never panics (NaN and ±Inf propagate as in Go),
+// and every index below is guarded by the length checks at the top.
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
     if q.is_nan() {
         return f64::NAN;

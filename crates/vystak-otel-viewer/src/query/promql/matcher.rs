@@ -7,7 +7,7 @@ use super::{LabelMatcher, Labels, MatchOp, PromError};
 /// Escapes every `{` that does not start a repetition (`{n}`, `{n,}`, `{n,m}`): Go's RE2 reads
 /// such a brace as a literal, Rust's regex rejects it.
 fn escape_literal_braces(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut out = String::with_capacity(pattern.len().saturating_add(4));
     let mut chars = pattern.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         match c {
@@ -18,7 +18,7 @@ fn escape_literal_braces(pattern: &str) -> String {
                 }
             }
             '{' => {
-                let rest = &pattern[i + 1..];
+                let rest = &pattern[i.saturating_add(1)..];
                 let close = rest.find('}');
                 let is_repeat = close.is_some_and(|end| {
                     let body = &rest[..end];

@@ -84,7 +84,7 @@ impl MemorySeries {
             if self.series >= self.max_series {
                 self.evict_oldest();
             }
-            self.series += 1;
+            self.series = self.series.saturating_add(1);
         }
         let samples = self
             .by_name
@@ -110,7 +110,7 @@ impl MemorySeries {
         while samples.front().is_some_and(|s| s.t_ms < cutoff) {
             samples.pop_front();
         }
-        self.inserts_since_prune += 1;
+        self.inserts_since_prune = self.inserts_since_prune.saturating_add(1);
         if self.inserts_since_prune >= PRUNE_EVERY && self.max_age_ms != i64::MAX {
             self.prune_before(cutoff);
         }
@@ -119,19 +119,19 @@ impl MemorySeries {
     /// Drops every sample older than `t_ms`, and the series left empty.
     pub fn prune_before(&mut self, t_ms: i64) {
         self.inserts_since_prune = 0;
-        let mut removed = 0;
+        let mut removed: usize = 0;
         self.by_name.retain(|_, series| {
             series.retain(|_, samples| {
                 while samples.front().is_some_and(|s| s.t_ms < t_ms) {
                     samples.pop_front();
                 }
                 let keep = !samples.is_empty();
-                removed += usize::from(!keep);
+                removed = removed.saturating_add(usize::from(!keep));
                 keep
             });
             !series.is_empty()
         });
-        self.series -= removed;
+        self.series = self.series.saturating_sub(removed);
     }
 
     /// Evicts the series whose newest sample is oldest: 1 % of `max_series` at once (at least
@@ -151,7 +151,7 @@ impl MemorySeries {
         }
         let batch = batch.min(all.len());
         if batch < all.len() {
-            all.select_nth_unstable_by_key(batch - 1, |e| e.0);
+            all.select_nth_unstable_by_key(batch.saturating_sub(1), |e| e.0);
         }
         let victims: Vec<(String, Labels)> = all[..batch]
             .iter()
@@ -160,7 +160,7 @@ impl MemorySeries {
         for (name, labels) in victims {
             if let Some(m) = self.by_name.get_mut(&name) {
                 if m.remove(&labels).is_some() {
-                    self.series -= 1;
+                    self.series = self.series.saturating_sub(1);
                 }
                 if m.is_empty() {
                     self.by_name.remove(&name);
@@ -247,7 +247,7 @@ impl SeriesSource for MemorySeries {
                 if lo >= hi {
                     continue;
                 }
-                copied = copied.saturating_add(hi - lo);
+                copied = copied.saturating_add(hi.saturating_sub(lo));
                 if copied > max_samples {
                     return Err(TooManySamples);
                 }

@@ -109,7 +109,11 @@ impl QueryResult {
                 out.push_str("],\"resultType\":\"vector\"}");
             }
             QueryResult::Matrix(m) => {
-                out.reserve(m.iter().map(|s| 64 + 24 * s.samples.len()).sum());
+                out.reserve(
+                    m.iter()
+                        .map(|s| s.samples.len().saturating_mul(24).saturating_add(64))
+                        .fold(0usize, usize::saturating_add),
+                );
                 out.push_str("{\"result\":[");
                 for (i, series) in m.iter().enumerate() {
                     if i > 0 {
