@@ -4,7 +4,8 @@
 //! ```text
 //! vystak-otel-viewer [--grpc ADDR] [--http ADDR|off] [--ui ADDR|off] [--db FILE]
 //!                    [--max-spans N] [--max-memory SIZE] [--retention DURATION]
-//!                    [--query-max-samples N] [--allow-host NAME] [--quiet-ms MS] [--no-print]
+//!                    [--query-max-samples N] [--max-connections N] [--allow-host NAME]
+//!                    [--quiet-ms MS] [--no-print]
 //! ```
 
 use std::collections::HashMap;
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use vystak_otel_viewer::query::promql::QueryLimits;
 use vystak_otel_viewer::{
-    render, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_MEMORY, DEFAULT_MAX_SPANS,
+    render, ConnectionLimits, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_MEMORY,
+    DEFAULT_MAX_SPANS,
 };
 
 const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
@@ -31,6 +33,8 @@ const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
                        default: keep until evicted)\n\
   --query-max-samples N  most samples one PromQL query may load (default 50000000, as\n\
                        Prometheus' --query.max-samples); past it the query gets 422\n\
+  --max-connections N  connections each port holds (default 256); silent clients are closed\n\
+                       after 30 s\n\
   --quiet-ms MS        print a trace once it has a root and no span arrived for MS (default 1000)\n\
   --no-print           do not print trace trees and token summaries\n\
   ADDR is host:port or a bare port (then 127.0.0.1:port)";
@@ -148,6 +152,17 @@ fn parse_args() -> Result<Args, String> {
                 args.config = args
                     .config
                     .with_query_limits(QueryLimits::default().with_max_samples(n));
+            }
+            "--max-connections" => {
+                let v = value("a number")?;
+                let n: usize = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(format!("--max-connections {v}: expected a positive number"))?;
+                args.config = args
+                    .config
+                    .with_connection_limits(ConnectionLimits::default().with_max_connections(n));
             }
             "--max-memory" => args.max_memory = parse_size(&value("a size")?)?,
             "--retention" => args.retention = Some(parse_retention(&value("a duration")?)?),

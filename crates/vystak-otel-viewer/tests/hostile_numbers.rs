@@ -381,3 +381,39 @@ async fn non_finite_doubles_in_otlp_json_are_accepted() {
     assert!(body.contains("\"-Inf\""), "{body}");
     assert!(child.try_wait().unwrap().is_none());
 }
+
+/// Issue 27 (result size): the metadata endpoints take Prometheus' `limit` (what Grafana sends
+/// for label values) and say when they cut the answer; a bad `limit` is `400 bad_data`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_answers_honour_limit() {
+    let (mut child, http, ui) = common::spawn_viewer_child(&[]).await;
+    let (status, body) = post(
+        &format!("{http}/v1/metrics"),
+        metrics(vec![gauge_series(50, now_nanos())]).encode_to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for (path, expected) in [
+        ("/api/v1/series?match[]=hostile_gauge&limit=10", 10),
+        ("/api/v1/label/i/values?limit=5", 5),
+        ("/api/v1/label/i/values?match[]=hostile_gauge&limit=7", 7),
+        ("/api/v1/labels?limit=2", 2),
+    ] {
+        let (status, body) = get(&format!("{ui}{path}")).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["data"].as_array().unwrap().len(), expected, "{path}");
+        assert_eq!(
+            body["warnings"][0], "results truncated due to limit",
+            "{path}"
+        );
+    }
+    let (status, body) = get(&format!("{ui}/api/v1/label/i/values?limit=0")).await;
+    assert_eq!(status, 200);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 50);
+    assert!(body.get("warnings").is_none());
+    let (status, body) = get(&format!("{ui}/api/v1/labels?limit=-1")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(child.try_wait().unwrap().is_none());
+}

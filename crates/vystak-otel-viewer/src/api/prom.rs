@@ -95,6 +95,35 @@ fn success(data: Value) -> Response {
     Json(json!({ "status": "success", "data": data })).into_response()
 }
 
+/// Prometheus' warning when `limit` cut a metadata answer short.
+const TRUNCATED: &str = "results truncated due to limit";
+
+/// A metadata answer (`series`, `labels`, `label/…/values`) cut to `limit` entries (0: all),
+/// with Prometheus' warning when something was cut.
+fn limited<T: serde::Serialize>(mut items: Vec<T>, limit: usize) -> Value {
+    let truncated = limit > 0 && items.len() > limit;
+    if truncated {
+        items.truncate(limit);
+    }
+    let mut reply = json!({ "status": "success", "data": items });
+    if truncated {
+        reply["warnings"] = json!([TRUNCATED]);
+    }
+    reply
+}
+
+/// Prometheus' `limit` parameter: a non-negative integer, 0 (the default) for no limit.
+fn limit_param(params: &Params) -> Result<usize, ApiError> {
+    match params.get("limit") {
+        None | Some("") => Ok(0),
+        Some(v) => v.parse::<usize>().map_err(|_| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"limit\": {v:?} is not a non-negative integer"
+            ))
+        }),
+    }
+}
+
 /// The parameters of a request: the query string, then a form body (Prometheus reads both).
 #[derive(Debug, Default)]
 struct Params(Vec<(String, String)>);
@@ -161,6 +190,12 @@ fn engine_error(err: engine::PromError) -> ApiError {
     }
 }
 
+/// What a query thread answers: the `data` of a success, or a whole reply (with `warnings`).
+enum Reply {
+    Data(Value),
+    Whole(Value),
+}
+
 /// Runs `f` (parse and evaluate a query) on its own thread with a known stack
 /// ([`QUERY_STACK_BYTES`]), at most [`MAX_CONCURRENT_QUERIES`] at once, and answers with its
 /// result, or with Prometheus' `timeout` error after `timeout`. The evaluation checks the same
@@ -168,7 +203,7 @@ fn engine_error(err: engine::PromError) -> ApiError {
 async fn run(
     state: &PromState,
     timeout: Duration,
-    f: impl FnOnce(&dyn SeriesSource, &QueryLimits) -> Result<Value, engine::PromError> + Send + 'static,
+    f: impl FnOnce(&dyn SeriesSource, &QueryLimits) -> Result<Reply, engine::PromError> + Send + 'static,
 ) -> Response {
     let timed_out = || {
         ApiError {
@@ -205,7 +240,8 @@ async fn run(
         .into_response();
     }
     match tokio::time::timeout(timeout.saturating_sub(started.elapsed()), rx).await {
-        Ok(Ok(Ok(data))) => success(data),
+        Ok(Ok(Ok(Reply::Data(data)))) => success(data),
+        Ok(Ok(Ok(Reply::Whole(reply)))) => Json(reply).into_response(),
         Ok(Ok(Err(err))) => engine_error(err).into_response(),
         Ok(Err(_)) => ApiError {
             kind: "execution",
@@ -238,7 +274,7 @@ async fn query(
         Err(e) => return e.into_response(),
     };
     run(&state, timeout, move |src, limits| {
-        engine::instant_query_with_limits(src, &q, time, limits).map(|r| r.to_json())
+        engine::instant_query_with_limits(src, &q, time, limits).map(|r| Reply::Data(r.to_json()))
     })
     .await
 }
@@ -286,7 +322,8 @@ async fn query_range(
         Err(e) => return e.into_response(),
     };
     run(&state, timeout, move |src, limits| {
-        engine::range_query_with_limits(src, &q, start, end, step_ms, limits).map(|r| r.to_json())
+        engine::range_query_with_limits(src, &q, start, end, step_ms, limits)
+            .map(|r| Reply::Data(r.to_json()))
     })
     .await
 }
@@ -300,14 +337,14 @@ fn window(params: &Params) -> Result<(i64, i64), ApiError> {
 }
 
 /// The `match[]` selectors and the window of a metadata request.
-fn metadata_params(params: &Params) -> Result<(Vec<String>, i64, i64), ApiError> {
+fn metadata_params(params: &Params) -> Result<(Vec<String>, i64, i64, usize), ApiError> {
     let matches = params
         .all("match[]")
         .into_iter()
         .map(str::to_owned)
         .collect();
     let (start, end) = window(params)?;
-    Ok((matches, start, end))
+    Ok((matches, start, end, limit_param(params)?))
 }
 
 async fn series(
@@ -317,7 +354,7 @@ async fn series(
     body: Bytes,
 ) -> Response {
     let params = Params::new(raw.as_deref(), &headers, &body);
-    let (matches, start, end) = match metadata_params(&params) {
+    let (matches, start, end, limit) = match metadata_params(&params) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
@@ -325,7 +362,7 @@ async fn series(
         return ApiError::bad_data("no match[] parameter provided").into_response();
     }
     run(&state, DEFAULT_TIMEOUT, move |src, _| {
-        engine::series(src, &matches, start, end).map(|list| json!(list))
+        engine::series(src, &matches, start, end).map(|list| Reply::Whole(limited(list, limit)))
     })
     .await
 }
@@ -337,15 +374,16 @@ async fn labels(
     body: Bytes,
 ) -> Response {
     let params = Params::new(raw.as_deref(), &headers, &body);
-    let (matches, start, end) = match metadata_params(&params) {
+    let (matches, start, end, limit) = match metadata_params(&params) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     if matches.is_empty() {
-        return success(json!(state.store.label_names()));
+        return Json(limited(state.store.label_names(), limit)).into_response();
     }
     run(&state, DEFAULT_TIMEOUT, move |src, _| {
-        engine::label_names(src, &matches, start, end).map(|names| json!(names))
+        engine::label_names(src, &matches, start, end)
+            .map(|names| Reply::Whole(limited(names, limit)))
     })
     .await
 }
@@ -357,15 +395,16 @@ async fn label_values(
     headers: HeaderMap,
 ) -> Response {
     let params = Params::new(raw.as_deref(), &headers, &[]);
-    let (matches, start, end) = match metadata_params(&params) {
+    let (matches, start, end, limit) = match metadata_params(&params) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     if matches.is_empty() {
-        return success(json!(state.store.label_values(&name)));
+        return Json(limited(state.store.label_values(&name), limit)).into_response();
     }
     run(&state, DEFAULT_TIMEOUT, move |src, _| {
-        engine::label_values(src, &name, &matches, start, end).map(|values| json!(values))
+        engine::label_values(src, &name, &matches, start, end)
+            .map(|values| Reply::Whole(limited(values, limit)))
     })
     .await
 }
