@@ -84,8 +84,8 @@ pub use record::{
     SharedAttributes, SpanKind, SpanRecord, SpanStatus,
 };
 pub use store::{
-    Store, StoreOptions, DEFAULT_MAX_LOGS, DEFAULT_MAX_MEMORY, DEFAULT_MAX_POINTS,
-    DEFAULT_MAX_SPANS, DEFAULT_WRITE_QUEUE,
+    Store, StoreOptions, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LOGS, DEFAULT_MAX_MEMORY,
+    DEFAULT_MAX_POINTS, DEFAULT_MAX_SPANS, DEFAULT_WRITE_QUEUE, FILE_SEARCH_SQL, FILE_TRACE_SQL,
 };
 pub use time::parse_duration;
 

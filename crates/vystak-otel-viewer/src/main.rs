@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use vystak_otel_viewer::query::promql::QueryLimits;
 use vystak_otel_viewer::{
-    render, ConnectionLimits, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_MEMORY,
-    DEFAULT_MAX_SPANS,
+    render, ConnectionLimits, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_MEMORY, DEFAULT_MAX_SPANS,
 };
 
 const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
@@ -26,7 +26,10 @@ const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
   --allow-host NAME    also answer HTTP requests addressed to NAME (repeatable); by default only\n\
                        127.0.0.1, localhost, [::1] and the bound address are answered (421 else)\n\
   --db FILE            persist traces, metrics and logs in this SQLite file (default: memory only)\n\
-  --max-spans N        keep at most N spans (default 100000)\n\
+  --db-max-size SIZE   keep the --db file's data under SIZE, e.g. 500MiB, 4GiB (default 1GiB);\n\
+                       the oldest spans and logs go first\n\
+  --max-spans N        keep at most N spans in memory (default 100000); with --db, older\n\
+                       traces are read from the file\n\
   --max-memory SIZE    keep at most about SIZE of spans in memory, e.g. 256MiB, 2GiB (default\n\
                        512MiB; logs get a quarter of it); the oldest are evicted first\n\
   --retention DURATION drop data older than this, e.g. 30m, 24h, 7d, 1y (at most 100 years;\n\
@@ -45,6 +48,7 @@ struct Args {
     db: Option<PathBuf>,
     max_spans: usize,
     max_memory: usize,
+    max_file_bytes: u64,
     retention: Option<Duration>,
     quiet: Duration,
     print: bool,
@@ -111,6 +115,7 @@ fn parse_args() -> Result<Args, String> {
         db: None,
         max_spans: DEFAULT_MAX_SPANS,
         max_memory: DEFAULT_MAX_MEMORY,
+        max_file_bytes: DEFAULT_MAX_FILE_BYTES,
         retention: None,
         quiet: Duration::from_millis(1000),
         print: true,
@@ -165,6 +170,10 @@ fn parse_args() -> Result<Args, String> {
                     .with_connection_limits(ConnectionLimits::default().with_max_connections(n));
             }
             "--max-memory" => args.max_memory = parse_size(&value("a size")?)?,
+            "--db-max-size" => {
+                let size = parse_size(&value("a size")?)?;
+                args.max_file_bytes = u64::try_from(size).unwrap_or(u64::MAX);
+            }
             "--retention" => args.retention = Some(parse_retention(&value("a duration")?)?),
             "--quiet-ms" => {
                 let v = value("a number")?;
@@ -265,6 +274,7 @@ async fn main() {
     let options = StoreOptions::default()
         .with_max_spans(args.max_spans)
         .with_max_memory(args.max_memory)
+        .with_max_file_bytes(args.max_file_bytes)
         .with_retention(args.retention);
     let store = match &args.db {
         Some(path) => match Store::open_sqlite(path, options) {

@@ -354,8 +354,9 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 PRAGMA user_version = 1;
 ";
 
-/// A version-1 file (with the duplicate rows a retry left in it) is migrated, not recreated: its
-/// spans are kept, once each, and a retry can no longer add a copy.
+/// A version-1 file (with the duplicate rows a retry left in it) is migrated (1 → 2 → 3), not
+/// recreated: its spans are kept, once each, a retry can no longer add a copy, and its traces
+/// are in the search's table.
 #[test]
 fn a_version_1_file_is_migrated_keeping_its_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -388,13 +389,16 @@ fn a_version_1_file_is_migrated_keeping_its_data() {
     store.flush();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let (version, rows): (i64, i64) = (
+    let (version, rows, traces): (i64, i64, i64) = (
         conn.query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap(),
         conn.query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))
             .unwrap(),
+        conn.query_row("SELECT COUNT(*) FROM traces", [], |r| r.get(0))
+            .unwrap(),
     );
-    assert_eq!((version, rows), (2, 1));
+    // Version 3: the trace search's `traces` table is built from the migrated spans.
+    assert_eq!((version, rows, traces), (3, 1, 1));
 }
 
 /// Regression (issue 26): paging with `next_before` when 30 traces share one start time reached

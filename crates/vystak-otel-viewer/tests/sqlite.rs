@@ -18,6 +18,7 @@ use vystak_otel_viewer::query::promql::{
 use vystak_otel_viewer::query::traces::{self, TraceQuery};
 use vystak_otel_viewer::{
     PointValue, SpanKind, SpanRecord, SpanStatus, Store, StoreOptions, Viewer, ViewerConfig,
+    FILE_SEARCH_SQL, FILE_TRACE_SQL,
 };
 
 fn now_ns() -> u64 {
@@ -194,8 +195,11 @@ async fn spans_metrics_and_logs_survive_a_restart() {
     viewer.shutdown().await;
 }
 
+/// Issue 26: memory is a bounded cache, not the only copy a query can read. With 50 spans of
+/// memory and 120 in the file, the file keeps all 120; a restarted store holds the newest 50 in
+/// memory and still finds the oldest trace (it was "stored but unfindable").
 #[test]
-fn the_span_bound_and_the_retention_age_hold_in_the_file() {
+fn memory_is_a_cache_and_an_evicted_trace_is_read_from_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bounded.db");
     let options = StoreOptions::default().with_max_spans(50);
@@ -205,19 +209,117 @@ fn the_span_bound_and_the_retention_age_hold_in_the_file() {
     store.insert_spans((70..120).map(|i| span(i, now)));
     assert_eq!(store.span_count(), 50);
     store.flush();
+    let oldest = format!("{:032x}", 1);
+    let found = store.trace(&oldest);
+    assert_eq!(found.len(), 1, "evicted from memory, read from the file");
+    assert_eq!(found[0].name, "op-0");
     drop(store);
     let reopened = Store::open_sqlite(&path, options.clone()).unwrap();
     let names: Vec<String> = reopened.spans().into_iter().map(|s| s.name).collect();
     assert_eq!(names.len(), 50);
     assert_eq!(names.first().map(String::as_str), Some("op-70"));
     assert_eq!(names.last().map(String::as_str), Some("op-119"));
+    assert_eq!(reopened.trace(&oldest)[0].name, "op-0");
+    assert_eq!(
+        vystak_otel_viewer::query::traces::get(&reopened, &oldest).unwrap()[0].name,
+        "op-0"
+    );
+    // The search reaches the file's traces beyond memory, pages through all of them exactly,
+    // and filters them by operation there too.
+    let mut query = TraceQuery {
+        limit: 30,
+        ..TraceQuery::default()
+    };
+    let mut seen = Vec::new();
+    loop {
+        let page = traces::search(&reopened, &query);
+        seen.extend(page.iter().map(|t| t.root_name.clone()));
+        match traces::next_cursor(&page, &query).and_then(|c| traces::parse_cursor(&c)) {
+            Some((start, id)) => {
+                query.before_unix_nanos = Some(start);
+                query.before_trace_id = Some(id);
+            }
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 120, "every trace of the file is found once");
+    let op3 = traces::search(&reopened, &TraceQuery::default().with_operation("op-3"));
+    assert_eq!(op3.len(), 1);
+    assert_eq!(op3[0].root_name, "op-3");
     let conn = rusqlite::Connection::open(&path).unwrap();
     let rows: i64 = conn
         .query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(rows, 50);
+    assert_eq!(rows, 120);
+    // The search walks the traces by their start-time index.
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {FILE_SEARCH_SQL}"))
+        .unwrap()
+        .query_map(
+            rusqlite::params![i64::MAX, "", 0, 0, "svc", None::<String>, 20],
+            |r| r.get::<_, String>(3),
+        )
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().any(|p| p.contains("USING INDEX traces_start")),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("USING INDEX spans_trace_span (trace_id=?)")),
+        "{plan:?}"
+    );
+    assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+    // The lookup uses the (trace_id, span_id) index, not a scan of the table.
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {FILE_TRACE_SQL}"))
+        .unwrap()
+        .query_map([&oldest], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("USING INDEX spans_trace_span (trace_id=?)")),
+        "{plan:?}"
+    );
     drop(conn);
     drop(reopened);
+
+    // Size: a file bounded to 256 KiB of pages keeps deleting its oldest spans.
+    let small = dir.path().join("small.db");
+    let store = Store::open_sqlite(
+        &small,
+        StoreOptions::default().with_max_file_bytes(256 * 1024),
+    )
+    .unwrap();
+    for batch in 0..20u64 {
+        store.insert_spans((batch * 200..(batch + 1) * 200).map(|i| span(i, now)));
+        store.flush();
+    }
+    drop(store);
+    let conn = rusqlite::Connection::open(&small).unwrap();
+    let (rows, first): (i64, String) = conn
+        .query_row("SELECT COUNT(*), MIN(name) FROM spans", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let used: i64 = conn
+        .query_row(
+            "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count, \
+             pragma_freelist_count, pragma_page_size",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(rows > 0 && rows < 4_000, "{rows} rows kept of 4,000");
+    assert!(used <= 256 * 1024 + 64 * 1024, "{used} bytes in use");
+    assert_ne!(first, "op-0", "the oldest went first");
+    drop(conn);
 
     // Age: spans that started two hours ago go, recent ones stay — in memory and in the file.
     let options = StoreOptions::default().with_retention(Some(Duration::from_secs(3600)));
@@ -258,7 +360,7 @@ fn a_file_with_another_schema_version_is_recreated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     let names: Vec<String> = conn
         .prepare("SELECT name FROM spans")
         .unwrap()

@@ -288,64 +288,159 @@ fn attr_matches(span: &SpanRecord, key: &str, value: &str) -> bool {
         })
 }
 
+/// Whether one trace's spans pass the span filters of `query` (service and operation on one
+/// span, an error, every attribute); its first start and last end when they do.
+fn trace_matches<'a>(
+    query: &TraceQuery,
+    spans: impl IntoIterator<Item = &'a SpanRecord>,
+) -> Option<(u64, u64)> {
+    let mut start = u64::MAX;
+    let mut end = 0;
+    let mut op_hit = query.service.is_none() && query.operation.is_none();
+    let mut error_hit = !query.errors_only;
+    let mut attr_hits = vec![false; query.attributes.len()];
+    for s in spans {
+        start = start.min(s.start_unix_nanos);
+        end = end.max(s.end_unix_nanos);
+        if !op_hit {
+            op_hit = query.service.as_deref().is_none_or(|v| s.service_name == v)
+                && query.operation.as_deref().is_none_or(|v| s.name == v);
+        }
+        if !error_hit {
+            error_hit = s.status.is_error();
+        }
+        for (hit, (k, v)) in attr_hits.iter_mut().zip(&query.attributes) {
+            if !*hit {
+                *hit = attr_matches(s, k, v);
+            }
+        }
+    }
+    (start != u64::MAX && op_hit && error_hit && !attr_hits.contains(&false))
+        .then_some((start, end))
+}
+
+/// Whether a trace starting at `start` and ending at `end` is in `query`'s time window, past
+/// its paging cursor, and long enough.
+fn in_window(query: &TraceQuery, trace_id: &str, start: u64, end: u64) -> bool {
+    // Pages are ordered by (start descending, trace id ascending); the cursor is the last
+    // (start, trace id) of the previous page, so ties on the start time page exactly.
+    let after_cursor = |t: u64| match query.before_trace_id.as_deref() {
+        Some(last) => start < t || (start == t && trace_id > last),
+        None => start < t,
+    };
+    !(query.since_unix_nanos.is_some_and(|t| start < t)
+        || query.before_unix_nanos.is_some_and(|t| !after_cursor(t))
+        || query
+            .min_duration
+            .is_some_and(|d| u128::from(end.saturating_sub(start)) < d.as_nanos()))
+}
+
+/// Most traces of the file one search examines beyond memory (each costs reading its spans).
+pub const MAX_FILE_CANDIDATES: usize = 10_000;
+
 /// The traces matching `query`, newest first, at most `query.limit`.
+///
+/// Without a file, memory is searched. With a SQLite file (memory is then a cache of it), the
+/// file's traces are walked too, newest first from the cursor, through its index on trace
+/// start: service and operation are filtered in SQL, errors and attributes on each candidate's
+/// spans, until a page of matches is found or [`MAX_FILE_CANDIDATES`] traces were examined. The
+/// page is the newest of memory's matches (which include spans not yet committed) and the
+/// file's, and each trace's summary is built from all its spans, memory's and the file's.
 pub fn search(store: &Store, query: &TraceQuery) -> Vec<TraceSummary> {
+    let limit = query.effective_limit();
     let state = store.read();
-    let mut hits: Vec<(u64, &str)> = Vec::new();
+    let mut hits: Vec<(u64, String)> = Vec::new();
     for (trace_id, spans) in state.traces() {
-        let mut start = u64::MAX;
-        let mut end = 0;
-        let mut op_hit = query.service.is_none() && query.operation.is_none();
-        let mut error_hit = !query.errors_only;
-        let mut attr_hits = vec![false; query.attributes.len()];
-        for s in spans.iter() {
-            start = start.min(s.start_unix_nanos);
-            end = end.max(s.end_unix_nanos);
-            if !op_hit {
-                op_hit = query.service.as_deref().is_none_or(|v| s.service_name == v)
-                    && query.operation.as_deref().is_none_or(|v| s.name == v);
+        let Some((start, end)) = trace_matches(query, spans.iter()) else {
+            continue;
+        };
+        if in_window(query, trace_id, start, end) {
+            hits.push((start, trace_id.to_owned()));
+        }
+    }
+    let by_newest =
+        |a: &(u64, String), b: &(u64, String)| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1));
+    if !store.is_persistent() {
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit.saturating_sub(1), by_newest);
+            hits.truncate(limit);
+        }
+        hits.sort_unstable_by(by_newest);
+        return hits
+            .iter()
+            .filter_map(|(_, id)| state.trace(id).and_then(|t| summarize(t.iter())))
+            .collect();
+    }
+    drop(state);
+    search_file(store, query, &mut hits);
+    hits.sort_unstable_by(by_newest);
+    hits.truncate(limit);
+    hits.iter()
+        .filter_map(|(_, id)| summarize(store.trace(id).iter()))
+        .collect()
+}
+
+/// Adds to `hits` (memory's) the first page of the file's matches for `query`, newest first
+/// from the query's cursor: with both, the page is exact (any trace of the true page is in
+/// memory's matches or among the file's first `limit`).
+fn search_file(store: &Store, query: &TraceQuery, hits: &mut Vec<(u64, String)>) {
+    let limit = query.effective_limit();
+    let to_i64 = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+    let known: std::collections::HashSet<String> = hits.iter().map(|(_, id)| id.clone()).collect();
+    // `~` sorts after every hex digit: with no trace id, the cursor excludes its start time.
+    let mut cursor: (i64, String) = match (query.before_unix_nanos, &query.before_trace_id) {
+        (Some(t), Some(id)) => (to_i64(t), id.clone()),
+        (Some(t), None) => (to_i64(t), "~".into()),
+        (None, _) => (i64::MAX, "~".into()),
+    };
+    let mut found = 0;
+    let mut examined = 0;
+    while found < limit && examined < MAX_FILE_CANDIDATES {
+        let chunk = MAX_FILE_CANDIDATES.saturating_sub(examined).min(200);
+        let q = crate::store::FileSearch {
+            before: (cursor.0, &cursor.1),
+            since: query.since_unix_nanos.map_or(0, to_i64),
+            min_duration_ns: query
+                .min_duration
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+            service: query.service.as_deref(),
+            operation: query.operation.as_deref(),
+            limit: chunk,
+        };
+        let candidates = match store.file_search(&q) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                eprintln!("vystak-otel-viewer: warning: the trace search of the file failed: {e}");
+                return;
             }
-            if !error_hit {
-                error_hit = s.status.is_error();
-            }
-            for (hit, (k, v)) in attr_hits.iter_mut().zip(&query.attributes) {
-                if !*hit {
-                    *hit = attr_matches(s, k, v);
+            None => return,
+        };
+        let Some(last) = candidates.last() else {
+            return;
+        };
+        cursor = (to_i64(last.1), last.0.clone());
+        examined = examined.saturating_add(candidates.len());
+        let full = candidates.len() < chunk;
+        for (trace_id, _) in candidates {
+            if known.contains(&trace_id) {
+                found = found.saturating_add(1);
+            } else {
+                let spans = store.trace(&trace_id);
+                if let Some((start, end)) = trace_matches(query, spans.iter()) {
+                    if in_window(query, &trace_id, start, end) {
+                        hits.push((start, trace_id));
+                        found = found.saturating_add(1);
+                    }
                 }
             }
+            if found >= limit {
+                return;
+            }
         }
-        if start == u64::MAX || !op_hit || !error_hit || attr_hits.contains(&false) {
-            continue;
+        if full {
+            return;
         }
-        // Pages are ordered by (start descending, trace id ascending); the cursor is the last
-        // (start, trace id) of the previous page, so ties on the start time page exactly.
-        let after_cursor = |t: u64| match query.before_trace_id.as_deref() {
-            Some(last) => start < t || (start == t && trace_id > last),
-            None => start < t,
-        };
-        if query.since_unix_nanos.is_some_and(|t| start < t)
-            || query.before_unix_nanos.is_some_and(|t| !after_cursor(t))
-        {
-            continue;
-        }
-        if query
-            .min_duration
-            .is_some_and(|d| (end.saturating_sub(start) as u128) < d.as_nanos())
-        {
-            continue;
-        }
-        hits.push((start, trace_id));
     }
-    let limit = query.effective_limit();
-    let by_newest = |a: &(u64, &str), b: &(u64, &str)| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1));
-    if hits.len() > limit {
-        hits.select_nth_unstable_by(limit.saturating_sub(1), by_newest);
-        hits.truncate(limit);
-    }
-    hits.sort_unstable_by(by_newest);
-    hits.into_iter()
-        .filter_map(|(_, id)| state.trace(id).and_then(|t| summarize(t.iter())))
-        .collect()
 }
 
 /// The paging cursor after `found`, the result of [`search`] for `query`: the start of its

@@ -20,7 +20,9 @@ use crate::record::{LogRecord, MetricPoint, SpanRecord};
 
 pub(crate) use memory::{log_time, MemoryState};
 use samples::Samples;
+pub(crate) use sqlite::FileSearch;
 use sqlite::{Op, SpanRow, Writer};
+pub use sqlite::{SEARCH_QUERY as FILE_SEARCH_SQL, TRACE_QUERY as FILE_TRACE_SQL};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Why a receiver's write was not stored: the exporter is asked to retry later (HTTP 503 with
@@ -75,6 +77,9 @@ pub const DEFAULT_MAX_POINTS: usize = 100_000;
 pub const DEFAULT_MAX_LOGS: usize = 100_000;
 /// Default bound of the spans' memory, in bytes: 512 MiB ([`StoreOptions::with_max_memory`]).
 pub const DEFAULT_MAX_MEMORY: usize = 512 * 1024 * 1024;
+
+/// Default [`StoreOptions::with_max_file_bytes`]: 1 GiB of SQLite pages in use.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 1 << 30;
 /// Default bound of the SQLite write queue, in records ([`StoreOptions::with_write_queue`]).
 pub const DEFAULT_WRITE_QUEUE: u32 = 200_000;
 
@@ -99,6 +104,7 @@ pub struct StoreOptions {
     retention: Option<Duration>,
     write_queue: u32,
     max_memory: usize,
+    max_file_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -110,12 +116,16 @@ impl Default for StoreOptions {
             retention: None,
             write_queue: DEFAULT_WRITE_QUEUE,
             max_memory: DEFAULT_MAX_MEMORY,
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
         }
     }
 }
 
 impl StoreOptions {
-    /// At most `n` spans (at least 1); the oldest are evicted first.
+    /// At most `n` spans in memory (at least 1); the oldest are evicted first. With a SQLite
+    /// file this bounds the cache only: the file keeps what its own bounds allow
+    /// ([`with_max_file_bytes`](Self::with_max_file_bytes), the retention), and a trace evicted
+    /// from memory is read back from it.
     #[must_use]
     pub fn with_max_spans(mut self, n: usize) -> Self {
         self.max_spans = n.max(1);
@@ -164,6 +174,16 @@ impl StoreOptions {
     #[must_use]
     pub fn with_max_memory(mut self, bytes: usize) -> Self {
         self.max_memory = bytes.max(1);
+        self
+    }
+
+    /// With a SQLite file: keep its data under about `bytes` (pages in use), deleting the
+    /// oldest spans and logs first. The memory bounds ([`with_max_spans`](Self::with_max_spans),
+    /// [`with_max_memory`](Self::with_max_memory)) bound the in-memory cache only; a trace
+    /// evicted from memory is read back from the file. Default [`DEFAULT_MAX_FILE_BYTES`].
+    #[must_use]
+    pub fn with_max_file_bytes(mut self, bytes: u64) -> Self {
+        self.max_file_bytes = bytes.max(1);
         self
     }
 
@@ -591,6 +611,15 @@ impl Store {
         shared.iter().map(|s| (**s).clone()).collect()
     }
 
+    /// With a SQLite file: trace ids (and starts) matching the file search's SQL filters,
+    /// newest first; `None` without a file.
+    pub(crate) fn file_search(
+        &self,
+        q: &sqlite::FileSearch<'_>,
+    ) -> Option<rusqlite::Result<Vec<(String, u64)>>> {
+        self.inner.writer.as_ref().map(|w| w.search(q))
+    }
+
     /// Number of stored spans.
     pub fn span_count(&self) -> usize {
         self.read().span_count()
@@ -614,10 +643,26 @@ impl Store {
     }
 
     /// The spans of one trace, in arrival order.
+    ///
+    /// With a SQLite file, the file's spans of the trace are read too (through its
+    /// `(trace_id, span_id)` index) and merged with the memory's: memory is a bounded cache, and
+    /// a trace it evicted, in whole or in part, is still found whole.
     pub fn trace(&self, trace_id: &str) -> Vec<SpanRecord> {
         // Pointers under the lock, copies after it: the receivers are not kept waiting.
         let shared = self.read().trace_shared(trace_id);
-        shared.iter().map(|s| (**s).clone()).collect()
+        let mut spans: Vec<SpanRecord> = shared.iter().map(|s| (**s).clone()).collect();
+        if let Some(writer) = &self.inner.writer {
+            match writer.read_trace(trace_id) {
+                Ok(stored) => {
+                    let known: HashSet<String> = spans.iter().map(|s| s.span_id.clone()).collect();
+                    spans.extend(stored.into_iter().filter(|s| !known.contains(&s.span_id)));
+                }
+                Err(e) => eprintln!(
+                    "vystak-otel-viewer: warning: cannot read trace {trace_id} from the file: {e}"
+                ),
+            }
+        }
+        spans
     }
 
     /// Spans with this name.

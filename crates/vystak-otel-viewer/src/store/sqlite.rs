@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -25,7 +25,21 @@ use crate::record::{LogRecord, MetricPoint, SharedAttributes, SpanRecord};
 ///   from version 1 keep the resource inside their record, `resource_id` NULL). The indexes no
 ///   query read (`spans (service, name)`, `spans (name)`, `logs (trace_id)`) are dropped: each
 ///   cost every insert.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// - 3: `traces` (trace id, first start, last end), kept with the spans, so the trace search
+///   reaches every trace the file holds through the index on start time (migration: built
+///   from the spans).
+pub(crate) const SCHEMA_VERSION: i64 = 3;
+
+/// Version 2 → 3.
+const MIGRATE_2_TO_3: &str = "
+CREATE TABLE IF NOT EXISTS traces (
+    trace_id TEXT PRIMARY KEY,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO traces (trace_id, start_ns, end_ns)
+    SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans GROUP BY trace_id;
+";
 
 /// Version 1 → 2.
 const MIGRATE_1_TO_2: &str = "
@@ -56,6 +70,12 @@ CREATE TABLE IF NOT EXISTS spans (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_span ON spans (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
+CREATE TABLE IF NOT EXISTS traces (
+    trace_id TEXT PRIMARY KEY,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns DESC, trace_id ASC);
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY,
     time_ns INTEGER NOT NULL,
@@ -171,6 +191,8 @@ pub(crate) struct Loaded {
 /// The handle of the writer thread. Dropping it commits what is queued and joins the thread.
 #[derive(Debug)]
 pub(crate) struct Writer {
+    /// A second connection for reads (WAL: readers never wait for the writer, nor it for them).
+    reader: Mutex<Connection>,
     tx: Mutex<Option<mpsc::Sender<Msg>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// Places in the write queue, one per record (`StoreOptions::with_write_queue`): admitted
@@ -193,13 +215,18 @@ fn open_connection(path: &Path) -> Result<Connection, Error> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|e| storage(path, e))?;
-    if version == 1 {
+    if version == 1 || version == 2 {
+        let steps = if version == 1 {
+            format!("{MIGRATE_1_TO_2}{MIGRATE_2_TO_3}")
+        } else {
+            MIGRATE_2_TO_3.to_owned()
+        };
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {MIGRATE_1_TO_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN IMMEDIATE; {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))
         .map_err(|e| storage(path, e))?;
         eprintln!(
-            "vystak-otel-viewer: {} migrated from schema version 1 to {SCHEMA_VERSION}",
+            "vystak-otel-viewer: {} migrated from schema version {version} to {SCHEMA_VERSION}",
             path.display()
         );
     } else if version != 0 && version != SCHEMA_VERSION {
@@ -306,16 +333,69 @@ fn load(conn: &Connection, options: &StoreOptions) -> rusqlite::Result<Loaded> {
 }
 
 impl Writer {
+    /// Trace ids (with their start) matching `q`'s SQL filters, newest first.
+    pub(crate) fn search(&self, q: &FileSearch<'_>) -> rusqlite::Result<Vec<(String, u64)>> {
+        let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stmt = conn.prepare_cached(SEARCH_QUERY)?;
+        let rows = stmt.query_map(
+            params![
+                q.before.0,
+                q.before.1,
+                q.since,
+                q.min_duration_ns,
+                q.service,
+                q.operation,
+                i64::try_from(q.limit).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                ))
+            },
+        )?;
+        rows.collect()
+    }
+
+    /// The spans of one trace as the file holds them (committed ones).
+    pub(crate) fn read_trace(&self, trace_id: &str) -> rusqlite::Result<Vec<SpanRecord>> {
+        let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut stmt = conn.prepare_cached(TRACE_QUERY)?;
+        let rows: Vec<(String, Option<i64>)> = stmt
+            .query_map(params![trace_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut loader = RecordLoader::default();
+        let mut out = Vec::with_capacity(rows.len());
+        for (record, resource_id) in rows {
+            let Ok(mut span) = serde_json::from_str::<SpanRecord>(&record) else {
+                loader.unreadable += 1;
+                continue;
+            };
+            if let Some(id) = resource_id {
+                span.resource = loader.resource(&conn, id)?;
+            }
+            out.push(span);
+        }
+        Ok(out)
+    }
+
     /// Opens (or creates) the file, loads what it holds and starts the writer thread.
     pub(crate) fn open(path: &Path, options: &StoreOptions) -> Result<(Writer, Loaded), Error> {
         let conn = open_connection(path)?;
         let loaded = load(&conn, options).map_err(|e| storage(path, e))?;
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| storage(path, e))?;
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| storage(path, e))?;
         let (tx, rx) = mpsc::channel::<Msg>();
         let mut state = WriterState {
             conn,
             path: path.to_owned(),
-            max_spans: options.max_spans as i64,
-            max_logs: options.max_logs as i64,
+            max_bytes: i64::try_from(options.max_file_bytes).unwrap_or(i64::MAX),
             series_ids: HashMap::new(),
             resource_ids: RecentResources::new(RESOURCE_IDS),
             reported: false,
@@ -326,6 +406,7 @@ impl Writer {
             .map_err(|e| storage(path, e))?;
         Ok((
             Writer {
+                reader: Mutex::new(reader),
                 tx: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
                 places: Arc::new(Semaphore::new(options.write_queue as usize)),
@@ -397,8 +478,7 @@ impl Drop for Writer {
 struct WriterState {
     conn: Connection,
     path: PathBuf,
-    max_spans: i64,
-    max_logs: i64,
+    max_bytes: i64,
     series_ids: HashMap<String, i64>,
     /// The row ids of recently written resources.
     resource_ids: RecentResources<i64>,
@@ -567,7 +647,9 @@ impl WriterState {
                          (trace_id, span_id, service, name, start_ns, end_ns, record, resource_id) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?;
-                    for row in list {
+                    // Each trace's first start and last end in this batch, for `traces`.
+                    let mut extents: HashMap<&str, (i64, i64)> = HashMap::new();
+                    for row in &list {
                         let resource_id = resource_id(&tx, &mut self.resource_ids, &row.resource)?;
                         stmt.execute(params![
                             row.trace_id,
@@ -579,6 +661,20 @@ impl WriterState {
                             row.record,
                             resource_id
                         ])?;
+                        let e = extents
+                            .entry(row.trace_id.as_str())
+                            .or_insert((row.start_ns, row.end_ns));
+                        e.0 = e.0.min(row.start_ns);
+                        e.1 = e.1.max(row.end_ns);
+                    }
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT INTO traces (trace_id, start_ns, end_ns) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT(trace_id) DO UPDATE SET \
+                         start_ns = MIN(start_ns, excluded.start_ns), \
+                         end_ns = MAX(end_ns, excluded.end_ns)",
+                    )?;
+                    for (trace_id, (start, end)) in extents {
+                        stmt.execute(params![trace_id, start, end])?;
                     }
                 }
                 Op::Logs(list) => {
@@ -639,6 +735,7 @@ impl WriterState {
                     if let Some(cutoff) = cutoff_unix_nanos {
                         let cutoff = i64::try_from(cutoff).unwrap_or(i64::MAX);
                         tx.execute("DELETE FROM spans WHERE start_ns < ?1", params![cutoff])?;
+                        forget_deleted_traces(&tx)?;
                         tx.execute("DELETE FROM logs WHERE time_ns < ?1", params![cutoff])?;
                         tx.execute("DELETE FROM latest WHERE time_ns < ?1", params![cutoff])?;
                     }
@@ -649,32 +746,97 @@ impl WriterState {
                 }
                 Op::Clear => {
                     tx.execute_batch(
-                        "DELETE FROM spans; DELETE FROM logs; DELETE FROM latest; \
+                        "DELETE FROM spans; DELETE FROM traces; DELETE FROM logs; DELETE FROM latest; \
                          DELETE FROM samples; DELETE FROM series; DELETE FROM meta;",
                     )?;
                     self.series_ids.clear();
                 }
             }
         }
-        if spans {
-            bound(&tx, "spans", self.max_spans)?;
-        }
-        if logs {
-            bound(&tx, "logs", self.max_logs)?;
+        if spans || logs {
+            bound_size(&tx, self.max_bytes)?;
         }
         tx.commit()
     }
 }
 
-/// Keeps at most `max` rows of `table` (the newest by `seq`).
-fn bound(tx: &rusqlite::Transaction<'_>, table: &str, max: i64) -> rusqlite::Result<()> {
-    let last: Option<i64> =
-        tx.query_row(&format!("SELECT MAX(seq) FROM {table}"), [], |r| r.get(0))?;
-    if let Some(last) = last {
-        tx.execute(
-            &format!("DELETE FROM {table} WHERE seq <= ?1"),
-            params![last - max],
-        )?;
+/// The bytes of the pages in use (the file's pages less its free list).
+fn used_bytes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+    let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = tx.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok(pages.saturating_sub(free).saturating_mul(size))
+}
+
+/// Keeps the file's pages in use under `max_bytes`: while over, the oldest tenth of the spans
+/// and of the logs go (freed pages are reused by later writes; the file does not shrink).
+fn bound_size(tx: &rusqlite::Transaction<'_>, max_bytes: i64) -> rusqlite::Result<()> {
+    for _ in 0..20 {
+        if used_bytes(tx)? <= max_bytes {
+            return Ok(());
+        }
+        let mut deleted = 0;
+        for table in ["spans", "logs"] {
+            let (first, last): (Option<i64>, Option<i64>) = tx.query_row(
+                &format!("SELECT MIN(seq), MAX(seq) FROM {table}"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if let (Some(first), Some(last)) = (first, last) {
+                let tenth = (last.saturating_sub(first) / 10).max(1);
+                deleted += tx.execute(
+                    &format!("DELETE FROM {table} WHERE seq < ?1"),
+                    params![first.saturating_add(tenth)],
+                )?;
+            }
+        }
+        if deleted == 0 {
+            return Ok(());
+        }
+        forget_deleted_traces(tx)?;
     }
     Ok(())
 }
+
+/// Drops the `traces` rows whose spans were all deleted (each probes the spans' trace index).
+fn forget_deleted_traces(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute(
+        "DELETE FROM traces WHERE NOT EXISTS \
+         (SELECT 1 FROM spans WHERE spans.trace_id = traces.trace_id)",
+        [],
+    )?;
+    Ok(())
+}
+
+/// The file's trace search: traces whose first span starts before the cursor (start, then
+/// trace id on ties) and at or after `since`, newest first, through `traces_start`; with a
+/// service (and operation) filter, only traces holding such a span (probed through the spans'
+/// trace index and its columns: no record is parsed).
+pub const SEARCH_QUERY: &str = "
+SELECT t.trace_id, t.start_ns FROM traces t
+WHERE (t.start_ns < ?1 OR (t.start_ns = ?1 AND t.trace_id > ?2))
+  AND t.start_ns >= ?3
+  AND t.end_ns - t.start_ns >= ?4
+  AND (?5 IS NULL OR EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id
+        AND s.service = ?5 AND (?6 IS NULL OR s.name = ?6)))
+  AND (?5 IS NOT NULL OR ?6 IS NULL OR EXISTS (SELECT 1 FROM spans s
+        WHERE s.trace_id = t.trace_id AND s.name = ?6))
+ORDER BY t.start_ns DESC, t.trace_id ASC
+LIMIT ?7";
+
+/// What [`Writer::search`] filters on in SQL; the rest (errors, attributes) is checked on the
+/// spans by the caller.
+#[derive(Debug)]
+pub(crate) struct FileSearch<'a> {
+    /// Exclusive cursor: start time, and trace id on ties.
+    pub(crate) before: (i64, &'a str),
+    pub(crate) since: i64,
+    pub(crate) min_duration_ns: i64,
+    pub(crate) service: Option<&'a str>,
+    pub(crate) operation: Option<&'a str>,
+    pub(crate) limit: usize,
+}
+
+/// The query [`Writer::read_trace`] runs: one trace's spans through the `(trace_id, span_id)`
+/// index (`EXPLAIN QUERY PLAN` in the tests checks it).
+pub const TRACE_QUERY: &str = "SELECT record, resource_id FROM spans WHERE trace_id = ?1";
