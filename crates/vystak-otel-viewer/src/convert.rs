@@ -24,8 +24,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, status};
 
 use crate::record::{
-    AttrValue, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue, SharedAttributes,
-    SpanKind, SpanRecord, SpanStatus,
+    AttrValue, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue, QuantileValue,
+    SharedAttributes, SpanKind, SpanRecord, SpanStatus,
 };
 
 /// A metric point plus whether it is a delta (to accumulate) or cumulative (to replace).
@@ -318,12 +318,13 @@ pub(crate) fn logs(request: &ExportLogsServiceRequest) -> Converted<LogRecord> {
 }
 
 /// Converts a metrics export request into metric points (one per data point). Points with a time
-/// outside [`TimeWindow`], and the data points of kinds that are not stored (exponential
-/// histograms, summaries), are rejected, with the reason in the partial-success message.
+/// outside [`TimeWindow`] are rejected, with the reason in the partial-success message; an
+/// exponential histogram is kept without its buckets, which the message says (not rejected).
 pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Converted<IncomingPoint> {
     let mut converted = Converted::default();
     let window = TimeWindow::around_now();
     let mut refused = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let out = &mut converted.items;
     for rm in &request.resource_metrics {
         let (service_name, resource) = resource_parts(rm.resource.as_ref());
@@ -413,19 +414,50 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Converted<Incomin
                         }
                     }
                     Some(metric::Data::ExponentialHistogram(h)) => {
-                        for _ in &h.data_points {
-                            refused.push(format!(
-                                "metric {:?}: exponential histograms are not stored by this viewer",
-                                m.name
+                        let delta =
+                            h.aggregation_temporality == AggregationTemporality::Delta as i32;
+                        for p in &h.data_points {
+                            push(
+                                &p.attributes,
+                                p.start_time_unix_nano,
+                                p.time_unix_nano,
+                                PointValue::ExponentialHistogram {
+                                    count: p.count,
+                                    sum: p.sum.unwrap_or_default(),
+                                    min: p.min,
+                                    max: p.max,
+                                },
+                                delta,
+                            );
+                        }
+                        if !h.data_points.is_empty() {
+                            warnings.push(format!(
+                                "metric {:?}: exponential histogram buckets are not stored (its \
+                                 count, sum, min and max are: {}_sum and _count in PromQL)",
+                                m.name, m.name
                             ));
                         }
                     }
                     Some(metric::Data::Summary(h)) => {
-                        for _ in &h.data_points {
-                            refused.push(format!(
-                                "metric {:?}: summaries are not stored by this viewer",
-                                m.name
-                            ));
+                        for p in &h.data_points {
+                            push(
+                                &p.attributes,
+                                p.start_time_unix_nano,
+                                p.time_unix_nano,
+                                PointValue::Summary {
+                                    count: p.count,
+                                    sum: p.sum,
+                                    quantiles: p
+                                        .quantile_values
+                                        .iter()
+                                        .map(|q| QuantileValue {
+                                            quantile: q.quantile,
+                                            value: q.value,
+                                        })
+                                        .collect(),
+                                },
+                                false,
+                            );
                         }
                     }
                     None => {}
@@ -435,6 +467,15 @@ pub(crate) fn points(request: &ExportMetricsServiceRequest) -> Converted<Incomin
     }
     for why in refused {
         converted.reject(why);
+    }
+    // A warning does not count as a rejection (the OTLP specification allows a partial-success
+    // message with zero rejected): it follows any rejection's reason.
+    if let Some(first) = warnings.into_iter().next() {
+        if converted.error_message.is_empty() {
+            converted.error_message = first;
+        } else {
+            converted.error_message = format!("{}; {first}", converted.error_message);
+        }
     }
     converted
 }

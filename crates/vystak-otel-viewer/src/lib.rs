@@ -81,7 +81,7 @@ pub use receiver::{
 };
 pub use record::{
     AttrValue, Attributes, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue,
-    SharedAttributes, SpanKind, SpanRecord, SpanStatus,
+    QuantileValue, SharedAttributes, SpanKind, SpanRecord, SpanStatus,
 };
 pub use store::{
     Store, StoreOptions, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LOGS, DEFAULT_MAX_MEMORY,

@@ -262,6 +262,42 @@ pub enum PointValue {
         #[serde(with = "any_double")]
         value: f64,
     },
+    /// A summary (always cumulative): count, sum and the exported quantiles.
+    Summary {
+        /// Number of recorded values.
+        count: u64,
+        /// Sum of recorded values.
+        #[serde(with = "any_double")]
+        sum: f64,
+        /// The exported quantiles, in the order sent.
+        quantiles: Vec<QuantileValue>,
+    },
+    /// An exponential histogram: its count, sum, min and max are kept; its buckets are not (the
+    /// partial-success reply says so).
+    ExponentialHistogram {
+        /// Number of recorded values.
+        count: u64,
+        /// Sum of recorded values.
+        #[serde(with = "any_double")]
+        sum: f64,
+        /// Minimum recorded value, when exported.
+        #[serde(with = "any_double::option")]
+        min: Option<f64>,
+        /// Maximum recorded value, when exported.
+        #[serde(with = "any_double::option")]
+        max: Option<f64>,
+    },
+}
+
+/// One quantile of a summary point.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantileValue {
+    /// The quantile, 0 to 1.
+    #[serde(with = "any_double")]
+    pub quantile: f64,
+    /// Its value.
+    #[serde(with = "any_double")]
+    pub value: f64,
 }
 
 /// serde for a double that may be NaN or infinite: JSON has no such numbers (serde_json writes
@@ -362,7 +398,9 @@ impl MetricPoint {
     /// Histogram sum, counter value or gauge value.
     pub fn value_sum(&self) -> f64 {
         match &self.value {
-            PointValue::Histogram { sum, .. } => *sum,
+            PointValue::Histogram { sum, .. }
+            | PointValue::Summary { sum, .. }
+            | PointValue::ExponentialHistogram { sum, .. } => *sum,
             PointValue::Sum { value, .. } | PointValue::Gauge { value } => *value,
         }
     }

@@ -14,8 +14,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum,
+    metric, number_data_point, summary_data_point::ValueAtQuantile, ExponentialHistogram,
+    ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
@@ -286,6 +287,42 @@ fn metric_strategy() -> impl Strategy<Value = Metric> {
                     aggregation_temporality,
                 })
             ),
+        (
+            u64_extreme(),
+            u64_extreme(),
+            f64_extreme(),
+            proptest::collection::vec((f64_extreme(), f64_extreme()), 0..3)
+        )
+            .prop_map(|(t, count, sum, quantiles)| metric::Data::Summary(Summary {
+                data_points: vec![SummaryDataPoint {
+                    time_unix_nano: t,
+                    count,
+                    sum,
+                    quantile_values: quantiles
+                        .into_iter()
+                        .map(|(quantile, value)| ValueAtQuantile { quantile, value })
+                        .collect(),
+                    ..Default::default()
+                }],
+            })),
+        (
+            u64_extreme(),
+            u64_extreme(),
+            proptest::option::of(f64_extreme()),
+            temporality()
+        )
+            .prop_map(|(t, count, sum, aggregation_temporality)| {
+                metric::Data::ExponentialHistogram(ExponentialHistogram {
+                    data_points: vec![ExponentialHistogramDataPoint {
+                        time_unix_nano: t,
+                        start_time_unix_nano: t / 2,
+                        count,
+                        sum,
+                        ..Default::default()
+                    }],
+                    aggregation_temporality,
+                })
+            }),
     ];
     (name, data).prop_map(|(name, data)| Metric {
         name,

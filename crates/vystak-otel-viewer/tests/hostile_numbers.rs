@@ -417,3 +417,104 @@ async fn metadata_answers_honour_limit() {
     assert_eq!(status, 400, "{body}");
     assert!(child.try_wait().unwrap().is_none());
 }
+
+/// Issue 26: summaries and exponential histograms were answered `200` and stored nowhere. A
+/// summary is stored as Prometheus' OTLP translation stores it (a series per quantile, `_sum`,
+/// `_count`); an exponential histogram keeps `_sum` and `_count`, and the partial-success reply
+/// says its buckets were dropped (rejecting nothing). Both survive a restart with `--db`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn summaries_and_exponential_histograms_are_stored() {
+    use opentelemetry_proto::tonic::metrics::v1::{
+        summary_data_point::ValueAtQuantile, ExponentialHistogram, ExponentialHistogramDataPoint,
+        Summary, SummaryDataPoint,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kinds.db");
+    let db = db.to_str().unwrap();
+    let t = now_nanos();
+    let request = metrics(vec![
+        Metric {
+            name: "rpc.latency".into(),
+            unit: "s".into(),
+            data: Some(metric::Data::Summary(Summary {
+                data_points: vec![SummaryDataPoint {
+                    time_unix_nano: t,
+                    count: 10,
+                    sum: 2.5,
+                    quantile_values: vec![
+                        ValueAtQuantile {
+                            quantile: 0.5,
+                            value: 0.2,
+                        },
+                        ValueAtQuantile {
+                            quantile: 0.99,
+                            value: f64::NAN,
+                        },
+                    ],
+                    ..Default::default()
+                }],
+            })),
+            ..Default::default()
+        },
+        Metric {
+            name: "queue.wait".into(),
+            unit: "s".into(),
+            data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                data_points: vec![ExponentialHistogramDataPoint {
+                    time_unix_nano: t,
+                    start_time_unix_nano: t - 1_000_000_000,
+                    count: 4,
+                    sum: Some(1.5),
+                    scale: 3,
+                    ..Default::default()
+                }],
+                aggregation_temporality: 2,
+            })),
+            ..Default::default()
+        },
+    ]);
+    let queries = [
+        ("rpc_latency_seconds{quantile=\"0.5\"}", "\"0.2\""),
+        ("rpc_latency_seconds{quantile=\"0.99\"}", "\"NaN\""),
+        ("rpc_latency_seconds_sum", "\"2.5\""),
+        ("rpc_latency_seconds_count", "\"10\""),
+        ("queue_wait_seconds_sum", "\"1.5\""),
+        ("queue_wait_seconds_count", "\"4\""),
+    ];
+    {
+        let (_child, http, ui) = common::spawn_viewer_child(&["--db", db]).await;
+        let reply = reqwest::Client::new()
+            .post(format!("{http}/v1/metrics"))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&request).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        let body: serde_json::Value = reply.json().await.unwrap();
+        let partial = &body["partialSuccess"];
+        assert_eq!(
+            partial["rejectedDataPoints"].as_str().unwrap_or("0"),
+            "0",
+            "{body}"
+        );
+        assert!(
+            partial["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("exponential histogram buckets are not stored"),
+            "{body}"
+        );
+        for (q, value) in queries {
+            let (status, body) = get(&format!("{ui}/api/v1/query?query={q}")).await;
+            assert_eq!(status, 200, "{q}: {body}");
+            assert!(body.contains(value), "{q}: {body}");
+        }
+    }
+    // Restarted on the same file: the same answers.
+    let (_child, _http, ui) = common::spawn_viewer_child(&["--db", db]).await;
+    for (q, value) in queries {
+        let (_, body) = get(&format!("{ui}/api/v1/query?query={q}")).await;
+        assert!(body.contains(value), "after a restart, {q}: {body}");
+    }
+}

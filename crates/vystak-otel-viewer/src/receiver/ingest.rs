@@ -28,10 +28,12 @@ pub(crate) async fn traces(
         store.accept_spans(converted.items)?.durable().await?;
     }
     Ok(ExportTraceServiceResponse {
-        partial_success: (converted.rejected > 0).then_some(ExportTracePartialSuccess {
-            rejected_spans: converted.rejected,
-            error_message: converted.error_message,
-        }),
+        partial_success: (converted.rejected > 0 || !converted.error_message.is_empty()).then_some(
+            ExportTracePartialSuccess {
+                rejected_spans: converted.rejected,
+                error_message: converted.error_message,
+            },
+        ),
     })
 }
 
@@ -46,10 +48,12 @@ pub(crate) async fn metrics(
         store.accept_points(converted.items)?.durable().await?;
     }
     Ok(ExportMetricsServiceResponse {
-        partial_success: (converted.rejected > 0).then_some(ExportMetricsPartialSuccess {
-            rejected_data_points: converted.rejected,
-            error_message: converted.error_message,
-        }),
+        partial_success: (converted.rejected > 0 || !converted.error_message.is_empty()).then_some(
+            ExportMetricsPartialSuccess {
+                rejected_data_points: converted.rejected,
+                error_message: converted.error_message,
+            },
+        ),
     })
 }
 
@@ -63,9 +67,11 @@ pub(crate) async fn logs(
         store.accept_logs(converted.items)?.durable().await?;
     }
     Ok(ExportLogsServiceResponse {
-        partial_success: (converted.rejected > 0).then_some(ExportLogsPartialSuccess {
-            rejected_log_records: converted.rejected,
-            error_message: converted.error_message,
-        }),
+        partial_success: (converted.rejected > 0 || !converted.error_message.is_empty()).then_some(
+            ExportLogsPartialSuccess {
+                rejected_log_records: converted.rejected,
+                error_message: converted.error_message,
+            },
+        ),
     })
 }

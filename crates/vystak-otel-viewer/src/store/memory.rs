@@ -501,6 +501,31 @@ fn accumulate(existing: &mut MetricPoint, point: MetricPoint) {
             };
         }
         (PointValue::Sum { value, .. }, PointValue::Sum { value: v, .. }) => *value += v,
+        (
+            PointValue::ExponentialHistogram {
+                count,
+                sum,
+                min,
+                max,
+            },
+            PointValue::ExponentialHistogram {
+                count: c,
+                sum: s,
+                min: mn,
+                max: mx,
+            },
+        ) => {
+            *count = count.saturating_add(c);
+            *sum += s;
+            *min = match (*min, mn) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            *max = match (*max, mx) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
         (slot, other) => *slot = other,
     }
 }

@@ -288,6 +288,37 @@ impl PromConverter {
                     true,
                 ));
             }
+            // Prometheus' OTLP translation of a summary: one series per quantile (label
+            // `quantile`), then `_sum` and `_count`; named like a histogram (unit suffix, no
+            // `_total`).
+            PointValue::Summary {
+                count,
+                sum,
+                quantiles,
+            } => {
+                let name = prom_metric_name(p.metric_name, p.unit, PromMetricType::Histogram);
+                for q in quantiles {
+                    let mut labels = with_name(&name, None);
+                    labels.insert("quantile".to_string(), format_float(q.quantile));
+                    values.push((labels, q.value, false));
+                }
+                values.push((with_name(&format!("{name}_sum"), None), *sum, true));
+                values.push((
+                    with_name(&format!("{name}_count"), None),
+                    *count as f64,
+                    true,
+                ));
+            }
+            // Without native histograms, an exponential histogram keeps `_sum` and `_count`.
+            PointValue::ExponentialHistogram { count, sum, .. } => {
+                let name = prom_metric_name(p.metric_name, p.unit, PromMetricType::Histogram);
+                values.push((with_name(&format!("{name}_sum"), None), *sum, true));
+                values.push((
+                    with_name(&format!("{name}_count"), None),
+                    *count as f64,
+                    true,
+                ));
+            }
         }
 
         let mut out = Vec::with_capacity(values.len().saturating_add(4));
