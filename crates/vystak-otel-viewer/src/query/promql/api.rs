@@ -184,48 +184,12 @@ pub fn parse_duration_or_seconds(s: &str) -> Result<i64, PromError> {
         let ns = ns as i64;
         return Ok(ns / 1_000_000);
     }
-    // model.ParseDuration: units in this order, each at most once.
-    const UNITS: [(&str, i64); 7] = [
-        ("y", 365 * 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
-    if s.is_empty() {
-        return Err(err());
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    let mut rest = s;
-    let mut next_unit = 0;
-    let mut total: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(err());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| err())?;
-        rest = &rest[digits..];
-        let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let unit = &rest[..letters];
-        rest = &rest[letters..];
-        let pos = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(err)?;
-        next_unit = next_unit.saturating_add(pos);
-        let mult = UNITS[next_unit].1;
-        next_unit = next_unit.saturating_add(1);
-        total = n
-            .checked_mul(mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(err)?;
-    }
-    Ok(total)
+    // A unit duration (`5m`, `1h30m`): the one duration parser of the crate (PromQL's own,
+    // through `crate::time::parse_duration`).
+    crate::time::parse_duration(s)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .ok_or_else(err)
 }
 
 #[cfg(test)]
