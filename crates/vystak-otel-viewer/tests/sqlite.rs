@@ -325,8 +325,17 @@ fn memory_is_a_cache_and_an_evicted_trace_is_read_from_the_file() {
     let options = StoreOptions::default().with_retention(Some(Duration::from_secs(3600)));
     let store = Store::open_sqlite(dir.path().join("aged.db"), options.clone()).unwrap();
     let two_hours_ago = now - 7_200_000_000_000;
-    store.insert_spans((0..5).map(|i| span(i, two_hours_ago)));
-    store.insert_spans((5..8).map(|i| span(i, now)));
+    let with_resource = |mut s: SpanRecord, name: &str| {
+        let mut resource = vystak_otel_viewer::Attributes::new();
+        resource.insert(
+            "service.name".into(),
+            vystak_otel_viewer::AttrValue::Str(name.into()),
+        );
+        s.resource = std::sync::Arc::new(resource);
+        s
+    };
+    store.insert_spans((0..5).map(|i| with_resource(span(i, two_hours_ago), "old-service")));
+    store.insert_spans((5..8).map(|i| with_resource(span(i, now), "new-service")));
     store.apply_retention();
     assert_eq!(store.span_count(), 3);
     store.flush();
@@ -336,6 +345,16 @@ fn memory_is_a_cache_and_an_evicted_trace_is_read_from_the_file() {
         .query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 3);
+    // The old spans' resource went with them (issue 26: resources were never deleted).
+    let resources: Vec<String> = conn
+        .prepare("SELECT attrs FROM resources")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    assert!(resources[0].contains("new-service"), "{resources:?}");
     let journal: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();

@@ -637,6 +637,7 @@ impl WriterState {
             })
             .collect();
         let tx = self.conn.transaction()?;
+        let mut deleted = 0usize;
         let (mut spans, mut logs) = (false, false);
         for op in ops {
             match op {
@@ -734,9 +735,11 @@ impl WriterState {
                 } => {
                     if let Some(cutoff) = cutoff_unix_nanos {
                         let cutoff = i64::try_from(cutoff).unwrap_or(i64::MAX);
-                        tx.execute("DELETE FROM spans WHERE start_ns < ?1", params![cutoff])?;
+                        deleted +=
+                            tx.execute("DELETE FROM spans WHERE start_ns < ?1", params![cutoff])?;
                         forget_deleted_traces(&tx)?;
-                        tx.execute("DELETE FROM logs WHERE time_ns < ?1", params![cutoff])?;
+                        deleted +=
+                            tx.execute("DELETE FROM logs WHERE time_ns < ?1", params![cutoff])?;
                         tx.execute("DELETE FROM latest WHERE time_ns < ?1", params![cutoff])?;
                     }
                     tx.execute(
@@ -747,14 +750,27 @@ impl WriterState {
                 Op::Clear => {
                     tx.execute_batch(
                         "DELETE FROM spans; DELETE FROM traces; DELETE FROM logs; DELETE FROM latest; \
-                         DELETE FROM samples; DELETE FROM series; DELETE FROM meta;",
+                         DELETE FROM samples; DELETE FROM series; DELETE FROM meta; \
+                         DELETE FROM resources;",
                     )?;
                     self.series_ids.clear();
+                    self.resource_ids.clear();
                 }
             }
         }
         if spans || logs {
-            bound_size(&tx, self.max_bytes)?;
+            deleted += bound_size(&tx, self.max_bytes)?;
+        }
+        if deleted > 0 {
+            // Resources no span or log names any more go too; the writer's cache of resource
+            // ids is dropped with them (it could name a deleted row).
+            tx.execute(
+                "DELETE FROM resources WHERE \
+                 id NOT IN (SELECT resource_id FROM spans WHERE resource_id IS NOT NULL) \
+                 AND id NOT IN (SELECT resource_id FROM logs WHERE resource_id IS NOT NULL)",
+                [],
+            )?;
+            self.resource_ids.clear();
         }
         tx.commit()
     }
@@ -770,10 +786,11 @@ fn used_bytes(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
 
 /// Keeps the file's pages in use under `max_bytes`: while over, the oldest tenth of the spans
 /// and of the logs go (freed pages are reused by later writes; the file does not shrink).
-fn bound_size(tx: &rusqlite::Transaction<'_>, max_bytes: i64) -> rusqlite::Result<()> {
+fn bound_size(tx: &rusqlite::Transaction<'_>, max_bytes: i64) -> rusqlite::Result<usize> {
+    let mut total = 0usize;
     for _ in 0..20 {
         if used_bytes(tx)? <= max_bytes {
-            return Ok(());
+            return Ok(total);
         }
         let mut deleted = 0;
         for table in ["spans", "logs"] {
@@ -791,11 +808,12 @@ fn bound_size(tx: &rusqlite::Transaction<'_>, max_bytes: i64) -> rusqlite::Resul
             }
         }
         if deleted == 0 {
-            return Ok(());
+            return Ok(total);
         }
+        total = total.saturating_add(deleted);
         forget_deleted_traces(tx)?;
     }
-    Ok(())
+    Ok(total)
 }
 
 /// Drops the `traces` rows whose spans were all deleted (each probes the spans' trace index).
