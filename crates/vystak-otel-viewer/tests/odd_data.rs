@@ -361,7 +361,10 @@ PRAGMA user_version = 1;
 fn a_version_1_file_is_migrated_keeping_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v1.db");
-    let span = span_started(Duration::from_secs(5));
+    let mut span = span_started(Duration::from_secs(5));
+    span.status = SpanStatus::Error {
+        message: "failed".into(),
+    };
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(SCHEMA_V1).unwrap();
@@ -389,16 +392,19 @@ fn a_version_1_file_is_migrated_keeping_its_data() {
     store.flush();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let (version, rows, traces): (i64, i64, i64) = (
+    let (version, rows, traces, errors): (i64, i64, i64, i64) = (
         conn.query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap(),
         conn.query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))
             .unwrap(),
         conn.query_row("SELECT COUNT(*) FROM traces", [], |r| r.get(0))
             .unwrap(),
+        conn.query_row("SELECT SUM(errors) FROM traces", [], |r| r.get(0))
+            .unwrap(),
     );
-    // Version 3: the trace search's `traces` table is built from the migrated spans.
-    assert_eq!((version, rows, traces), (3, 1, 1));
+    // Version 3: the trace search's `traces` table is built from the migrated spans, their
+    // error spans counted from the records.
+    assert_eq!((version, rows, traces, errors), (3, 1, 1, 1));
 }
 
 /// Regression (issue 26): paging with `next_before` when 30 traces share one start time reached

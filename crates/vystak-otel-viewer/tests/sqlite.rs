@@ -205,8 +205,19 @@ fn memory_is_a_cache_and_an_evicted_trace_is_read_from_the_file() {
     let options = StoreOptions::default().with_max_spans(50);
     let store = Store::open_sqlite(&path, options.clone()).unwrap();
     let now = now_ns();
-    store.insert_spans((0..70).map(|i| span(i, now)));
+    let failing = |i: u64| {
+        let mut s = span(i, now);
+        if i == 3 {
+            s.status = SpanStatus::Error {
+                message: "boom".into(),
+            };
+        }
+        s
+    };
+    store.insert_spans((0..70).map(failing));
     store.insert_spans((70..120).map(|i| span(i, now)));
+    // An exporter's retry of the failed span counts its error once.
+    store.insert_spans([failing(3)]);
     assert_eq!(store.span_count(), 50);
     store.flush();
     let oldest = format!("{:032x}", 1);
@@ -248,17 +259,33 @@ fn memory_is_a_cache_and_an_evicted_trace_is_read_from_the_file() {
     let op3 = traces::search(&reopened, &TraceQuery::default().with_operation("op-3"));
     assert_eq!(op3.len(), 1);
     assert_eq!(op3[0].root_name, "op-3");
+    let errors = traces::search(
+        &reopened,
+        &TraceQuery {
+            errors_only: true,
+            ..TraceQuery::default()
+        },
+    );
+    assert_eq!(errors.len(), 1, "the failed trace, found in the file");
+    assert_eq!(
+        (errors[0].root_name.as_str(), errors[0].error_count),
+        ("op-3", 1)
+    );
     let conn = rusqlite::Connection::open(&path).unwrap();
     let rows: i64 = conn
         .query_row("SELECT COUNT(*) FROM spans", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 120);
+    let errors: i64 = conn
+        .query_row("SELECT SUM(errors) FROM traces", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(errors, 1);
     // The search walks the traces by their start-time index.
     let plan: Vec<String> = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {FILE_SEARCH_SQL}"))
         .unwrap()
         .query_map(
-            rusqlite::params![i64::MAX, "", 0, 0, "svc", None::<String>, 20],
+            rusqlite::params![i64::MAX, "", 0, 0, "svc", None::<String>, 20, 1],
             |r| r.get::<_, String>(3),
         )
         .unwrap()

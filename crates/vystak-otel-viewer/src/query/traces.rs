@@ -405,6 +405,7 @@ fn search_file(store: &Store, query: &TraceQuery, hits: &mut Vec<(u64, String)>)
                 .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
             service: query.service.as_deref(),
             operation: query.operation.as_deref(),
+            errors_only: query.errors_only,
             limit: chunk,
         };
         let candidates = match store.file_search(&q) {

@@ -25,7 +25,7 @@ use crate::record::{LogRecord, MetricPoint, SharedAttributes, SpanRecord};
 ///   from version 1 keep the resource inside their record, `resource_id` NULL). The indexes no
 ///   query read (`spans (service, name)`, `spans (name)`, `logs (trace_id)`) are dropped: each
 ///   cost every insert.
-/// - 3: `traces` (trace id, first start, last end), kept with the spans, so the trace search
+/// - 3: `traces` (trace id, first start, last end, error spans), kept with the spans, so the trace search
 ///   reaches every trace the file holds through the index on start time (migration: built
 ///   from the spans).
 pub(crate) const SCHEMA_VERSION: i64 = 3;
@@ -35,10 +35,13 @@ const MIGRATE_2_TO_3: &str = "
 CREATE TABLE IF NOT EXISTS traces (
     trace_id TEXT PRIMARY KEY,
     start_ns INTEGER NOT NULL,
-    end_ns INTEGER NOT NULL
+    end_ns INTEGER NOT NULL,
+    errors INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO traces (trace_id, start_ns, end_ns)
-    SELECT trace_id, MIN(start_ns), MAX(end_ns) FROM spans GROUP BY trace_id;
+INSERT OR IGNORE INTO traces (trace_id, start_ns, end_ns, errors)
+    SELECT trace_id, MIN(start_ns), MAX(end_ns),
+           SUM(json_type(record, '$.status.Error') IS NOT NULL)
+    FROM spans GROUP BY trace_id;
 ";
 
 /// Version 1 → 2.
@@ -73,7 +76,8 @@ CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
 CREATE TABLE IF NOT EXISTS traces (
     trace_id TEXT PRIMARY KEY,
     start_ns INTEGER NOT NULL,
-    end_ns INTEGER NOT NULL
+    end_ns INTEGER NOT NULL,
+    errors INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns DESC, trace_id ASC);
 CREATE TABLE IF NOT EXISTS logs (
@@ -121,6 +125,7 @@ pub(crate) struct SpanRow {
     name: String,
     start_ns: i64,
     end_ns: i64,
+    error: bool,
     record: String,
     resource: SharedAttributes,
 }
@@ -142,6 +147,7 @@ impl SpanRow {
             name: span.name.clone(),
             start_ns: i64::try_from(span.start_unix_nanos).unwrap_or(i64::MAX),
             end_ns: i64::try_from(span.end_unix_nanos).unwrap_or(i64::MAX),
+            error: span.status.is_error(),
             record,
             resource,
         }
@@ -345,7 +351,8 @@ impl Writer {
                 q.min_duration_ns,
                 q.service,
                 q.operation,
-                i64::try_from(q.limit).unwrap_or(i64::MAX)
+                i64::try_from(q.limit).unwrap_or(i64::MAX),
+                i64::from(q.errors_only)
             ],
             |r| {
                 Ok((
@@ -648,11 +655,12 @@ impl WriterState {
                          (trace_id, span_id, service, name, start_ns, end_ns, record, resource_id) \
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     )?;
-                    // Each trace's first start and last end in this batch, for `traces`.
-                    let mut extents: HashMap<&str, (i64, i64)> = HashMap::new();
+                    // Each trace's first start, last end and new error spans in this batch,
+                    // for `traces`.
+                    let mut extents: HashMap<&str, (i64, i64, i64)> = HashMap::new();
                     for row in &list {
                         let resource_id = resource_id(&tx, &mut self.resource_ids, &row.resource)?;
-                        stmt.execute(params![
+                        let inserted = stmt.execute(params![
                             row.trace_id,
                             row.span_id,
                             row.service,
@@ -662,20 +670,28 @@ impl WriterState {
                             row.record,
                             resource_id
                         ])?;
-                        let e = extents
-                            .entry(row.trace_id.as_str())
-                            .or_insert((row.start_ns, row.end_ns));
+                        let e = extents.entry(row.trace_id.as_str()).or_insert((
+                            row.start_ns,
+                            row.end_ns,
+                            0,
+                        ));
                         e.0 = e.0.min(row.start_ns);
                         e.1 = e.1.max(row.end_ns);
+                        // A retried span is ignored by the insert: its error is not counted again.
+                        if row.error && inserted > 0 {
+                            e.2 = e.2.saturating_add(1);
+                        }
                     }
                     let mut stmt = tx.prepare_cached(
-                        "INSERT INTO traces (trace_id, start_ns, end_ns) VALUES (?1, ?2, ?3) \
+                        "INSERT INTO traces (trace_id, start_ns, end_ns, errors) \
+                         VALUES (?1, ?2, ?3, ?4) \
                          ON CONFLICT(trace_id) DO UPDATE SET \
                          start_ns = MIN(start_ns, excluded.start_ns), \
-                         end_ns = MAX(end_ns, excluded.end_ns)",
+                         end_ns = MAX(end_ns, excluded.end_ns), \
+                         errors = errors + excluded.errors",
                     )?;
-                    for (trace_id, (start, end)) in extents {
-                        stmt.execute(params![trace_id, start, end])?;
+                    for (trace_id, (start, end, errors)) in extents {
+                        stmt.execute(params![trace_id, start, end, errors])?;
                     }
                 }
                 Op::Logs(list) => {
@@ -829,7 +845,8 @@ fn forget_deleted_traces(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()>
 /// The file's trace search: traces whose first span starts before the cursor (start, then
 /// trace id on ties) and at or after `since`, newest first, through `traces_start`; with a
 /// service (and operation) filter, only traces holding such a span (probed through the spans'
-/// trace index and its columns: no record is parsed).
+/// trace index and its columns: no record is parsed); with `status=error`, only traces with an
+/// error span (the `errors` count kept with the trace).
 pub const SEARCH_QUERY: &str = "
 SELECT t.trace_id, t.start_ns FROM traces t
 WHERE (t.start_ns < ?1 OR (t.start_ns = ?1 AND t.trace_id > ?2))
@@ -839,6 +856,7 @@ WHERE (t.start_ns < ?1 OR (t.start_ns = ?1 AND t.trace_id > ?2))
         AND s.service = ?5 AND (?6 IS NULL OR s.name = ?6)))
   AND (?5 IS NOT NULL OR ?6 IS NULL OR EXISTS (SELECT 1 FROM spans s
         WHERE s.trace_id = t.trace_id AND s.name = ?6))
+  AND (?8 = 0 OR t.errors > 0)
 ORDER BY t.start_ns DESC, t.trace_id ASC
 LIMIT ?7";
 
@@ -852,6 +870,7 @@ pub(crate) struct FileSearch<'a> {
     pub(crate) min_duration_ns: i64,
     pub(crate) service: Option<&'a str>,
     pub(crate) operation: Option<&'a str>,
+    pub(crate) errors_only: bool,
     pub(crate) limit: usize,
 }
 
