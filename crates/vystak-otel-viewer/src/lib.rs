@@ -58,9 +58,23 @@
 //! ## Bounds
 //! At most [`DEFAULT_MAX_SPANS`] spans, [`DEFAULT_MAX_LOGS`] logs and [`DEFAULT_MAX_POINTS`]
 //! latest-point series are kept by default ([`StoreOptions`] changes that); the oldest are
-//! evicted first. The SQLite file holds the same bounds.
+//! evicted first. With a SQLite file these bound the in-memory cache; the file is bounded by
+//! age and size ([`StoreOptions::with_max_file_bytes`]) and read back when memory lacks a trace.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Client numbers (query parameters, OTLP fields) pass through this crate: every integer
+// operation and narrowing cast is checked, saturating or an explicit, commented exception
+// (issue 27). The store and the records, which only count their own rows, are exempt below;
+// tests are not held to it.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::cast_possible_truncation,
+        clippy::cast_possible_wrap,
+        clippy::cast_sign_loss
+    )
+)]
 
 pub mod api;
 mod convert;
@@ -70,6 +84,12 @@ mod receiver;
 mod record;
 pub mod render;
 mod semconv;
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 mod store;
 mod time;
 pub mod ui;

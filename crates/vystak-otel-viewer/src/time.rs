@@ -1,18 +1,6 @@
 //! Parsing of durations (`90s`, `30m`, `24h`, `7d`, `1h30m`: PromQL's parser) and RFC 3339
 //! timestamps (chrono's), and the UI's time format. No calendar arithmetic of our own.
 
-// Client numbers (query parameters, OTLP fields) pass through here: every integer operation and
-// narrowing cast is checked, saturating or explicit (issue 27). Tests are not held to it.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::arithmetic_side_effects,
-        clippy::cast_possible_truncation,
-        clippy::cast_possible_wrap,
-        clippy::cast_sign_loss
-    )
-)]
-
 use std::time::Duration;
 
 /// Parses a duration as Prometheus does (`90s`, `30m`, `1h30m`, `7d`, `2w`, `1y`, `250ms`;

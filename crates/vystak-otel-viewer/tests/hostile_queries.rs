@@ -1,10 +1,8 @@
 //! No query can crash the viewer: it runs as a child process here, is sent what used to kill it,
 //! and must still be alive and answering afterwards.
 
-use std::process::Stdio;
-use std::time::Duration;
+mod common;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use vystak_otel_viewer::query::promql::MAX_EXPRESSION_DEPTH;
 
 /// Regression (issue 27): `/api/v1/query?query=sum(sum(…up…))` nested about 1,000 deep (or
@@ -12,32 +10,7 @@ use vystak_otel_viewer::query::promql::MAX_EXPRESSION_DEPTH;
 /// aborted the process. Each is now a `400 bad_data`; a query at the depth limit still answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deeply_nested_queries_are_refused_and_the_viewer_lives() {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
-        .args([
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "off",
-            "--ui",
-            "127.0.0.1:0",
-            "--no-print",
-        ])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ui = loop {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("the binary prints its addresses");
-        if let Some(rest) = line.strip_prefix("vystak-otel-viewer: query API on ") {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut child, _http, ui) = common::spawn_viewer_child(&[]).await;
     let client = reqwest::Client::new();
     let query = |q: String| {
         let (client, url) = (client.clone(), format!("{ui}/api/v1/query"));

@@ -30,19 +30,30 @@ use crate::record::{LogRecord, MetricPoint, SharedAttributes, SpanRecord};
 ///   from the spans).
 pub(crate) const SCHEMA_VERSION: i64 = 3;
 
-/// Version 2 → 3.
-const MIGRATE_2_TO_3: &str = "
+/// The `traces` table (schema version 3), created by the schema and by the migration to it.
+macro_rules! traces_table {
+    () => {
+        "
 CREATE TABLE IF NOT EXISTS traces (
     trace_id TEXT PRIMARY KEY,
     start_ns INTEGER NOT NULL,
     end_ns INTEGER NOT NULL,
     errors INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+"
+    };
+}
+
+/// Version 2 → 3.
+const MIGRATE_2_TO_3: &str = concat!(
+    traces_table!(),
+    "
 INSERT OR IGNORE INTO traces (trace_id, start_ns, end_ns, errors)
     SELECT trace_id, MIN(start_ns), MAX(end_ns),
            SUM(json_type(record, '$.status.Error') IS NOT NULL)
     FROM spans GROUP BY trace_id;
-";
+"
+);
 
 /// Version 1 → 2.
 const MIGRATE_1_TO_2: &str = "
@@ -59,7 +70,8 @@ ALTER TABLE logs ADD COLUMN resource_id INTEGER;
 /// Most operations applied in one transaction.
 const MAX_BATCH: usize = 512;
 
-const SCHEMA: &str = "
+const SCHEMA: &str = concat!(
+    "
 CREATE TABLE IF NOT EXISTS spans (
     seq INTEGER PRIMARY KEY,
     trace_id TEXT NOT NULL,
@@ -73,12 +85,9 @@ CREATE TABLE IF NOT EXISTS spans (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_span ON spans (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
-CREATE TABLE IF NOT EXISTS traces (
-    trace_id TEXT PRIMARY KEY,
-    start_ns INTEGER NOT NULL,
-    end_ns INTEGER NOT NULL,
-    errors INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
+",
+    traces_table!(),
+    "
 CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns DESC, trace_id ASC);
 CREATE TABLE IF NOT EXISTS logs (
     seq INTEGER PRIMARY KEY,
@@ -113,7 +122,8 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-";
+"
+);
 
 /// A span as the file stores it: the indexed columns, the record as JSON without its resource
 /// (which is a row of `resources`), and the resource.

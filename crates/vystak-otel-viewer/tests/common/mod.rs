@@ -119,43 +119,27 @@ pub async fn shutdown(tp: SdkTracerProvider) {
 /// loopback ports, `--ui off`, `--no-print`) and returns it with its OTLP/HTTP address, read
 /// from the line it prints.
 pub async fn spawn_viewer_binary(args: &[&std::ffi::OsStr]) -> (tokio::process::Child, String) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
-        .args([
-            "--grpc",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--ui",
-            "off",
-            "--no-print",
-        ])
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    loop {
-        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the binary prints its addresses")
-            .unwrap()
-            .expect("the binary prints its addresses");
-        if let Some(rest) = line.strip_prefix("vystak-otel-viewer: OTLP/HTTP on ") {
-            let addr = rest.split_whitespace().next().unwrap().to_owned();
-            // Keep draining stdout so the binary never blocks on a full pipe.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return (child, addr);
-        }
-    }
+    let mut all: Vec<&std::ffi::OsStr> = vec!["--ui".as_ref(), "off".as_ref()];
+    all.extend_from_slice(args);
+    let (child, http, _) = spawn(&all, false).await;
+    (child, http.trim_start_matches("http://").to_owned())
 }
 
 /// Starts the `vystak-otel-viewer` binary with every port on a free loopback port (`--no-print`)
 /// and `args`, and returns it with its OTLP/HTTP and query API base URLs (`http://…`), read from the lines it
 /// prints. The child is killed when dropped.
 pub async fn spawn_viewer_child(args: &[&str]) -> (tokio::process::Child, String, String) {
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    let (child, http, ui) = spawn(&args, true).await;
+    (child, http, ui.expect("the query API line"))
+}
+
+/// Starts the binary (every port on a free loopback port, `--no-print`, then `args`) and reads
+/// the OTLP/HTTP URL and, when `want_ui`, the query API URL from the lines it prints.
+async fn spawn(
+    args: &[&std::ffi::OsStr],
+    want_ui: bool,
+) -> (tokio::process::Child, String, Option<String>) {
     use tokio::io::{AsyncBufReadExt, BufReader};
 
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_vystak-otel-viewer"))
@@ -175,7 +159,7 @@ pub async fn spawn_viewer_child(args: &[&str]) -> (tokio::process::Child, String
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let (mut http, mut ui) = (None, None);
-    while http.is_none() || ui.is_none() {
+    while http.is_none() || (want_ui && ui.is_none()) {
         let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
             .await
             .expect("the binary prints its addresses")
@@ -190,5 +174,5 @@ pub async fn spawn_viewer_child(args: &[&str]) -> (tokio::process::Child, String
     }
     // Keep draining stdout so the binary never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, http.unwrap(), ui.unwrap())
+    (child, http.unwrap(), ui)
 }
