@@ -18,7 +18,7 @@ use vystak_otel_viewer::query::promql::{
 use vystak_otel_viewer::query::traces::{self, TraceQuery};
 use vystak_otel_viewer::{
     PointValue, SpanKind, SpanRecord, SpanStatus, Store, StoreOptions, Viewer, ViewerConfig,
-    FILE_SEARCH_SQL, FILE_TRACE_SQL,
+    FILE_SEARCH_SQL, FILE_TRACE_LOGS_SQL, FILE_TRACE_SQL,
 };
 
 fn now_ns() -> u64 {
@@ -538,4 +538,48 @@ async fn sigkill_mid_ingest_leaves_a_consistent_file() {
         .spans()
         .iter()
         .all(|s| s.name == "work" && s.service_name == "killed"));
+}
+
+/// Issue 26: a trace's logs evicted from memory are read from the file (through the partial
+/// index on `logs (trace_id)`), with memory's not-yet-committed ones after them, once each.
+#[test]
+fn a_traces_logs_beyond_memory_are_read_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("logs.db");
+    let options = StoreOptions::default().with_max_logs(10);
+    let trace_id = format!("{:032x}", 7);
+    let log = |i: u64| vystak_otel_viewer::LogRecord {
+        service_name: "svc".into(),
+        resource: Default::default(),
+        scope_name: "scope".into(),
+        time_unix_nanos: now_ns() + i,
+        observed_unix_nanos: 0,
+        severity_number: 9,
+        severity_text: "INFO".into(),
+        body: vystak_otel_viewer::AttrValue::Str(format!("line {i}")),
+        attributes: BTreeMap::new(),
+        trace_id: Some(trace_id.clone()),
+        span_id: Some(format!("{:016x}", 1)),
+        event_name: String::new(),
+    };
+    let store = Store::open_sqlite(&path, options.clone()).unwrap();
+    store.insert_logs((0..30).map(log));
+    store.flush();
+    assert_eq!(store.log_count(), 10, "memory holds ten");
+    let logs = store.logs_for_trace(&trace_id);
+    assert_eq!(logs.len(), 30, "the file holds all thirty, each once");
+    assert_eq!(logs[0].body.to_string(), "line 0");
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {FILE_TRACE_LOGS_SQL}"))
+        .unwrap()
+        .query_map([&trace_id], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().any(|p| p.contains("USING INDEX logs_trace")),
+        "{plan:?}"
+    );
 }

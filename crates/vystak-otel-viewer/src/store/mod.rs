@@ -22,7 +22,10 @@ pub(crate) use memory::{log_time, MemoryState};
 use samples::Samples;
 pub(crate) use sqlite::FileSearch;
 use sqlite::{Op, SpanRow, Writer};
-pub use sqlite::{SEARCH_QUERY as FILE_SEARCH_SQL, TRACE_QUERY as FILE_TRACE_SQL};
+pub use sqlite::{
+    SEARCH_QUERY as FILE_SEARCH_SQL, TRACE_LOGS_QUERY as FILE_TRACE_LOGS_SQL,
+    TRACE_QUERY as FILE_TRACE_SQL,
+};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Why a receiver's write was not stored: the exporter is asked to retry later (HTTP 503 with
@@ -714,12 +717,42 @@ impl Store {
     }
 
     /// The log records correlated with one trace, in arrival order.
+    ///
+    /// With a SQLite file, the file's logs of the trace come first (through its index on
+    /// `logs (trace_id)`), then memory's that are not among them (not committed yet).
     pub fn logs_for_trace(&self, trace_id: &str) -> Vec<LogRecord> {
-        self.read()
+        let in_memory: Vec<LogRecord> = self
+            .read()
             .logs()
             .filter(|l| l.trace_id.as_deref() == Some(trace_id))
             .cloned()
-            .collect()
+            .collect();
+        let Some(writer) = &self.inner.writer else {
+            return in_memory;
+        };
+        match writer.read_trace_logs(trace_id) {
+            Ok(mut stored) => {
+                // Logs have no id: one is known when its times, span and body are.
+                let key = |l: &LogRecord| {
+                    (
+                        l.time_unix_nanos,
+                        l.observed_unix_nanos,
+                        l.span_id.clone(),
+                        l.body.to_string(),
+                    )
+                };
+                let known: HashSet<_> = stored.iter().map(key).collect();
+                stored.extend(in_memory.into_iter().filter(|l| !known.contains(&key(l))));
+                stored
+            }
+            Err(e) => {
+                eprintln!(
+                    "vystak-otel-viewer: warning: cannot read the logs of trace {trace_id} from \
+                     the file: {e}"
+                );
+                in_memory
+            }
+        }
     }
 
     /// The latest point of every series of a metric.

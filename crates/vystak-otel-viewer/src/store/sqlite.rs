@@ -102,6 +102,7 @@ CREATE TABLE IF NOT EXISTS resources (
     attrs TEXT NOT NULL UNIQUE
 );
 CREATE INDEX IF NOT EXISTS logs_time ON logs (time_ns);
+CREATE INDEX IF NOT EXISTS logs_trace ON logs (trace_id) WHERE trace_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY,
     labels TEXT NOT NULL UNIQUE
@@ -376,22 +377,39 @@ impl Writer {
 
     /// The spans of one trace as the file holds them (committed ones).
     pub(crate) fn read_trace(&self, trace_id: &str) -> rusqlite::Result<Vec<SpanRecord>> {
+        self.read_records(TRACE_QUERY, trace_id, |s: &mut SpanRecord| &mut s.resource)
+    }
+
+    /// The logs of one trace as the file holds them (committed ones), in arrival order.
+    pub(crate) fn read_trace_logs(&self, trace_id: &str) -> rusqlite::Result<Vec<LogRecord>> {
+        self.read_records(TRACE_LOGS_QUERY, trace_id, |l: &mut LogRecord| {
+            &mut l.resource
+        })
+    }
+
+    /// The records `query` selects for `trace_id`, each with its resource.
+    fn read_records<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        trace_id: &str,
+        resource: fn(&mut T) -> &mut SharedAttributes,
+    ) -> rusqlite::Result<Vec<T>> {
         let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut stmt = conn.prepare_cached(TRACE_QUERY)?;
+        let mut stmt = conn.prepare_cached(query)?;
         let rows: Vec<(String, Option<i64>)> = stmt
             .query_map(params![trace_id], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let mut loader = RecordLoader::default();
         let mut out = Vec::with_capacity(rows.len());
         for (record, resource_id) in rows {
-            let Ok(mut span) = serde_json::from_str::<SpanRecord>(&record) else {
+            let Ok(mut item) = serde_json::from_str::<T>(&record) else {
                 loader.unreadable += 1;
                 continue;
             };
             if let Some(id) = resource_id {
-                span.resource = loader.resource(&conn, id)?;
+                *resource(&mut item) = loader.resource(&conn, id)?;
             }
-            out.push(span);
+            out.push(item);
         }
         Ok(out)
     }
@@ -883,6 +901,11 @@ pub(crate) struct FileSearch<'a> {
     pub(crate) errors_only: bool,
     pub(crate) limit: usize,
 }
+
+/// The query [`Writer::read_trace_logs`] runs: one trace's logs through the partial index on
+/// `logs (trace_id)`, in arrival order.
+pub const TRACE_LOGS_QUERY: &str =
+    "SELECT record, resource_id FROM logs WHERE trace_id = ?1 AND trace_id IS NOT NULL ORDER BY seq";
 
 /// The query [`Writer::read_trace`] runs: one trace's spans through the `(trace_id, span_id)`
 /// index (`EXPLAIN QUERY PLAN` in the tests checks it).
