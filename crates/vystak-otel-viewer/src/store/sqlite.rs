@@ -902,11 +902,12 @@ pub(crate) struct FileSearch<'a> {
     pub(crate) limit: usize,
 }
 
-/// The query [`Writer::read_trace_logs`] runs: one trace's logs through the partial index on
+/// The query [`Store::logs_for_trace`](crate::Store::logs_for_trace) runs on the file: one
+/// trace's logs through the partial index on
 /// `logs (trace_id)`, in arrival order.
 pub const TRACE_LOGS_QUERY: &str =
     "SELECT record, resource_id FROM logs WHERE trace_id = ?1 AND trace_id IS NOT NULL ORDER BY seq";
 
-/// The query [`Writer::read_trace`] runs: one trace's spans through the `(trace_id, span_id)`
+/// The query [`Store::trace`](crate::Store::trace) runs on the file: one trace's spans through the `(trace_id, span_id)`
 /// index (`EXPLAIN QUERY PLAN` in the tests checks it).
 pub const TRACE_QUERY: &str = "SELECT record, resource_id FROM spans WHERE trace_id = ?1";
