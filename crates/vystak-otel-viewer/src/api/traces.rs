@@ -135,8 +135,22 @@ pub(crate) async fn search(State(store): State<Store>, RawQuery(raw): RawQuery) 
     .into_response()
 }
 
+/// Off the async threads: with a SQLite file the lookup reads the file (a large trace is many
+/// rows to parse), which must not hold up the receivers sharing the runtime.
 pub(crate) async fn get(State(store): State<Store>, Path(trace_id): Path<String>) -> Response {
-    match traces::get(&store, &trace_id) {
+    tokio::task::spawn_blocking(move || get_blocking(&store, &trace_id))
+        .await
+        .unwrap_or_else(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": format!("the lookup failed: {e}"), "status": 500 })),
+            )
+                .into_response()
+        })
+}
+
+fn get_blocking(store: &Store, trace_id: &str) -> Response {
+    match traces::get(store, trace_id) {
         Ok(spans) => {
             let summary = traces::summarize(&spans);
             let logs = store.logs_for_trace(&spans[0].trace_id);
