@@ -187,17 +187,19 @@ impl Gate {
 /// A TCP connection holding a seat of its port; reading fails with `TimedOut` if no byte has
 /// arrived within the idle timeout of the connection's start.
 pub(crate) struct GuardedIo {
+    /// First field, so it is dropped first: the seat is free before the client can see the
+    /// connection close and connect again.
+    _seat: OwnedSemaphorePermit,
     stream: TcpStream,
     first_byte: Option<Pin<Box<Sleep>>>,
-    _seat: OwnedSemaphorePermit,
 }
 
 impl GuardedIo {
     fn new(stream: TcpStream, seat: OwnedSemaphorePermit, idle: Duration) -> Self {
         Self {
+            _seat: seat,
             stream,
             first_byte: Some(Box::pin(tokio::time::sleep(idle))),
-            _seat: seat,
         }
     }
 }
