@@ -18,7 +18,7 @@ use vystak_otel_viewer::query::promql::{
 use vystak_otel_viewer::query::traces::{self, TraceQuery};
 use vystak_otel_viewer::{
     PointValue, SpanKind, SpanRecord, SpanStatus, Store, StoreOptions, Viewer, ViewerConfig,
-    FILE_SEARCH_SQL, FILE_TRACE_LOGS_SQL, FILE_TRACE_SQL,
+    FILE_SEARCH_BY_OPERATION_SQL, FILE_SEARCH_SQL, FILE_TRACE_LOGS_SQL, FILE_TRACE_SQL,
 };
 
 fn now_ns() -> u64 {
@@ -301,6 +301,25 @@ fn memory_is_a_cache_and_an_evicted_trace_is_read_from_the_file() {
         "{plan:?}"
     );
     assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+    // A rare operation is listed through the span-name index (op-3 has one span, under
+    // `RARE_OPERATION_SPANS`), then walked by start.
+    let plan: Vec<String> = conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {FILE_SEARCH_BY_OPERATION_SQL}"
+        ))
+        .unwrap()
+        .query_map(
+            rusqlite::params![i64::MAX, "", 0, 0, None::<String>, "op-3", 20, 0],
+            |r| r.get::<_, String>(3),
+        )
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter()
+            .any(|p| p.contains("USING INDEX spans_name (name=?)")),
+        "{plan:?}"
+    );
     // The lookup uses the (trace_id, span_id) index, not a scan of the table.
     let plan: Vec<String> = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {FILE_TRACE_SQL}"))

@@ -23,6 +23,7 @@ use samples::Samples;
 pub(crate) use sqlite::FileSearch;
 use sqlite::{Op, SpanRow, Writer};
 pub use sqlite::{
+    RARE_OPERATION_SPANS, SEARCH_BY_OPERATION_QUERY as FILE_SEARCH_BY_OPERATION_SQL,
     SEARCH_QUERY as FILE_SEARCH_SQL, TRACE_LOGS_QUERY as FILE_TRACE_LOGS_SQL,
     TRACE_QUERY as FILE_TRACE_SQL,
 };

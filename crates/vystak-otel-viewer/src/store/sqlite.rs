@@ -85,6 +85,7 @@ CREATE TABLE IF NOT EXISTS spans (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS spans_trace_span ON spans (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
+CREATE INDEX IF NOT EXISTS spans_name ON spans (name);
 ",
     traces_table!(),
     "
@@ -353,7 +354,21 @@ impl Writer {
     /// Trace ids (with their start) matching `q`'s SQL filters, newest first.
     pub(crate) fn search(&self, q: &FileSearch<'_>) -> rusqlite::Result<Vec<(String, u64)>> {
         let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut stmt = conn.prepare_cached(SEARCH_QUERY)?;
+        let rare = match q.operation {
+            Some(op) => {
+                conn.prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM spans WHERE name = ?1 LIMIT ?2)",
+                )?
+                .query_row(params![op, RARE_OPERATION_SPANS], |r| r.get::<_, i64>(0))?
+                    < RARE_OPERATION_SPANS
+            }
+            None => false,
+        };
+        let mut stmt = conn.prepare_cached(if rare {
+            SEARCH_BY_OPERATION_QUERY
+        } else {
+            SEARCH_QUERY
+        })?;
         let rows = stmt.query_map(
             params![
                 q.before.0,
@@ -873,20 +888,42 @@ fn forget_deleted_traces(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()>
 /// The file's trace search: traces whose first span starts before the cursor (start, then
 /// trace id on ties) and at or after `since`, newest first, through `traces_start`; with a
 /// service (and operation) filter, only traces holding such a span (probed through the spans'
-/// trace index and its columns: no record is parsed); with `status=error`, only traces with an
+/// trace index — `INDEXED BY`: with `spans_name` beside it, SQLite once probed by name, a scan
+/// of every span of a common operation per trace — and its columns: no record is parsed); with
+/// `status=error`, only traces with an
 /// error span (the `errors` count kept with the trace).
 pub const SEARCH_QUERY: &str = "
 SELECT t.trace_id, t.start_ns FROM traces t
 WHERE (t.start_ns < ?1 OR (t.start_ns = ?1 AND t.trace_id > ?2))
   AND t.start_ns >= ?3
   AND t.end_ns - t.start_ns >= ?4
-  AND (?5 IS NULL OR EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id
-        AND s.service = ?5 AND (?6 IS NULL OR s.name = ?6)))
-  AND (?5 IS NOT NULL OR ?6 IS NULL OR EXISTS (SELECT 1 FROM spans s
+  AND (?5 IS NULL OR EXISTS (SELECT 1 FROM spans s INDEXED BY spans_trace_span
+        WHERE s.trace_id = t.trace_id AND s.service = ?5 AND (?6 IS NULL OR s.name = ?6)))
+  AND (?5 IS NOT NULL OR ?6 IS NULL OR EXISTS (SELECT 1 FROM spans s INDEXED BY spans_trace_span
         WHERE s.trace_id = t.trace_id AND s.name = ?6))
   AND (?8 = 0 OR t.errors > 0)
 ORDER BY t.start_ns DESC, t.trace_id ASC
 LIMIT ?7";
+
+/// The file's trace search for a rare operation: the traces holding a span of that name (and
+/// service), listed through `spans_name`, then ordered by start. [`SEARCH_QUERY`] walks every
+/// trace for an operation that matches none; this one builds the whole list for one that
+/// matches most, so the search counts the operation's spans first (up to
+/// [`RARE_OPERATION_SPANS`]) and picks.
+pub const SEARCH_BY_OPERATION_QUERY: &str = "
+SELECT t.trace_id, t.start_ns FROM traces t
+WHERE (t.start_ns < ?1 OR (t.start_ns = ?1 AND t.trace_id > ?2))
+  AND t.start_ns >= ?3
+  AND t.end_ns - t.start_ns >= ?4
+  AND t.trace_id IN (SELECT s.trace_id FROM spans s
+        WHERE s.name = ?6 AND (?5 IS NULL OR s.service = ?5))
+  AND (?8 = 0 OR t.errors > 0)
+ORDER BY t.start_ns DESC, t.trace_id ASC
+LIMIT ?7";
+
+/// Below this many spans of an operation, the search lists its traces
+/// ([`SEARCH_BY_OPERATION_QUERY`]) instead of walking all traces.
+pub const RARE_OPERATION_SPANS: i64 = 5_000;
 
 /// What [`Writer::search`] filters on in SQL; the rest (errors, attributes) is checked on the
 /// spans by the caller.
