@@ -372,18 +372,27 @@ pub fn search(store: &Store, query: &TraceQuery) -> Vec<TraceSummary> {
             .collect();
     }
     drop(state);
-    search_file(store, query, &mut hits);
+    let mut read = search_file(store, query, &mut hits);
     hits.sort_unstable_by(by_newest);
     hits.truncate(limit);
     hits.iter()
-        .filter_map(|(_, id)| summarize(store.trace(id).iter()))
+        .filter_map(|(_, id)| {
+            read.remove(id)
+                .or_else(|| summarize(store.trace(id).iter()))
+        })
         .collect()
 }
 
 /// Adds to `hits` (memory's) the first page of the file's matches for `query`, newest first
 /// from the query's cursor: with both, the page is exact (any trace of the true page is in
-/// memory's matches or among the file's first `limit`).
-fn search_file(store: &Store, query: &TraceQuery, hits: &mut Vec<(u64, String)>) {
+/// memory's matches or among the file's first `limit`). Returns the summaries of the file's
+/// matches, built from the spans read to check them (they are not read again).
+fn search_file(
+    store: &Store,
+    query: &TraceQuery,
+    hits: &mut Vec<(u64, String)>,
+) -> HashMap<String, TraceSummary> {
+    let mut read = HashMap::new();
     let limit = query.effective_limit();
     let to_i64 = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
     let known: std::collections::HashSet<String> = hits.iter().map(|(_, id)| id.clone()).collect();
@@ -412,12 +421,12 @@ fn search_file(store: &Store, query: &TraceQuery, hits: &mut Vec<(u64, String)>)
             Some(Ok(c)) => c,
             Some(Err(e)) => {
                 eprintln!("vystak-otel-viewer: warning: the trace search of the file failed: {e}");
-                return;
+                return read;
             }
-            None => return,
+            None => return read,
         };
         let Some(last) = candidates.last() else {
-            return;
+            return read;
         };
         cursor = (to_i64(last.1), last.0.clone());
         examined = examined.saturating_add(candidates.len());
@@ -429,19 +438,23 @@ fn search_file(store: &Store, query: &TraceQuery, hits: &mut Vec<(u64, String)>)
                 let spans = store.trace(&trace_id);
                 if let Some((start, end)) = trace_matches(query, spans.iter()) {
                     if in_window(query, &trace_id, start, end) {
+                        if let Some(summary) = summarize(spans.iter()) {
+                            read.insert(trace_id.clone(), summary);
+                        }
                         hits.push((start, trace_id));
                         found = found.saturating_add(1);
                     }
                 }
             }
             if found >= limit {
-                return;
+                return read;
             }
         }
         if full {
-            return;
+            return read;
         }
     }
+    read
 }
 
 /// The paging cursor after `found`, the result of [`search`] for `query`: the start of its
