@@ -98,10 +98,14 @@ fn replace_specials(tree: &mut Value) {
     }
 }
 
-/// Every double in these attributes, nested arrays and maps included (explicit stack).
+/// Every double in these attributes, nested arrays and maps included.
 fn attributes(list: &mut [KeyValue], f: &mut dyn FnMut(&mut f64)) {
-    let mut stack: Vec<&mut AnyValue> =
-        list.iter_mut().filter_map(|kv| kv.value.as_mut()).collect();
+    any_values(list.iter_mut().filter_map(|kv| kv.value.as_mut()), f);
+}
+
+/// Every double in these values, nested arrays and maps included (explicit stack).
+fn any_values<'a>(roots: impl IntoIterator<Item = &'a mut AnyValue>, f: &mut dyn FnMut(&mut f64)) {
+    let mut stack: Vec<&mut AnyValue> = roots.into_iter().collect();
     while let Some(v) = stack.pop() {
         match v.value.as_mut() {
             Some(any_value::Value::DoubleValue(d)) => f(d),
@@ -159,15 +163,7 @@ impl Doubles for ExportLogsServiceRequest {
                 }
                 for log in &mut sl.log_records {
                     attributes(&mut log.attributes, f);
-                    if let Some(body) = log.body.take() {
-                        let mut wrapper = [KeyValue {
-                            key: String::new(),
-                            value: Some(body),
-                            ..Default::default()
-                        }];
-                        attributes(&mut wrapper, f);
-                        log.body = wrapper[0].value.take();
-                    }
+                    any_values(log.body.as_mut(), f);
                 }
             }
         }
@@ -277,6 +273,22 @@ mod tests {
         assert_eq!(
             attrs[3].value.as_ref().unwrap().value,
             Some(any_value::Value::StringValue("NaN".into()))
+        );
+    }
+
+    #[test]
+    fn a_log_body_double_is_read_too() {
+        let body = br#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[
+            {"body":{"arrayValue":{"values":[{"doubleValue":"-Infinity"}]}}}]}]}]}"#;
+        let r: ExportLogsServiceRequest = decode(body).unwrap();
+        let log = &r.resource_logs[0].scope_logs[0].log_records[0];
+        let Some(any_value::Value::ArrayValue(a)) = log.body.as_ref().unwrap().value.as_ref()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            a.values[0].value,
+            Some(any_value::Value::DoubleValue(f64::NEG_INFINITY))
         );
     }
 }
