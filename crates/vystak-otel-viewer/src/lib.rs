@@ -76,39 +76,43 @@
     )
 )]
 
-pub mod api;
-mod convert;
+// Layers, bottom to top; a module imports only the layers below it (`tests/layers.rs` checks
+// every `crate::` path): `model` (records, samples, matchers) → `storage` (the store, its
+// memory and SQLite halves, the `SeriesSource` querier) → `otlp` (OTLP → records and
+// Prometheus samples) → `query` (trace search, PromQL, rendering) → `http` (receivers, API,
+// pages) → `app` (the running viewer). `error` is a leaf any layer may use.
+mod app;
 mod error;
+mod http;
+mod model;
+mod otlp;
 pub mod query;
-mod receiver;
-mod record;
-pub mod render;
-mod semconv;
 #[allow(
     clippy::arithmetic_side_effects,
     clippy::cast_possible_truncation,
     clippy::cast_possible_wrap,
     clippy::cast_sign_loss
 )]
-mod store;
-mod time;
-pub mod ui;
+mod storage;
 
+pub use app::{Printer, Receiver, Viewer, ViewerConfig};
 pub use error::Error;
-pub use receiver::{
-    ConnectionLimits, Receiver, Viewer, ViewerConfig, DEFAULT_BODY_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_REQUEST_BYTES,
+pub use http::conn::{
+    ConnectionLimits, DEFAULT_BODY_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
 };
-pub use record::{
+pub use http::receiver::DEFAULT_MAX_REQUEST_BYTES;
+pub use http::{api, ui};
+pub use model::record::{
     AttrValue, Attributes, EventRecord, LinkRecord, LogRecord, MetricPoint, PointValue,
     QuantileValue, SharedAttributes, SpanKind, SpanRecord, SpanStatus,
 };
-pub use store::{
+pub use model::time::parse_duration;
+pub use query::render;
+pub use storage::{
     Store, StoreOptions, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LOGS, DEFAULT_MAX_MEMORY,
     DEFAULT_MAX_POINTS, DEFAULT_MAX_SPANS, DEFAULT_WRITE_QUEUE, FILE_SEARCH_BY_OPERATION_SQL,
     FILE_SEARCH_SQL, FILE_TRACE_LOGS_SQL, FILE_TRACE_SQL, RARE_OPERATION_SPANS,
 };
-pub use time::parse_duration;
 
 /// The crate README, compiled as a doctest.
 #[cfg(doctest)]

@@ -8,14 +8,13 @@
 //!                    [--quiet-ms MS] [--no-print]
 //! ```
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use vystak_otel_viewer::query::promql::QueryLimits;
 use vystak_otel_viewer::{
-    render, ConnectionLimits, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_FILE_BYTES,
+    ConnectionLimits, Printer, Store, StoreOptions, Viewer, ViewerConfig, DEFAULT_MAX_FILE_BYTES,
     DEFAULT_MAX_MEMORY, DEFAULT_MAX_SPANS,
 };
 
@@ -188,58 +187,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Prints each trace once it has a root and no span arrived for the quiet period; again when
-/// more spans arrive later. Each tick costs the traces that changed, not the store: it reads the
-/// store's change log and copies only a trace it prints.
-struct Printer {
-    quiet: Duration,
-    /// Changed traces not printed yet: span count, when that count was first seen.
-    pending: HashMap<String, (usize, Instant)>,
-    /// Span count when each trace was last printed (or loaded).
-    printed: HashMap<String, usize>,
-}
-
-impl Printer {
-    fn new(quiet: Duration) -> Self {
-        Self {
-            quiet,
-            pending: HashMap::new(),
-            printed: HashMap::new(),
-        }
-    }
-
-    fn tick(&mut self, store: &Store) {
-        let now = Instant::now();
-        for trace_id in store.take_changed_traces() {
-            let n = store.trace_span_count(&trace_id);
-            self.pending.insert(trace_id, (n, now));
-        }
-        let due: Vec<String> = self
-            .pending
-            .iter()
-            .filter(|(_, (_, since))| now.duration_since(*since) >= self.quiet)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for trace_id in due {
-            let Some((n, _)) = self.pending.remove(&trace_id) else {
-                continue;
-            };
-            if n == 0 || self.printed.get(&trace_id) == Some(&n) || !store.trace_has_root(&trace_id)
-            {
-                continue;
-            }
-            let spans = store.trace(&trace_id);
-            print!("\n{}", render::trace_tree(&spans));
-            println!("({} spans)", spans.len());
-            self.printed.insert(trace_id, spans.len());
-        }
-        if self.printed.len() > 2 * store.span_count() + 1024 {
-            // Forget traces the store evicted.
-            self.printed.retain(|id, _| store.trace_span_count(id) > 0);
-        }
-    }
-}
-
 async fn terminated() {
     #[cfg(unix)]
     {
@@ -296,10 +243,7 @@ async fn main() {
         Vec::new()
     };
     let mut printer = Printer::new(args.quiet);
-    for trace_id in loaded {
-        let n = store.trace_span_count(&trace_id);
-        printer.printed.insert(trace_id, n);
-    }
+    printer.already_printed(&store, loaded);
     let viewer = match Viewer::start(args.config.with_store(store)).await {
         Ok(v) => v,
         Err(e) => {
@@ -348,7 +292,7 @@ async fn main() {
         );
     }
     let store = viewer.store().clone();
-    let mut last_tokens = render::TokenSummary::from_points(&store.all_metric_points());
+    printer.start_tokens(&store);
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let stop = terminated();
     tokio::pin!(stop);
@@ -361,11 +305,6 @@ async fn main() {
             continue;
         }
         printer.tick(&store);
-        let tokens = render::TokenSummary::from_points(&store.all_metric_points());
-        if tokens != last_tokens && !tokens.services.is_empty() {
-            println!("\ntoken usage (gen_ai.client.token.usage)\n{tokens}");
-            last_tokens = tokens;
-        }
     }
     eprintln!("vystak-otel-viewer: shutting down");
     viewer.shutdown().await;

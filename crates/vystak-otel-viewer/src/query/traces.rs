@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::record::{AttrValue, SpanRecord};
-use crate::semconv as sc;
-use crate::store::Store;
+use crate::model::record::{AttrValue, SpanRecord};
+use crate::model::semconv as sc;
+use crate::storage::Store;
 
 /// Default number of traces a search returns.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -406,7 +406,7 @@ fn search_file(
     let mut examined = 0;
     while found < limit && examined < MAX_FILE_CANDIDATES {
         let chunk = MAX_FILE_CANDIDATES.saturating_sub(examined).min(200);
-        let q = crate::store::FileSearch {
+        let q = crate::storage::FileSearch {
             before: (cursor.0, &cursor.1),
             since: query.since_unix_nanos.map_or(0, to_i64),
             min_duration_ns: query

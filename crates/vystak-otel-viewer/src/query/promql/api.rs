@@ -152,7 +152,7 @@ pub fn parse_time(s: &str) -> Result<i64, PromError> {
     if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
         return Err(err());
     }
-    crate::time::parse_rfc3339_nanos(s)
+    crate::model::time::parse_rfc3339_nanos(s)
         .ok()
         .and_then(|ns| i64::try_from(ns.div_euclid(1_000_000)).ok())
         .ok_or_else(err)
@@ -185,8 +185,8 @@ pub fn parse_duration_or_seconds(s: &str) -> Result<i64, PromError> {
         return Ok(ns / 1_000_000);
     }
     // A unit duration (`5m`, `1h30m`): the one duration parser of the crate (PromQL's own,
-    // through `crate::time::parse_duration`).
-    crate::time::parse_duration(s)
+    // through `crate::model::time::parse_duration`).
+    crate::model::time::parse_duration(s)
         .ok()
         .and_then(|d| i64::try_from(d.as_millis()).ok())
         .ok_or_else(err)

@@ -1,6 +1,7 @@
 //! A PromQL engine over OTLP metrics, with Prometheus' semantics and JSON shapes.
 //!
-//! INTERFACE CONTRACT (shared by the store and the HTTP API; keep these names and signatures):
+//! INTERFACE CONTRACT (shared by the store and the HTTP API; keep these names and signatures;
+//! the first three groups are defined below the engine and re-exported here):
 //! - [`Labels`], [`Sample`], [`Series`], [`MatchOp`], [`LabelMatcher`], [`SeriesSource`]
 //! - [`PromConverter`]: OTLP data points → Prometheus samples (naming rules of otel-lgtm)
 //! - [`MemorySeries`]: an in-memory [`SeriesSource`]
@@ -50,24 +51,17 @@
 //! assert!((v[0].1.v - 0.5).abs() < 1e-12);
 //! ```
 
-use std::collections::BTreeMap;
-
 mod aggregate;
 mod api;
 mod binary;
-mod convert;
 mod error;
 mod eval;
 mod functions;
-mod matcher;
-mod memory;
-mod naming;
 mod result;
 #[cfg(test)]
 mod tests;
 
 pub use api::{label_names, label_values, parse_duration_or_seconds, parse_time, series};
-pub use convert::{OtlpPoint, PromConverter, PROMOTED_RESOURCE_ATTRIBUTES};
 pub use error::PromError;
 pub(crate) use eval::step_count;
 pub use eval::{
@@ -75,60 +69,16 @@ pub use eval::{
     DEFAULT_MAX_SAMPLES, LOOKBACK_DELTA_MS, MAX_EXPRESSION_DEPTH, MAX_POINTS_PER_SERIES,
 };
 pub(crate) use functions::parse_le;
-pub use matcher::MatcherSet;
-pub use memory::MemorySeries;
-pub use naming::{format_float, prom_label_name, prom_metric_name, PromMetricType};
+// The engine's vocabulary lives below it (issue 26): samples and matchers in `model`, the
+// series store and its `SeriesSource` querier in `storage`, the OTLP → Prometheus translation in
+// `otlp`. Re-exported here, where the engine's users have always found them.
+pub use crate::model::{InvalidMatcher, LabelMatcher, Labels, MatchOp, MatcherSet, Sample, Series};
+pub use crate::otlp::{
+    format_float, prom_label_name, prom_metric_name, OtlpPoint, PromConverter, PromMetricType,
+    PROMOTED_RESOURCE_ATTRIBUTES,
+};
+pub use crate::storage::{MemorySeries, SeriesSource, TooManySamples};
 pub use result::{error_json, success_json, QueryResult};
-
-/// A Prometheus label set, sorted by name, including `__name__`.
-pub type Labels = BTreeMap<String, String>;
-
-/// One sample: milliseconds since the Unix epoch and a value.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sample {
-    /// Timestamp, ms since the Unix epoch.
-    pub t_ms: i64,
-    /// Value.
-    pub v: f64,
-}
-
-/// A series: its labels and its samples, sorted by time, no two with the same timestamp.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Series {
-    /// The labels (with `__name__`).
-    pub labels: Labels,
-    /// Samples in time order.
-    pub samples: Vec<Sample>,
-}
-
-/// The four PromQL label matcher kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MatchOp {
-    /// `=`
-    Equal,
-    /// `!=`
-    NotEqual,
-    /// `=~` (fully anchored RE2 syntax)
-    Regex,
-    /// `!~`
-    NotRegex,
-}
-
-/// One label matcher, e.g. `gen_ai_token_type="input"`.
-#[derive(Clone, Debug)]
-pub struct LabelMatcher {
-    /// Label name (`__name__` for the metric name).
-    pub name: String,
-    /// Kind.
-    pub op: MatchOp,
-    /// Value or pattern.
-    pub value: String,
-}
-
-/// A selection would copy more samples than the query's budget allows
-/// ([`QueryLimits::with_max_samples`]); the query fails with Prometheus' 422 `execution` error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TooManySamples;
 
 impl From<TooManySamples> for PromError {
     fn from(_: TooManySamples) -> Self {
@@ -136,26 +86,8 @@ impl From<TooManySamples> for PromError {
     }
 }
 
-/// Where the engine reads samples from: the memory store or the SQLite store.
-pub trait SeriesSource: Send + Sync {
-    /// Every series whose labels satisfy all `matchers` (a missing label is the empty string,
-    /// as in Prometheus), with its samples whose timestamp is in `[start_ms, end_ms]`.
-    /// A series with no sample in the window may be omitted.
-    ///
-    /// # Errors
-    /// [`TooManySamples`] as soon as the series copied so far hold more than `max_samples`
-    /// samples: an implementation stops copying there, so a query's memory stays bounded.
-    fn select_limited(
-        &self,
-        matchers: &[LabelMatcher],
-        start_ms: i64,
-        end_ms: i64,
-        max_samples: usize,
-    ) -> Result<Vec<Series>, TooManySamples>;
-
-    /// [`select_limited`](Self::select_limited) without a limit.
-    fn select(&self, matchers: &[LabelMatcher], start_ms: i64, end_ms: i64) -> Vec<Series> {
-        self.select_limited(matchers, start_ms, end_ms, usize::MAX)
-            .unwrap_or_default()
+impl From<crate::model::InvalidMatcher> for PromError {
+    fn from(e: crate::model::InvalidMatcher) -> Self {
+        PromError::BadData(e.0)
     }
 }

@@ -2,8 +2,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::naming::format_float;
 use super::{Labels, PromError, Sample, Series};
+use crate::otlp::format_float;
 
 /// The value of a query, as Prometheus' HTTP API types it.
 #[derive(Clone, Debug, PartialEq)]

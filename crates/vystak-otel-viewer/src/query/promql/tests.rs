@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::record::{AttrValue, PointValue};
+use crate::model::record::{AttrValue, PointValue};
 
 /// A fixed origin: 2023-11-14T22:13:20Z.
 const T0: i64 = 1_700_000_000;
