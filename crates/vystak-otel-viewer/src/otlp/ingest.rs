@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 
 use super::{records, translate};
-use crate::storage::{Refusal, Store};
+use crate::storage::{Refusal, Store, TraceWriter as _};
 
 // Every function here answers only once what it stored is durable: with a SQLite file, after the
 // transaction that holds it committed (shared with the requests queued beside it). A full write
@@ -25,7 +25,7 @@ pub(crate) async fn traces(
 ) -> Result<ExportTraceServiceResponse, Refusal> {
     let converted = records::spans(request);
     if !converted.items.is_empty() {
-        store.accept_spans(converted.items)?.durable().await?;
+        store.write_traces(converted.items)?.durable().await?;
     }
     Ok(ExportTraceServiceResponse {
         partial_success: (converted.rejected > 0 || !converted.error_message.is_empty()).then_some(

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::model::record::{AttrValue, SpanRecord};
 use crate::model::semconv as sc;
-use crate::storage::Store;
+use crate::storage::{TraceIdQuery, TraceReader};
 
 /// Default number of traces a search returns.
 pub const DEFAULT_LIMIT: usize = 20;
@@ -346,39 +346,30 @@ pub const MAX_FILE_CANDIDATES: usize = 10_000;
 /// spans, until a page of matches is found or [`MAX_FILE_CANDIDATES`] traces were examined. The
 /// page is the newest of memory's matches (which include spans not yet committed) and the
 /// file's, and each trace's summary is built from all its spans, memory's and the file's.
-pub fn search(store: &Store, query: &TraceQuery) -> Vec<TraceSummary> {
+pub fn search(store: &impl TraceReader, query: &TraceQuery) -> Vec<TraceSummary> {
     let limit = query.effective_limit();
-    let state = store.read();
     let mut hits: Vec<(u64, String)> = Vec::new();
-    for (trace_id, spans) in state.traces() {
-        let Some((start, end)) = trace_matches(query, spans.iter()) else {
-            continue;
-        };
-        if in_window(query, trace_id, start, end) {
-            hits.push((start, trace_id.to_owned()));
+    store.for_each_recent_trace(&mut |trace_id, spans| {
+        if let Some((start, end)) = trace_matches(query, spans) {
+            if in_window(query, trace_id, start, end) {
+                hits.push((start, trace_id.to_owned()));
+            }
         }
-    }
+    });
     let by_newest =
         |a: &(u64, String), b: &(u64, String)| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1));
-    if !store.is_persistent() {
-        if hits.len() > limit {
-            hits.select_nth_unstable_by(limit.saturating_sub(1), by_newest);
-            hits.truncate(limit);
-        }
-        hits.sort_unstable_by(by_newest);
-        return hits
-            .iter()
-            .filter_map(|(_, id)| state.trace(id).and_then(|t| summarize(t.iter())))
-            .collect();
+    // Memory's newest `limit` matches first: only these can be on the page.
+    if hits.len() > limit {
+        hits.select_nth_unstable_by(limit.saturating_sub(1), by_newest);
+        hits.truncate(limit);
     }
-    drop(state);
     let mut read = search_file(store, query, &mut hits);
     hits.sort_unstable_by(by_newest);
     hits.truncate(limit);
     hits.iter()
         .filter_map(|(_, id)| {
             read.remove(id)
-                .or_else(|| summarize(store.trace(id).iter()))
+                .or_else(|| summarize(store.get_trace(id).iter()))
         })
         .collect()
 }
@@ -388,7 +379,7 @@ pub fn search(store: &Store, query: &TraceQuery) -> Vec<TraceSummary> {
 /// memory's matches or among the file's first `limit`). Returns the summaries of the file's
 /// matches, built from the spans read to check them (they are not read again).
 fn search_file(
-    store: &Store,
+    store: &impl TraceReader,
     query: &TraceQuery,
     hits: &mut Vec<(u64, String)>,
 ) -> HashMap<String, TraceSummary> {
@@ -406,7 +397,7 @@ fn search_file(
     let mut examined = 0;
     while found < limit && examined < MAX_FILE_CANDIDATES {
         let chunk = MAX_FILE_CANDIDATES.saturating_sub(examined).min(200);
-        let q = crate::storage::FileSearch {
+        let q = TraceIdQuery {
             before: (cursor.0, &cursor.1),
             since: query.since_unix_nanos.map_or(0, to_i64),
             min_duration_ns: query
@@ -417,7 +408,7 @@ fn search_file(
             errors_only: query.errors_only,
             limit: chunk,
         };
-        let candidates = match store.file_search(&q) {
+        let candidates = match store.find_trace_ids(&q) {
             Some(Ok(c)) => c,
             Some(Err(e)) => {
                 eprintln!("vystak-otel-viewer: warning: the trace search of the file failed: {e}");
@@ -435,7 +426,7 @@ fn search_file(
             if known.contains(&trace_id) {
                 found = found.saturating_add(1);
             } else {
-                let spans = store.trace(&trace_id);
+                let spans = store.get_trace(&trace_id);
                 if let Some((start, end)) = trace_matches(query, spans.iter()) {
                     if in_window(query, &trace_id, start, end) {
                         if let Some(summary) = summarize(spans.iter()) {
@@ -519,9 +510,9 @@ pub fn parse_trace_id(id: &str) -> Result<String, LookupError> {
 /// # Errors
 /// [`LookupError::Malformed`] for an id that is not 32 hex digits, [`LookupError::NotFound`]
 /// when no span of it is stored.
-pub fn get(store: &Store, trace_id: &str) -> Result<Vec<SpanRecord>, LookupError> {
+pub fn get(store: &impl TraceReader, trace_id: &str) -> Result<Vec<SpanRecord>, LookupError> {
     let id = parse_trace_id(trace_id)?;
-    let mut spans = store.trace(&id);
+    let mut spans = store.get_trace(&id);
     if spans.is_empty() {
         return Err(LookupError::NotFound(id));
     }
@@ -534,19 +525,20 @@ pub fn get(store: &Store, trace_id: &str) -> Result<Vec<SpanRecord>, LookupError
 }
 
 /// Distinct span names per service, sorted (the `operations` lists of a search form).
-pub fn operations_by_service(store: &Store) -> HashMap<String, Vec<String>> {
-    let state = store.read();
+pub fn operations_by_service(store: &impl TraceReader) -> HashMap<String, Vec<String>> {
     let mut map: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for s in state.spans() {
-        if !map
-            .get(&s.service_name)
-            .is_some_and(|set| set.contains(&s.name))
-        {
-            map.entry(s.service_name.clone())
-                .or_default()
-                .insert(s.name.clone());
+    store.for_each_recent_trace(&mut |_, spans| {
+        for s in spans {
+            if !map
+                .get(&s.service_name)
+                .is_some_and(|set| set.contains(&s.name))
+            {
+                map.entry(s.service_name.clone())
+                    .or_default()
+                    .insert(s.name.clone());
+            }
         }
-    }
+    });
     map.into_iter()
         .map(|(k, v)| (k, v.into_iter().collect()))
         .collect()

@@ -22,7 +22,7 @@ use crate::model::{LabelMatcher, Labels, Sample, Series};
 pub(crate) use memory::{log_time, MemoryState};
 use samples::Samples;
 pub use series::MemorySeries;
-pub(crate) use sqlite::FileSearch;
+pub use sqlite::TraceIdQuery;
 use sqlite::{Op, SpanRow, Writer};
 pub use sqlite::{
     RARE_OPERATION_SPANS, SEARCH_BY_OPERATION_QUERY as FILE_SEARCH_BY_OPERATION_SQL,
@@ -668,10 +668,7 @@ impl Store {
 
     /// With a SQLite file: trace ids (and starts) matching the file search's SQL filters,
     /// newest first; `None` without a file.
-    pub(crate) fn file_search(
-        &self,
-        q: &sqlite::FileSearch<'_>,
-    ) -> Option<rusqlite::Result<Vec<(String, u64)>>> {
+    fn file_search(&self, q: &TraceIdQuery<'_>) -> Option<rusqlite::Result<Vec<(String, u64)>>> {
         self.inner.writer.as_ref().map(|w| w.search(q))
     }
 
@@ -874,12 +871,91 @@ impl Store {
     }
 }
 
+/// Reads traces: the store's side of trace search and lookup, in the shape of Jaeger's
+/// `tracestore.Reader` (`GetTraces`, `GetServices`, `GetOperations`, `FindTraceIDs`). The
+/// query layer ([`crate::query::traces`]) searches, summarises and pages through it alone.
+pub trait TraceReader: Send + Sync {
+    /// `GetTraces`: every stored span of one trace, in no particular order (empty: unknown).
+    fn get_trace(&self, trace_id: &str) -> Vec<SpanRecord>;
+
+    /// `GetServices`: distinct `service.name`s of the traces held in memory, sorted.
+    fn get_services(&self) -> Vec<String>;
+
+    /// `GetOperations`: distinct span names (of one service), sorted.
+    fn get_operations(&self, service: Option<&str>) -> Vec<String>;
+
+    /// The traces held in memory, each visited once with its spans (borrowed, not copied;
+    /// a writer waits while this runs, so keep `visit` cheap).
+    fn for_each_recent_trace(
+        &self,
+        visit: &mut dyn FnMut(&str, &mut dyn Iterator<Item = &SpanRecord>),
+    );
+
+    /// `FindTraceIDs` over what memory does not hold: ids and start times of the traces that
+    /// pass `query`'s indexed filters, newest first from its cursor. `None` when the store has
+    /// nothing beyond memory (no file).
+    ///
+    /// # Errors
+    /// The file's error, as text.
+    fn find_trace_ids(
+        &self,
+        query: &TraceIdQuery<'_>,
+    ) -> Option<Result<Vec<(String, u64)>, String>>;
+}
+
+/// Writes traces, in the shape of Jaeger's `tracestore.Writer` (`WriteTraces`): admitted or
+/// refused at once, acknowledged once durable ([`Pending::durable`]).
+pub(crate) trait TraceWriter {
+    /// Stores `spans`, or refuses all of them ([`Refusal::Busy`] when the write queue is full).
+    fn write_traces(&self, spans: Vec<SpanRecord>) -> Result<Pending, Refusal>;
+}
+
+impl TraceReader for Store {
+    fn get_trace(&self, trace_id: &str) -> Vec<SpanRecord> {
+        self.trace(trace_id)
+    }
+
+    fn get_services(&self) -> Vec<String> {
+        self.services()
+    }
+
+    fn get_operations(&self, service: Option<&str>) -> Vec<String> {
+        self.operations(service)
+    }
+
+    fn for_each_recent_trace(
+        &self,
+        visit: &mut dyn FnMut(&str, &mut dyn Iterator<Item = &SpanRecord>),
+    ) {
+        let state = self.read();
+        for (trace_id, spans) in state.traces() {
+            visit(trace_id, &mut spans.iter());
+        }
+    }
+
+    fn find_trace_ids(
+        &self,
+        query: &TraceIdQuery<'_>,
+    ) -> Option<Result<Vec<(String, u64)>, String>> {
+        self.file_search(query)
+            .map(|r| r.map_err(|e| e.to_string()))
+    }
+}
+
+impl TraceWriter for Store {
+    fn write_traces(&self, spans: Vec<SpanRecord>) -> Result<Pending, Refusal> {
+        self.accept_spans(spans)
+    }
+}
+
 /// A selection would copy more samples than the query's budget allows
 /// (`QueryLimits::with_max_samples`); the query fails with Prometheus' 422 `execution` error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TooManySamples;
 
-/// Where the engine reads samples from: the memory store or the SQLite store.
+/// Where the PromQL engine reads samples from (the memory store or the SQLite store): the
+/// `Select` of Prometheus' `storage.Querier` (label names and values are derived from a
+/// selection, as Prometheus does with matchers).
 pub trait SeriesSource: Send + Sync {
     /// Every series whose labels satisfy all `matchers` (a missing label is the empty string,
     /// as in Prometheus), with its samples whose timestamp is in `[start_ms, end_ms]`.

@@ -352,7 +352,7 @@ fn load(conn: &Connection, options: &StoreOptions) -> rusqlite::Result<Loaded> {
 
 impl Writer {
     /// Trace ids (with their start) matching `q`'s SQL filters, newest first.
-    pub(crate) fn search(&self, q: &FileSearch<'_>) -> rusqlite::Result<Vec<(String, u64)>> {
+    pub(crate) fn search(&self, q: &TraceIdQuery<'_>) -> rusqlite::Result<Vec<(String, u64)>> {
         let conn = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
         let rare = match q.operation {
             Some(op) => {
@@ -925,18 +925,25 @@ LIMIT ?7";
 /// ([`SEARCH_BY_OPERATION_QUERY`]) instead of walking all traces.
 pub const RARE_OPERATION_SPANS: i64 = 5_000;
 
-/// What [`Writer::search`] filters on in SQL; the rest (errors, attributes) is checked on the
-/// spans by the caller.
-#[derive(Debug)]
-pub(crate) struct FileSearch<'a> {
-    /// Exclusive cursor: start time, and trace id on ties.
-    pub(crate) before: (i64, &'a str),
-    pub(crate) since: i64,
-    pub(crate) min_duration_ns: i64,
-    pub(crate) service: Option<&'a str>,
-    pub(crate) operation: Option<&'a str>,
-    pub(crate) errors_only: bool,
-    pub(crate) limit: usize,
+/// What [`TraceReader::find_trace_ids`](super::TraceReader::find_trace_ids) filters on in
+/// SQL — the index-friendly half of a trace search, like the parameters of Jaeger's
+/// `FindTraceIDs`; the rest (errors, attributes) is checked on the spans by the caller.
+#[derive(Clone, Debug)]
+pub struct TraceIdQuery<'a> {
+    /// Exclusive cursor: start time (Unix ns), and trace id on ties (`"~"`: after every id).
+    pub before: (i64, &'a str),
+    /// Traces starting at or after this time (Unix ns).
+    pub since: i64,
+    /// Traces at least this long (ns).
+    pub min_duration_ns: i64,
+    /// A span of this service …
+    pub service: Option<&'a str>,
+    /// … with this name (on one span when both are set).
+    pub operation: Option<&'a str>,
+    /// Traces with an error span.
+    pub errors_only: bool,
+    /// At most this many ids.
+    pub limit: usize,
 }
 
 /// The query [`Store::logs_for_trace`](crate::Store::logs_for_trace) runs on the file: one
