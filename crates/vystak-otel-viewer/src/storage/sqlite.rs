@@ -188,7 +188,19 @@ pub(crate) enum Op {
 #[derive(Debug)]
 pub(crate) struct Ack {
     done: oneshot::Sender<Result<(), String>>,
-    _places: OwnedSemaphorePermit,
+    places: OwnedSemaphorePermit,
+}
+
+impl Ack {
+    /// Frees the write's places in the queue, then answers it: in this order, so that an
+    /// exporter that sends its next request on the answer finds the room it freed (answered
+    /// first, the next request could race the release and be refused as if the queue were
+    /// still full — `tests/durability.rs` did, once in about 20 runs).
+    fn answer(self, outcome: Result<(), String>) {
+        let Ack { done, places } = self;
+        drop(places);
+        let _ = done.send(outcome);
+    }
 }
 
 #[derive(Debug)]
@@ -489,10 +501,7 @@ impl Writer {
         places: OwnedSemaphorePermit,
     ) -> oneshot::Receiver<Result<(), String>> {
         let (done, committed) = oneshot::channel();
-        let ack = Ack {
-            done,
-            _places: places,
-        };
+        let ack = Ack { done, places };
         if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             // A send fails only once the writer is gone; the dropped `done` tells the receiver.
             let _ = tx.send(Msg::Op(op, Some(ack)));
@@ -646,7 +655,7 @@ impl WriterState {
                 .map(|_| ())
                 .map_err(|e| format!("cannot commit to {}: {e}", self.path.display()));
             for ack in acks {
-                let _ = ack.done.send(outcome.clone());
+                ack.answer(outcome.clone());
             }
             if let Err(err) = result {
                 if !self.reported {
