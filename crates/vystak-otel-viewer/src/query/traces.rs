@@ -1,5 +1,5 @@
-//! Trace search and lookup over a [`Store`]: the logic behind `GET /api/traces` and
-//! `GET /api/traces/{id}`, usable without HTTP.
+//! Trace search and lookup over a [`TraceReader`] such as [`Store`](crate::Store): the logic
+//! behind `GET /api/traces` and `GET /api/traces/{id}`, usable without HTTP.
 //!
 //! ```
 //! use vystak_otel_viewer::query::traces::{self, TraceQuery};

@@ -209,7 +209,7 @@ impl MemorySeries {
         values.into_iter().map(str::to_string).collect()
     }
 
-    /// The last sample of every series (to restore a [`PromConverter`](super::PromConverter)).
+    /// The last sample of every series (to restore a [`PromConverter`](crate::query::promql::PromConverter)).
     pub fn last_samples(&self) -> Vec<(Labels, Sample)> {
         self.by_name
             .values()
