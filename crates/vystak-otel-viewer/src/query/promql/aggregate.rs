@@ -1,12 +1,52 @@
-//! Aggregations: `sum`, `avg`, `min`, `max`, `count` with `by (…)` / `without (…)`.
+//! Aggregations over groups of series (`by (…)` / `without (…)`), ported from Prometheus 3.x'
+//! `aggregation` in `promql/engine.go`: `sum`, `avg`, `min`, `max`, `count`, `group`,
+//! `stddev`, `stdvar` here; the ones with a parameter (`topk`, `bottomk`, `quantile`,
+//! `count_values`, `limitk`) in `aggregate_k`.
 
 use std::collections::HashMap;
 
-use promql_parser::parser::token::{T_AVG, T_COUNT, T_MAX, T_MIN, T_SUM};
+use promql_parser::parser::token::{
+    T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMITK, T_LIMIT_RATIO, T_MAX, T_MIN,
+    T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
+};
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 
+use super::aggregate_k;
 use super::eval::{Ctx, StepSeries, Val};
 use super::{Labels, PromError};
+
+/// Prometheus' `quantile` (`promql/quantile.go`): the φ-quantile of `values` by linear
+/// interpolation between the closest ranks (NaN sorts first); NaN for no values or φ NaN,
+/// ∓Inf for φ below 0 / above 1.
+#[allow(
+    clippy::arithmetic_side_effects,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+pub(crate) fn quantile(q: f64, values: &mut [f64]) -> f64 {
+    if values.is_empty() || q.is_nan() {
+        return f64::NAN;
+    }
+    if q < 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if q > 1.0 {
+        return f64::INFINITY;
+    }
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+    });
+    let n = values.len() as f64;
+    let rank = q * (n - 1.0);
+    let lower = rank.floor().max(0.0);
+    let upper = (lower + 1.0).min(n - 1.0);
+    let weight = rank - rank.floor();
+    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+}
 
 /// Prometheus' `kahanSumInc` (Kahan–Neumaier compensated summation).
 pub(crate) fn kahan_sum_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
@@ -22,7 +62,7 @@ pub(crate) fn kahan_sum_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
 }
 
 /// The output labels of a series in its group.
-fn group_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
+pub(crate) fn group_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
     match modifier {
         None => Labels::new(),
         Some(LabelModifier::Include(by)) => by
@@ -50,6 +90,9 @@ enum Op {
     Min,
     Max,
     Count,
+    Group,
+    Stddev,
+    Stdvar,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -67,9 +110,20 @@ impl Acc {
         if self.n == 1.0 {
             self.value = f;
             self.c = 0.0;
+            if matches!(op, Op::Stddev | Op::Stdvar) {
+                // Welford's algorithm: the mean, and the sum of squared deviations.
+                self.mean = f;
+                self.value = if f.is_finite() { 0.0 } else { f64::NAN };
+            }
             return;
         }
         match op {
+            Op::Group => {}
+            Op::Stddev | Op::Stdvar => {
+                let delta = f - self.mean;
+                self.mean += delta / self.n;
+                self.value += delta * (f - self.mean);
+            }
             Op::Sum => (self.value, self.c) = kahan_sum_inc(f, self.value, self.c),
             Op::Count => {}
             Op::Max => {
@@ -113,6 +167,9 @@ impl Acc {
         match op {
             Op::Sum => self.value + self.c,
             Op::Count => self.n,
+            Op::Group => 1.0,
+            Op::Stdvar => self.value / self.n,
+            Op::Stddev => (self.value / self.n).sqrt(),
             Op::Min | Op::Max => self.value,
             Op::Avg if self.incremental => self.mean + self.c,
             Op::Avg => self.value / self.n + self.c / self.n,
@@ -128,6 +185,13 @@ pub(crate) fn aggregate(ctx: &Ctx<'_>, agg: &AggregateExpr) -> Result<Val, PromE
         T_MIN => Op::Min,
         T_MAX => Op::Max,
         T_COUNT => Op::Count,
+        T_GROUP => Op::Group,
+        T_STDDEV => Op::Stddev,
+        T_STDVAR => Op::Stdvar,
+        T_TOPK | T_BOTTOMK | T_LIMITK | T_QUANTILE | T_COUNT_VALUES => {
+            return aggregate_k::aggregate(ctx, agg)
+        }
+        T_LIMIT_RATIO => return Err(PromError::unsupported("limit_ratio")),
         _ => {
             return Err(PromError::unsupported(format!(
                 "aggregation \"{}\"",
@@ -135,12 +199,6 @@ pub(crate) fn aggregate(ctx: &Ctx<'_>, agg: &AggregateExpr) -> Result<Val, PromE
             )))
         }
     };
-    if agg.param.is_some() {
-        return Err(PromError::unsupported(format!(
-            "parameter of aggregation \"{}\"",
-            agg.op
-        )));
-    }
     let Val::Vector(input) = ctx.eval(&agg.expr)? else {
         return Err(PromError::BadData(format!(
             "expected an instant vector in aggregation \"{}\"",

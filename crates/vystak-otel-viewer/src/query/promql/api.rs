@@ -14,7 +14,7 @@ fn parse_match_sets<S: AsRef<str>>(matchers: &[S]) -> Result<Vec<Vec<LabelMatche
         .iter()
         .map(|m| {
             let m = m.as_ref();
-            match super::eval::parse(m) {
+            match super::parse::parse(m) {
                 Ok(Expr::VectorSelector(vs)) => {
                     let set = selector_matchers(&vs)?;
                     // Prometheus: a selector that matches the empty label set selects everything.

@@ -1,10 +1,15 @@
-//! Binary operators: arithmetic `+ - * / % ^` and comparisons `== != > < >= <=` (with and
-//! without `bool`) between scalars and vectors, with one-to-one vector matching.
+//! Binary operators, ported from Prometheus' `promql/engine.go` (`VectorBinop`, `VectorAnd`,
+//! `VectorOr`, `VectorUnless`, `VectorscalarBinop`, `resultMetric`): arithmetic
+//! `+ - * / % ^ atan2`, comparisons `== != > < >= <=` (with and without `bool`) and the set
+//! operators `and or unless`, between scalars and vectors, with one-to-one, many-to-one
+//! (`group_left`) and one-to-many (`group_right`) matching on `on (…)` / `ignoring (…)`.
+//! A range query evaluates each step as Prometheus does an instant vector.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use promql_parser::parser::token::{
-    T_ADD, T_DIV, T_EQLC, T_GTE, T_GTR, T_LSS, T_LTE, T_MOD, T_MUL, T_NEQ, T_POW, T_SUB,
+    T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
+    T_MUL, T_NEQ, T_POW, T_SUB,
 };
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
@@ -19,17 +24,62 @@ enum Op {
     Div,
     Mod,
     Pow,
+    Atan2,
     Eq,
     Ne,
     Gt,
     Lt,
     Ge,
     Le,
+    And,
+    Or,
+    Unless,
 }
 
 impl Op {
+    fn from_token(
+        id: promql_parser::parser::token::TokenId,
+        text: &dyn std::fmt::Display,
+    ) -> Result<Self, PromError> {
+        Ok(match id {
+            T_ADD => Op::Add,
+            T_SUB => Op::Sub,
+            T_MUL => Op::Mul,
+            T_DIV => Op::Div,
+            T_MOD => Op::Mod,
+            T_POW => Op::Pow,
+            T_ATAN2 => Op::Atan2,
+            T_EQLC => Op::Eq,
+            T_NEQ => Op::Ne,
+            T_GTR => Op::Gt,
+            T_LSS => Op::Lt,
+            T_GTE => Op::Ge,
+            T_LTE => Op::Le,
+            T_LAND => Op::And,
+            T_LOR => Op::Or,
+            T_LUNLESS => Op::Unless,
+            _ => {
+                return Err(PromError::unsupported(format!(
+                    "binary operator \"{text}\""
+                )))
+            }
+        })
+    }
+
     fn is_comparison(self) -> bool {
         matches!(self, Op::Eq | Op::Ne | Op::Gt | Op::Lt | Op::Ge | Op::Le)
+    }
+
+    fn is_set(self) -> bool {
+        matches!(self, Op::And | Op::Or | Op::Unless)
+    }
+
+    /// Prometheus' `shouldDropMetricName`: arithmetic drops `__name__`, comparisons keep it.
+    fn drops_name(self) -> bool {
+        matches!(
+            self,
+            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Mod | Op::Pow | Op::Atan2
+        )
     }
 
     /// Prometheus' `vectorElemBinop` for floats: the value and whether to keep it.
@@ -41,89 +91,121 @@ impl Op {
             Op::Div => (l / r, true),
             Op::Mod => (l % r, true),
             Op::Pow => (l.powf(r), true),
+            Op::Atan2 => (l.atan2(r), true),
             Op::Eq => (l, l == r),
             Op::Ne => (l, l != r),
             Op::Gt => (l, l > r),
             Op::Lt => (l, l < r),
             Op::Ge => (l, l >= r),
             Op::Le => (l, l <= r),
+            // Set operators never reach element arithmetic.
+            Op::And | Op::Or | Op::Unless => (l, true),
         }
     }
 }
 
-enum Matching<'a> {
-    /// `on (…)`
-    On(&'a [String]),
-    /// `ignoring (…)`, or no modifier (ignoring nothing)
-    Ignoring(&'a [String]),
+/// Prometheus' `VectorMatching`.
+struct Matching<'a> {
+    card: Card,
+    /// `on (…)` (else `ignoring (…)` or no modifier).
+    on: bool,
+    labels: &'a [String],
+    /// `group_left (…)` / `group_right (…)` labels copied from the "one" side.
+    include: &'a [String],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Card {
+    OneToOne,
+    ManyToOne,
+    OneToMany,
+    ManyToMany,
 }
 
 impl Matching<'_> {
+    /// The match signature: the `on` labels, or every label but `__name__` and the ignored ones.
     fn signature(&self, labels: &Labels) -> Labels {
-        match self {
-            Matching::On(on) => labels
-                .iter()
-                .filter(|(k, _)| on.contains(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            Matching::Ignoring(ign) => labels
-                .iter()
-                .filter(|(k, _)| k.as_str() != "__name__" && !ign.contains(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+        labels
+            .iter()
+            .filter(|(k, _)| {
+                if self.on {
+                    self.labels.contains(k)
+                } else {
+                    k.as_str() != "__name__" && !self.labels.contains(k)
+                }
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Prometheus' `resultMetric`: the labels of a matched pair's result.
+    fn result_labels(&self, many: &Labels, one: &Labels, op: Op, return_bool: bool) -> Labels {
+        let mut out = many.clone();
+        if op.drops_name() || return_bool {
+            out.remove("__name__");
         }
+        if self.card == Card::OneToOne {
+            if self.on {
+                out.retain(|k, _| self.labels.contains(k));
+            } else {
+                out.retain(|k, _| !self.labels.contains(k));
+            }
+        }
+        for name in self.include {
+            match one.get(name).filter(|v| !v.is_empty()) {
+                Some(v) => {
+                    out.insert(name.clone(), v.clone());
+                }
+                None => {
+                    out.remove(name);
+                }
+            }
+        }
+        out
     }
 }
 
 /// Evaluates a binary expression.
 pub(crate) fn binary(ctx: &Ctx<'_>, b: &BinaryExpr) -> Result<Val, PromError> {
-    let op = match b.op.id() {
-        T_ADD => Op::Add,
-        T_SUB => Op::Sub,
-        T_MUL => Op::Mul,
-        T_DIV => Op::Div,
-        T_MOD => Op::Mod,
-        T_POW => Op::Pow,
-        T_EQLC => Op::Eq,
-        T_NEQ => Op::Ne,
-        T_GTR => Op::Gt,
-        T_LSS => Op::Lt,
-        T_GTE => Op::Ge,
-        T_LTE => Op::Le,
-        _ => {
-            return Err(PromError::unsupported(format!(
-                "binary operator \"{}\"",
-                b.op
-            )))
-        }
-    };
+    let op = Op::from_token(b.op.id(), &b.op)?;
     let return_bool = b.return_bool();
-    let mut matching = Matching::Ignoring(&[]);
+    let mut matching = Matching {
+        card: if op.is_set() {
+            Card::ManyToMany
+        } else {
+            Card::OneToOne
+        },
+        on: false,
+        labels: &[],
+        include: &[],
+    };
     if let Some(m) = &b.modifier {
-        match &m.card {
-            VectorMatchCardinality::OneToOne => {}
-            VectorMatchCardinality::ManyToOne(_) => {
-                return Err(PromError::unsupported("group_left"))
-            }
-            VectorMatchCardinality::OneToMany(_) => {
-                return Err(PromError::unsupported("group_right"))
-            }
-            VectorMatchCardinality::ManyToMany => {
-                return Err(PromError::unsupported("many-to-many vector matching"))
-            }
-        }
         if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
             return Err(PromError::unsupported("fill modifier"));
         }
-        matching = match &m.matching {
-            None => Matching::Ignoring(&[]),
-            Some(LabelModifier::Include(l)) => Matching::On(&l.labels),
-            Some(LabelModifier::Exclude(l)) => Matching::Ignoring(&l.labels),
-        };
+        match &m.card {
+            VectorMatchCardinality::OneToOne => {}
+            VectorMatchCardinality::ManyToOne(l) => {
+                matching.card = Card::ManyToOne;
+                matching.include = &l.labels;
+            }
+            VectorMatchCardinality::OneToMany(l) => {
+                matching.card = Card::OneToMany;
+                matching.include = &l.labels;
+            }
+            VectorMatchCardinality::ManyToMany => matching.card = Card::ManyToMany,
+        }
+        match &m.matching {
+            None => {}
+            Some(LabelModifier::Include(l)) => {
+                matching.on = true;
+                matching.labels = &l.labels;
+            }
+            Some(LabelModifier::Exclude(l)) => matching.labels = &l.labels,
+        }
     }
     let lhs = ctx.eval(&b.lhs)?;
     let rhs = ctx.eval(&b.rhs)?;
-    let drop_name = !op.is_comparison() || return_bool;
     match (lhs, rhs) {
         (Val::Scalar(l), Val::Scalar(r)) => Ok(Val::Scalar(
             l.iter()
@@ -138,25 +220,29 @@ pub(crate) fn binary(ctx: &Ctx<'_>, b: &BinaryExpr) -> Result<Val, PromError> {
                 })
                 .collect(),
         )),
-        (Val::Vector(v), Val::Scalar(s)) => vector_scalar(v, &s, op, false, return_bool, drop_name),
-        (Val::Scalar(s), Val::Vector(v)) => vector_scalar(v, &s, op, true, return_bool, drop_name),
-        (Val::Vector(l), Val::Vector(r)) => {
-            vector_vector(ctx, l, r, op, &matching, return_bool, drop_name)
-        }
+        (Val::Vector(v), Val::Scalar(s)) => vector_scalar(v, &s, op, false, return_bool),
+        (Val::Scalar(s), Val::Vector(v)) => vector_scalar(v, &s, op, true, return_bool),
+        (Val::Vector(l), Val::Vector(r)) if op.is_set() => set_operation(ctx, l, r, op, &matching),
+        (Val::Vector(l), Val::Vector(r)) => vector_vector(ctx, l, r, op, &matching, return_bool),
         _ => Err(PromError::BadData(
             "binary expression must contain only scalar and instant vector types".into(),
         )),
     }
 }
 
+/// Prometheus' `VectorscalarBinop`.
 fn vector_scalar(
     v: Vec<StepSeries>,
     s: &[f64],
     op: Op,
     swap: bool,
     return_bool: bool,
-    drop_name: bool,
 ) -> Result<Val, PromError> {
+    if op.is_set() {
+        return Err(PromError::BadData(
+            "set operator not allowed in binary scalar expression".into(),
+        ));
+    }
     let out = v
         .into_iter()
         .map(|mut series| {
@@ -164,6 +250,7 @@ fn vector_scalar(
                 let Some(vv) = *x else { continue };
                 let (l, r) = if swap { (sv, vv) } else { (vv, sv) };
                 let (mut value, mut keep) = op.apply(l, r);
+                // The vector's value is kept even when it is on the right of a comparison.
                 if op.is_comparison() && swap {
                     value = r;
                 }
@@ -173,7 +260,7 @@ fn vector_scalar(
                 }
                 *x = keep.then_some(value);
             }
-            if drop_name {
+            if op.drops_name() || return_bool {
                 series.labels.remove("__name__");
             }
             series
@@ -182,80 +269,180 @@ fn vector_scalar(
     merge_same_labels(out).map(Val::Vector)
 }
 
+/// Collects one step's output samples into series over all steps.
+struct Output {
+    steps: usize,
+    index: HashMap<Labels, usize>,
+    series: Vec<StepSeries>,
+}
+
+impl Output {
+    fn new(steps: usize) -> Self {
+        Self {
+            steps,
+            index: HashMap::new(),
+            series: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, labels: Labels, step: usize, value: f64) -> Result<(), PromError> {
+        let i = match self.index.get(&labels) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(labels.clone(), self.series.len());
+                self.series.push(StepSeries {
+                    labels,
+                    values: vec![None; self.steps],
+                });
+                self.series.len().saturating_sub(1)
+            }
+        };
+        let slot = &mut self.series[i].values[step];
+        if slot.is_some() {
+            return Err(PromError::Execution(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
+        }
+        *slot = Some(value);
+        Ok(())
+    }
+}
+
+/// Prometheus' `VectorBinop`, at each step: the "one" side is hashed by signature, each
+/// element of the "many" side finds its match, filtered comparisons are dropped before the
+/// match is recorded, and a match group used twice is an error.
 fn vector_vector(
     ctx: &Ctx<'_>,
     lhs: Vec<StepSeries>,
     rhs: Vec<StepSeries>,
     op: Op,
-    matching: &Matching<'_>,
+    m: &Matching<'_>,
     return_bool: bool,
-    drop_name: bool,
 ) -> Result<Val, PromError> {
     let n = ctx.n();
-    // Right side: signature → series indices.
-    let mut right: HashMap<Labels, Vec<usize>> = HashMap::new();
-    for (i, s) in rhs.iter().enumerate() {
-        right
-            .entry(matching.signature(&s.labels))
-            .or_default()
-            .push(i);
+    let mut out = Output::new(n);
+    if lhs.is_empty() || rhs.is_empty() {
+        return Ok(Val::Vector(Vec::new()));
     }
-    // The right side is the "one" side: two of its series with one signature at one step.
-    for (sig, members) in right.iter().filter(|(_, m)| m.len() > 1) {
-        for step in 0..n {
-            let present: Vec<usize> = members
-                .iter()
-                .copied()
-                .filter(|&i| rhs[i].values[step].is_some())
-                .collect();
-            if present.len() > 1 {
+    // For one-to-many, the sides swap: the right is the "many" side.
+    let swapped = m.card == Card::OneToMany;
+    let (many, one) = if swapped { (&rhs, &lhs) } else { (&lhs, &rhs) };
+    let many_sigs: Vec<Labels> = many.iter().map(|s| m.signature(&s.labels)).collect();
+    let one_sigs: Vec<Labels> = one.iter().map(|s| m.signature(&s.labels)).collect();
+    let one_side = if swapped { "left" } else { "right" };
+    for step in 0..n {
+        ctx.check_deadline()?;
+        // Short-circuit, as Prometheus: with one side empty at this step nothing matches.
+        if !lhs.iter().any(|s| s.values[step].is_some())
+            || !rhs.iter().any(|s| s.values[step].is_some())
+        {
+            continue;
+        }
+        let mut one_by_sig: HashMap<&Labels, usize> = HashMap::new();
+        for (j, s) in one.iter().enumerate() {
+            if s.values[step].is_none() {
+                continue;
+            }
+            if let Some(&first) = one_by_sig.get(&one_sigs[j]) {
                 return Err(PromError::Execution(format!(
-                    "found duplicate series for the match group {} on the right hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
-                    fmt_labels(sig),
-                    fmt_labels(&rhs[present[0]].labels),
-                    fmt_labels(&rhs[present[1]].labels),
+                    "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                    fmt_labels(&match_labels(m, &s.labels)),
+                    fmt_labels(&s.labels),
+                    fmt_labels(&one[first].labels),
                 )));
             }
+            one_by_sig.insert(&one_sigs[j], j);
         }
-    }
-    let mut matched_steps: HashMap<Labels, Vec<bool>> = HashMap::new();
-    let mut out = Vec::with_capacity(lhs.len());
-    for ls in lhs {
-        let sig = matching.signature(&ls.labels);
-        let Some(members) = right.get(&sig) else {
-            continue;
-        };
-        let seen = matched_steps.entry(sig).or_insert_with(|| vec![false; n]);
-        let mut values = vec![None; n];
-        for step in 0..n {
-            let Some(lv) = ls.values[step] else { continue };
-            let Some(rv) = members.iter().find_map(|&i| rhs[i].values[step]) else {
+        let mut matched: HashMap<&Labels, HashSet<Labels>> = HashMap::new();
+        for (i, s) in many.iter().enumerate() {
+            let Some(mv) = s.values[step] else { continue };
+            let Some(&j) = one_by_sig.get(&many_sigs[i]) else {
                 continue;
             };
-            if seen[step] {
-                return Err(PromError::Execution(
-                    "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
-                ));
-            }
-            seen[step] = true;
-            let (mut value, mut keep) = op.apply(lv, rv);
+            let Some(ov) = one[j].values[step] else {
+                continue;
+            };
+            let (l, r) = if swapped { (ov, mv) } else { (mv, ov) };
+            let (mut value, keep) = op.apply(l, r);
             if return_bool {
                 value = f64::from(u8::from(keep));
-                keep = true;
+            } else if !keep {
+                continue;
             }
-            values[step] = keep.then_some(value);
+            let labels = m.result_labels(&s.labels, &one[j].labels, op, return_bool);
+            let inserted = matched.entry(&many_sigs[i]).or_default();
+            if m.card == Card::OneToOne {
+                if !inserted.is_empty() {
+                    return Err(PromError::Execution(
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
+                    ));
+                }
+                inserted.insert(Labels::new());
+            } else if !inserted.insert(labels.clone()) {
+                return Err(PromError::Execution(
+                    "multiple matches for labels: grouping labels must ensure unique matches"
+                        .into(),
+                ));
+            }
+            out.push(labels, step, value)?;
         }
-        let mut labels = ls.labels;
-        if drop_name {
-            labels.remove("__name__");
-        }
-        match matching {
-            Matching::On(on) => labels.retain(|k, _| on.contains(k)),
-            Matching::Ignoring(ign) => labels.retain(|k, _| !ign.contains(k)),
-        }
-        out.push(StepSeries { labels, values });
     }
-    merge_same_labels(out).map(Val::Vector)
+    Ok(Val::Vector(out.series))
+}
+
+/// Prometheus' `VectorAnd`, `VectorOr` and `VectorUnless`, at each step.
+fn set_operation(
+    ctx: &Ctx<'_>,
+    lhs: Vec<StepSeries>,
+    rhs: Vec<StepSeries>,
+    op: Op,
+    m: &Matching<'_>,
+) -> Result<Val, PromError> {
+    let n = ctx.n();
+    let mut out = Output::new(n);
+    let lsigs: Vec<Labels> = lhs.iter().map(|s| m.signature(&s.labels)).collect();
+    let rsigs: Vec<Labels> = rhs.iter().map(|s| m.signature(&s.labels)).collect();
+    for step in 0..n {
+        ctx.check_deadline()?;
+        let present = |side: &[StepSeries], sigs: &'_ [Labels]| -> HashSet<Labels> {
+            side.iter()
+                .zip(sigs)
+                .filter(|(s, _)| s.values[step].is_some())
+                .map(|(_, sig)| sig.clone())
+                .collect()
+        };
+        match op {
+            Op::And | Op::Unless => {
+                let right = present(&rhs, &rsigs);
+                for (s, sig) in lhs.iter().zip(&lsigs) {
+                    let Some(v) = s.values[step] else { continue };
+                    if right.contains(sig) == (op == Op::And) {
+                        out.push(s.labels.clone(), step, v)?;
+                    }
+                }
+            }
+            _ => {
+                let left = present(&lhs, &lsigs);
+                for s in &lhs {
+                    if let Some(v) = s.values[step] {
+                        out.push(s.labels.clone(), step, v)?;
+                    }
+                }
+                for (s, sig) in rhs.iter().zip(&rsigs) {
+                    let Some(v) = s.values[step] else { continue };
+                    if !left.contains(sig) {
+                        out.push(s.labels.clone(), step, v)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(Val::Vector(out.series))
+}
+
+/// Prometheus' `MatchLabels`: the labels a match group is named by in errors.
+fn match_labels(m: &Matching<'_>, labels: &Labels) -> Labels {
+    m.signature(labels)
 }
 
 fn fmt_labels(labels: &Labels) -> String {

@@ -1,4 +1,5 @@
-//! The evaluator: [`instant_query`] and [`range_query`].
+//! The evaluator: a [`Ctx`] holds the steps, the sample budget and the deadline, and evaluates
+//! each node for all steps at once.
 //!
 //! Every node is evaluated once for all steps of the query (like Prometheus' range
 //! evaluation): a vector is a list of series with one optional value per step, so label work
@@ -9,79 +10,13 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use promql_parser::parser::token::{T_ADD, T_COLON, T_LEFT_BRACKET, T_NUMBER, T_OFFSET, T_SUB};
-use promql_parser::parser::{self, AtModifier, Expr, Offset, VectorSelector};
+use promql_parser::parser::{Expr, VectorSelector};
 
+use super::parse::MAX_EXPRESSION_DEPTH;
+use super::query::{QueryLimits, LOOKBACK_DELTA_MS, TIMED_OUT, TOO_MANY_SAMPLES};
+use super::range::{shifted_times, subquery};
 use super::{aggregate, binary, functions};
-use super::{LabelMatcher, Labels, MatchOp, PromError, QueryResult, Sample, Series, SeriesSource};
-
-/// Prometheus' default lookback delta for instant vector selectors: 5 minutes.
-pub const LOOKBACK_DELTA_MS: i64 = 5 * 60 * 1000;
-
-/// Prometheus' limit on the number of steps of a range query.
-pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
-
-/// Prometheus' default `--query.max-samples`: the most samples one query may load.
-pub const DEFAULT_MAX_SAMPLES: usize = 50_000_000;
-
-/// Prometheus' message for a query past its sample budget (HTTP 422, `execution`).
-pub(crate) const TOO_MANY_SAMPLES: &str =
-    "query processing would load too many samples into memory in query execution";
-
-/// Prometheus' message for a query past its deadline (HTTP 503, `timeout`).
-pub(crate) const TIMED_OUT: &str = "query timed out in expression evaluation";
-
-/// What one query may use: a sample budget and a deadline, both checked while selecting and
-/// evaluating, so a query past either stops working and frees its memory.
-///
-/// The budget counts every sample copied from the store and every value of the step matrices
-/// that selectors and range functions build (a range query of `n` steps over `s` series costs
-/// `n × s`); aggregations and operators produce no more than they read. Like Prometheus'
-/// `--query.max-samples`, default [`DEFAULT_MAX_SAMPLES`].
-///
-/// ```
-/// use std::time::Duration;
-/// use vystak_otel_viewer::query::promql::{instant_query_with_limits, MemorySeries, QueryLimits};
-///
-/// let store = MemorySeries::new();
-/// let limits = QueryLimits::default().with_max_samples(1_000).with_timeout(Duration::from_secs(5));
-/// assert!(instant_query_with_limits(&store, "1 + 1", 0, &limits).is_ok());
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct QueryLimits {
-    max_samples: usize,
-    timeout: Option<Duration>,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self {
-            max_samples: DEFAULT_MAX_SAMPLES,
-            timeout: None,
-        }
-    }
-}
-
-impl QueryLimits {
-    /// At most `max_samples` samples per query (Prometheus' `--query.max-samples`).
-    #[must_use]
-    pub fn with_max_samples(mut self, max_samples: usize) -> Self {
-        self.max_samples = max_samples;
-        self
-    }
-
-    /// Stop evaluating after `timeout` with Prometheus' `timeout` error.
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// The sample budget.
-    pub fn max_samples(&self) -> usize {
-        self.max_samples
-    }
-}
+use super::{LabelMatcher, Labels, MatchOp, PromError, Series, SeriesSource};
 
 /// A series of an instant vector over all steps: one optional value per step.
 #[derive(Clone, Debug)]
@@ -104,12 +39,15 @@ pub(crate) struct Ctx<'a> {
     src: &'a dyn SeriesSource,
     /// Evaluation timestamps, ms, increasing.
     pub(crate) steps: Vec<i64>,
-    start_ms: i64,
-    end_ms: i64,
+    /// The query's start and end (what `@ start()` and `@ end()` read, in subqueries too).
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
     max_samples: usize,
     samples: Cell<usize>,
     deadline: Option<Instant>,
     depth: Cell<usize>,
+    /// Prometheus' `--enable-feature=promql-experimental-functions`.
+    pub(crate) experimental: bool,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -127,93 +65,12 @@ pub(crate) struct Selected {
     pub(crate) times: Vec<i64>,
 }
 
-/// The deepest expression evaluated (nested calls, aggregations, operators, parentheses). A
-/// query nested deeper is refused with `bad_data` before any evaluation (one `GET` nested 1,000
-/// deep used to abort the whole viewer); the evaluator counts its depth as well, and the HTTP
-/// API runs it on a thread whose stack holds this depth many times over. Real dashboards nest
-/// a handful of levels.
-pub const MAX_EXPRESSION_DEPTH: usize = 128;
-
-/// Parses a query: upstream `promql_parser` panics on a number duration that does not fit a
-/// `Duration` (`x[1e30]`, `offset 1e400`), so those are refused first; any other panic of the
-/// parser is caught and answered as `bad_data`; then the depth limit.
-pub(crate) fn parse(query: &str) -> Result<Expr, PromError> {
-    check_number_durations(query)?;
-    let parsed = std::panic::catch_unwind(|| parser::parse(query))
-        .map_err(|_| PromError::BadData(format!("cannot parse the query {query:?}")))?;
-    let expr = parsed.map_err(PromError::BadData)?;
-    let depth = expression_depth(&expr);
-    if depth > MAX_EXPRESSION_DEPTH {
-        return Err(PromError::BadData(format!(
-            "the query is nested {depth} levels deep; at most {MAX_EXPRESSION_DEPTH} are evaluated"
-        )));
-    }
-    Ok(expr)
-}
-
-/// Refuses a plain number used as a duration (after `[`, a subquery's `:` or `offset`) that is
-/// negative, not finite or too large for a duration.
-fn check_number_durations(query: &str) -> Result<(), PromError> {
-    use lrpar::{Lexeme, Lexer, NonStreamingLexer};
-    let Ok(lexer) = parser::lexer(query) else {
-        return Ok(()); // the parser reports the lexing error
-    };
-    let mut previous: [Option<parser::token::TokenId>; 2] = [None, None];
-    for lexeme in lexer.iter().flatten() {
-        let tok = lexeme.tok_id();
-        let is_duration_context = matches!(
-            previous,
-            [_, Some(T_LEFT_BRACKET | T_COLON | T_OFFSET)] | [Some(T_OFFSET), Some(T_ADD | T_SUB)]
-        );
-        if tok == T_NUMBER && is_duration_context {
-            let text = lexer.span_str(lexeme.span());
-            let fits = promql_parser::util::parse_str_radix(text)
-                .is_ok_and(|secs| Duration::try_from_secs_f64(secs).is_ok());
-            if !fits {
-                return Err(PromError::BadData(format!(
-                    "invalid duration {text:?}: not a number of seconds a duration can hold"
-                )));
-            }
-        }
-        previous = [previous[1], Some(tok)];
-    }
-    Ok(())
-}
-
-/// The depth of `expr`'s tree, walked with an explicit stack (no recursion on client depth).
-fn expression_depth(expr: &Expr) -> usize {
-    let mut deepest = 0;
-    let mut stack = vec![(expr, 1usize)];
-    while let Some((e, depth)) = stack.pop() {
-        deepest = deepest.max(depth);
-        let next = depth.saturating_add(1);
-        match e {
-            Expr::Aggregate(a) => {
-                stack.push((&a.expr, next));
-                if let Some(p) = &a.param {
-                    stack.push((p, next));
-                }
-            }
-            Expr::Unary(u) => stack.push((&u.expr, next)),
-            Expr::Binary(b) => {
-                stack.push((&b.lhs, next));
-                stack.push((&b.rhs, next));
-            }
-            Expr::Paren(p) => stack.push((&p.expr, next)),
-            Expr::Subquery(q) => stack.push((&q.expr, next)),
-            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| (&**a, next))),
-            _ => {}
-        }
-    }
-    deepest
-}
-
 /// A duration in whole milliseconds, saturating at `i64::MAX`.
 pub(crate) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn system_time_ms(t: &SystemTime) -> i64 {
+pub(crate) fn system_time_ms(t: &SystemTime) -> i64 {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => duration_ms(d),
         Err(e) => duration_ms(e.duration()).saturating_neg(),
@@ -238,19 +95,57 @@ pub(crate) fn selector_matchers(vs: &VectorSelector) -> Result<Vec<LabelMatcher>
 }
 
 impl<'a> Ctx<'a> {
-    fn new(src: &'a dyn SeriesSource, steps: Vec<i64>, limits: &QueryLimits) -> Self {
-        let start_ms = steps.first().copied().unwrap_or(0);
-        let end_ms = steps.last().copied().unwrap_or(0);
+    /// `start_ms` and `end_ms` are the query's (what `@ start()` and `@ end()` read): the
+    /// last step is before `end_ms` when `end - start` is not a multiple of the step.
+    pub(crate) fn new(
+        src: &'a dyn SeriesSource,
+        steps: Vec<i64>,
+        start_ms: i64,
+        end_ms: i64,
+        limits: &QueryLimits,
+    ) -> Self {
         Self {
             src,
             steps,
             start_ms,
             end_ms,
-            max_samples: limits.max_samples,
+            max_samples: limits.max_samples(),
             samples: Cell::new(0),
-            deadline: limits.timeout.and_then(|t| Instant::now().checked_add(t)),
+            deadline: limits.timeout().and_then(|t| Instant::now().checked_add(t)),
             depth: Cell::new(0),
+            experimental: limits.experimental_functions(),
         }
+    }
+
+    /// An evaluator over other steps (a subquery's), sharing this one's budget, deadline and
+    /// depth; [`Ctx::absorb`] takes its spending back.
+    pub(crate) fn child(&self, steps: Vec<i64>) -> Ctx<'a> {
+        Ctx {
+            src: self.src,
+            steps,
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            max_samples: self.max_samples,
+            samples: Cell::new(self.samples.get()),
+            deadline: self.deadline,
+            depth: Cell::new(self.depth.get()),
+            experimental: self.experimental,
+        }
+    }
+
+    /// Takes over what a [`Ctx::child`] spent.
+    pub(crate) fn absorb(&self, child: &Ctx<'_>) {
+        self.samples
+            .set(self.samples.get().max(child.samples.get()));
+    }
+
+    /// Fails with the budget's error when `n` more steps (each at least one value) would not
+    /// fit, before anything of that size is allocated.
+    pub(crate) fn check_steps(&self, n: usize) -> Result<(), PromError> {
+        if self.samples.get().saturating_add(n) > self.max_samples {
+            return Err(PromError::Execution(TOO_MANY_SAMPLES.into()));
+        }
+        self.check_deadline()
     }
 
     pub(crate) fn n(&self) -> usize {
@@ -280,23 +175,8 @@ impl<'a> Ctx<'a> {
     /// Reads the series of `vs` for windows of `range_ms` ending at each step's effective time.
     pub(crate) fn select(&self, vs: &VectorSelector, range_ms: i64) -> Result<Selected, PromError> {
         self.check_deadline()?;
-        let offset_ms = match &vs.offset {
-            None => 0,
-            Some(Offset::Pos(d)) => duration_ms(*d),
-            Some(Offset::Neg(d)) => duration_ms(*d).saturating_neg(),
-        };
-        let at = match &vs.at {
-            None => None,
-            Some(AtModifier::Start) => Some(self.start_ms),
-            Some(AtModifier::End) => Some(self.end_ms),
-            Some(AtModifier::At(t)) => Some(system_time_ms(t)),
-        };
-        let times: Vec<i64> = self
-            .steps
-            .iter()
-            .map(|&t| at.unwrap_or(t).saturating_sub(offset_ms))
-            .collect();
-        let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+        let times = shifted_times(self, &vs.at, &vs.offset);
+        let (Some(&first), Some(&last)) = (times.iter().min(), times.iter().max()) else {
             return Ok(Selected {
                 series: Vec::new(),
                 times,
@@ -349,18 +229,35 @@ impl<'a> Ctx<'a> {
                 Val::String(_) => Err(PromError::BadData("unary minus on a string".into())),
             },
             Expr::VectorSelector(vs) => Ok(Val::Vector(self.eval_vector_selector(vs)?)),
-            Expr::MatrixSelector(_) => Err(PromError::unsupported(
-                "range vector outside of rate(), increase() or irate()",
+            Expr::MatrixSelector(_) => Err(PromError::BadData(
+                "a range vector is only allowed as a function argument or a query's result".into(),
             )),
             Expr::Call(call) => functions::call(self, call),
             Expr::Aggregate(agg) => aggregate::aggregate(self, agg),
             Expr::Binary(b) => binary::binary(self, b),
-            Expr::Subquery(_) => Err(PromError::unsupported("subquery")),
+            Expr::Subquery(sq) => {
+                // A subquery where an instant vector is expected is a parse error upstream;
+                // evaluated here only for completeness.
+                let _ = subquery(self, sq)?;
+                Err(PromError::BadData(
+                    "a subquery is only allowed as a function argument or a query's result".into(),
+                ))
+            }
             Expr::Extension(_) => Err(PromError::unsupported("extension expression")),
         }
     }
 
     fn eval_vector_selector(&self, vs: &VectorSelector) -> Result<Vec<StepSeries>, PromError> {
+        self.eval_selector_with(vs, |sample, _| sample.v)
+    }
+
+    /// An instant selector's value at each step, or (for `timestamp()`) `f(sample, step time)`
+    /// of the newest sample in the lookback window `(t - 5m, t]`.
+    pub(crate) fn eval_selector_with(
+        &self,
+        vs: &VectorSelector,
+        f: impl Fn(&super::Sample, i64) -> f64,
+    ) -> Result<Vec<StepSeries>, PromError> {
         let sel = self.select(vs, LOOKBACK_DELTA_MS)?;
         let mut out = Vec::with_capacity(sel.series.len());
         for s in sel.series {
@@ -371,7 +268,7 @@ impl<'a> Ctx<'a> {
                 .map(|&t| {
                     let i = s.samples.partition_point(|x| x.t_ms <= t);
                     let newest = i.checked_sub(1).map(|i| s.samples[i])?;
-                    (newest.t_ms > t.saturating_sub(LOOKBACK_DELTA_MS)).then_some(newest.v)
+                    (newest.t_ms > t.saturating_sub(LOOKBACK_DELTA_MS)).then(|| f(&newest, t))
                 })
                 .collect();
             if values.iter().any(Option::is_some) {
@@ -416,184 +313,4 @@ pub(crate) fn merge_same_labels(series: Vec<StepSeries>) -> Result<Vec<StepSerie
         }
     }
     Ok(out)
-}
-
-/// Evaluates `query` at `time_ms`, like `GET /api/v1/query?query=…&time=…`, with the default
-/// [`QueryLimits`] (no deadline).
-///
-/// # Errors
-/// [`PromError::BadData`] for a parse error or an unsupported construct;
-/// [`PromError::Execution`] for an evaluation error (e.g. duplicate series in a vector match)
-/// or a query past its sample budget.
-pub fn instant_query(
-    src: &dyn SeriesSource,
-    query: &str,
-    time_ms: i64,
-) -> Result<QueryResult, PromError> {
-    instant_query_with_limits(src, query, time_ms, &QueryLimits::default())
-}
-
-/// [`instant_query`] within `limits`.
-///
-/// # Errors
-/// As [`instant_query`]; [`PromError::Execution`] past the sample budget and
-/// [`PromError::Timeout`] past the deadline, Prometheus' errors for both.
-pub fn instant_query_with_limits(
-    src: &dyn SeriesSource,
-    query: &str,
-    time_ms: i64,
-    limits: &QueryLimits,
-) -> Result<QueryResult, PromError> {
-    let expr = parse(query)?;
-    let ctx = Ctx::new(src, vec![time_ms], limits);
-    let mut top = &expr;
-    while let Expr::Paren(p) = top {
-        top = &p.expr;
-    }
-    if let Expr::MatrixSelector(ms) = top {
-        let range_ms = duration_ms(ms.range);
-        let sel = ctx.select(&ms.vs, range_ms)?;
-        let t = sel.times[0];
-        let from = t.saturating_sub(range_ms);
-        let mut out: Vec<Series> = sel
-            .series
-            .into_iter()
-            .filter_map(|mut s| {
-                s.samples.retain(|x| x.t_ms > from && x.t_ms <= t);
-                (!s.samples.is_empty()).then_some(s)
-            })
-            .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
-        return Ok(QueryResult::Matrix(out));
-    }
-    Ok(match ctx.eval(&expr)? {
-        Val::Scalar(v) => QueryResult::Scalar(Sample {
-            t_ms: time_ms,
-            v: v[0],
-        }),
-        Val::String(s) => QueryResult::String(time_ms, s),
-        Val::Vector(v) => {
-            let mut out: Vec<(Labels, Sample)> = v
-                .into_iter()
-                .filter_map(|s| s.values[0].map(|v| (s.labels, Sample { t_ms: time_ms, v })))
-                .collect();
-            out.sort_by(|a, b| a.0.cmp(&b.0));
-            QueryResult::Vector(out)
-        }
-    })
-}
-
-/// The number of steps of a range query, checked: `end < start`, a non-positive step and more
-/// than [`MAX_POINTS_PER_SERIES`] steps are Prometheus' `bad_data` errors. Computed in 128 bits,
-/// so no timestamps the API accepts can overflow it.
-pub(crate) fn step_count(start_ms: i64, end_ms: i64, step_ms: i64) -> Result<usize, PromError> {
-    if end_ms < start_ms {
-        return Err(PromError::BadData(
-            "end timestamp must not be before start time".into(),
-        ));
-    }
-    if step_ms <= 0 {
-        return Err(PromError::BadData(
-            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
-        ));
-    }
-    // i64 - i64 always fits i128; step_ms > 0.
-    #[allow(clippy::arithmetic_side_effects)]
-    let intervals = (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms);
-    if intervals > i128::from(MAX_POINTS_PER_SERIES) {
-        return Err(PromError::BadData(
-            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
-        ));
-    }
-    // At most 11,001 steps, each at most `end_ms`: the conversions below cannot fail.
-    Ok(usize::try_from(intervals).unwrap_or(0).saturating_add(1))
-}
-
-/// Evaluates `query` at `start_ms`, `start_ms + step_ms`, … ≤ `end_ms`, like
-/// `GET /api/v1/query_range`, with the default [`QueryLimits`]; the result is always a
-/// [`QueryResult::Matrix`], sorted by labels.
-///
-/// # Errors
-/// [`PromError::BadData`] for a parse error, an unsupported construct, `end < start`, a
-/// non-positive step, more than [`MAX_POINTS_PER_SERIES`] steps, or an expression that is not a
-/// scalar or an instant vector; [`PromError::Execution`] for an evaluation error.
-pub fn range_query(
-    src: &dyn SeriesSource,
-    query: &str,
-    start_ms: i64,
-    end_ms: i64,
-    step_ms: i64,
-) -> Result<QueryResult, PromError> {
-    range_query_with_limits(
-        src,
-        query,
-        start_ms,
-        end_ms,
-        step_ms,
-        &QueryLimits::default(),
-    )
-}
-
-/// [`range_query`] within `limits`.
-///
-/// # Errors
-/// As [`range_query`]; [`PromError::Execution`] past the sample budget and
-/// [`PromError::Timeout`] past the deadline.
-pub fn range_query_with_limits(
-    src: &dyn SeriesSource,
-    query: &str,
-    start_ms: i64,
-    end_ms: i64,
-    step_ms: i64,
-    limits: &QueryLimits,
-) -> Result<QueryResult, PromError> {
-    let count = step_count(start_ms, end_ms, step_ms)?;
-    let expr = parse(query)?;
-    match expr.value_type() {
-        parser::value::ValueType::Scalar | parser::value::ValueType::Vector => {}
-        other => {
-            let name = match other {
-                parser::value::ValueType::Matrix => "range vector",
-                _ => "string",
-            };
-            return Err(PromError::BadData(format!(
-                "invalid expression type \"{name}\" for range query, must be Scalar or instant Vector"
-            )));
-        }
-    }
-    let mut steps = Vec::with_capacity(count);
-    let mut t = start_ms;
-    for _ in 0..count {
-        steps.push(t);
-        t = t.saturating_add(step_ms);
-    }
-    let ctx = Ctx::new(src, steps, limits);
-    let series = match ctx.eval(&expr)? {
-        Val::Scalar(v) => vec![StepSeries {
-            labels: Labels::new(),
-            values: v.into_iter().map(Some).collect(),
-        }],
-        Val::Vector(v) => v,
-        Val::String(_) => return Err(PromError::BadData(
-            "invalid expression type \"string\" for range query, must be Scalar or instant Vector"
-                .into(),
-        )),
-    };
-    let mut out: Vec<Series> = series
-        .into_iter()
-        .filter_map(|s| {
-            let samples: Vec<Sample> = s
-                .values
-                .iter()
-                .zip(&ctx.steps)
-                .filter_map(|(v, &t)| v.map(|v| Sample { t_ms: t, v }))
-                .collect();
-            (!samples.is_empty()).then_some(Series {
-                labels: s.labels,
-                samples,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.labels.cmp(&b.labels));
-    Ok(QueryResult::Matrix(out))
 }

@@ -52,23 +52,35 @@
 //! ```
 
 mod aggregate;
+mod aggregate_k;
 mod api;
 mod binary;
 mod error;
 mod eval;
 mod functions;
+mod histogram;
+mod label_functions;
+mod parse;
+mod query;
+mod range;
+mod range_functions;
+mod rate;
 mod result;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ops;
 
 pub use api::{label_names, label_values, parse_duration_or_seconds, parse_time, series};
 pub use error::PromError;
-pub(crate) use eval::step_count;
-pub use eval::{
+pub(crate) use histogram::parse_le;
+pub use parse::MAX_EXPRESSION_DEPTH;
+pub(crate) use query::step_count;
+pub use query::{
     instant_query, instant_query_with_limits, range_query, range_query_with_limits, QueryLimits,
-    DEFAULT_MAX_SAMPLES, LOOKBACK_DELTA_MS, MAX_EXPRESSION_DEPTH, MAX_POINTS_PER_SERIES,
+    DEFAULT_MAX_SAMPLES, LOOKBACK_DELTA_MS, MAX_POINTS_PER_SERIES,
 };
-pub(crate) use functions::parse_le;
+pub use range::DEFAULT_SUBQUERY_STEP_MS;
 // The engine's vocabulary lives below it (issue 26): samples and matchers in `model`, the
 // series store and its `SeriesSource` querier in `storage`, the OTLP → Prometheus translation in
 // `otlp`. Re-exported here, where the engine's users have always found them.
@@ -82,7 +94,7 @@ pub use result::{error_json, success_json, QueryResult};
 
 impl From<TooManySamples> for PromError {
     fn from(_: TooManySamples) -> Self {
-        PromError::Execution(eval::TOO_MANY_SAMPLES.into())
+        PromError::Execution(query::TOO_MANY_SAMPLES.into())
     }
 }
 

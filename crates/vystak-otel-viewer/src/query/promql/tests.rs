@@ -561,28 +561,37 @@ fn histogram_quantile_over_operation_duration() {
 #[test]
 fn unsupported_constructs_are_bad_data_not_numbers() {
     let h = steady();
-    for q in [
-        "predict_linear(gen_ai_client_token_usage_sum[5m], 60)",
-        "topk(3, gen_ai_client_token_usage_sum)",
-        "quantile(0.5, gen_ai_client_token_usage_sum)",
-        "delta(gen_ai_client_token_usage_sum[5m])",
-        "rate(gen_ai_client_token_usage_sum[5m:1m])",
-        "gen_ai_client_token_usage_sum and gen_ai_client_token_usage_count",
-        "gen_ai_client_token_usage_sum * on(service_name) group_left gen_ai_client_token_usage_count",
-        "abs(gen_ai_client_token_usage_sum)",
+    // What is left outside the engine: native histograms, and experimental functions unless
+    // enabled (Prometheus' own messages).
+    for (q, says) in [
+        (
+            "histogram_avg(gen_ai_client_token_usage_sum)",
+            "native histograms",
+        ),
+        (
+            "mad_over_time(gen_ai_client_token_usage_sum[5m])",
+            "function \"mad_over_time\" is not enabled",
+        ),
+        (
+            "limitk(1, gen_ai_client_token_usage_sum)",
+            "limitk() is experimental and must be enabled with --enable-feature=promql-experimental-functions",
+        ),
     ] {
         let e = h.err(q);
         assert_eq!(e.error_type(), "bad_data", "{q}");
-        assert!(e.message().starts_with("unsupported PromQL: "), "{q}: {e}");
+        assert!(e.message().contains(says), "{q}: {e}");
     }
-    assert!(h
-        .err("topk(3, gen_ai_client_token_usage_sum)")
-        .message()
-        .contains("topk"));
-    assert!(h
-        .err("predict_linear(x[5m], 60)")
-        .message()
-        .contains("predict_linear"));
+    // Enabled, they answer.
+    let limits = QueryLimits::default().with_experimental_functions(true);
+    for q in [
+        "mad_over_time(gen_ai_client_token_usage_sum[5m])",
+        "limitk(1, gen_ai_client_token_usage_sum)",
+    ] {
+        assert!(
+            instant_query_with_limits(&h.store, q, (T0 + 3600) * 1000, &limits).is_ok(),
+            "{q}"
+        );
+    }
     // Parse errors carry the parser's message.
     let e = h.err("sum(rate(x[5m])");
     assert_eq!(e.error_type(), "bad_data");
@@ -628,7 +637,11 @@ fn range_query_limits_and_scalars() {
     assert!(bad("1", 0, 10, 0).message().contains("step"));
     assert!(bad("1", 10, 0, 1).message().contains("before start"));
     assert!(bad("x[5m]", 0, 10, 1).message().contains("range vector"));
-    assert_eq!(bad("topk(1, x)", 0, 10, 1).error_type(), "bad_data");
+    assert_eq!(
+        bad("histogram_sum(x)", 0, 10, 1).error_type(),
+        "bad_data",
+        "native histograms are not stored"
+    );
     // 11,000 steps exactly are fine; a scalar becomes one series with no labels.
     let QueryResult::Matrix(m) = range_query(&h.store, "2", 0, 11_000_000, 1_000).unwrap() else {
         panic!()
