@@ -5,6 +5,7 @@
 //! vystak-otel-viewer [--grpc ADDR] [--http ADDR|off] [--ui ADDR|off] [--db FILE]
 //!                    [--max-spans N] [--max-memory SIZE] [--retention DURATION]
 //!                    [--query-max-samples N] [--max-connections N] [--allow-host NAME]
+//!                    [--enable-feature=promql-experimental-functions]
 //!                    [--quiet-ms MS] [--no-print]
 //! ```
 
@@ -35,6 +36,9 @@ const USAGE: &str = "usage: vystak-otel-viewer [options]\n\
                        default: keep until evicted)\n\
   --query-max-samples N  most samples one PromQL query may load (default 50000000, as\n\
                        Prometheus' --query.max-samples); past it the query gets 422\n\
+  --enable-feature=promql-experimental-functions\n\
+                       allow PromQL's experimental functions (limitk, mad_over_time,\n\
+                       double_exponential_smoothing, sort_by_label, ...), as Prometheus\n\
   --max-connections N  connections each port holds (default 256); silent clients are closed\n\
                        after 30 s\n\
   --quiet-ms MS        print a trace once it has a root and no span arrived for MS (default 1000)\n\
@@ -119,9 +123,20 @@ fn parse_args() -> Result<Args, String> {
         quiet: Duration::from_millis(1000),
         print: true,
     };
+    let mut limits = QueryLimits::default();
     let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |what: &str| it.next().ok_or(format!("{arg} needs {what}\n{USAGE}"));
+    while let Some(raw) = it.next() {
+        // `--flag value` or `--flag=value`.
+        let (arg, mut inline) = match raw.split_once('=') {
+            Some((flag, v)) if flag.starts_with("--") => (flag.to_owned(), Some(v.to_owned())),
+            _ => (raw, None),
+        };
+        let mut value = |what: &str| {
+            inline
+                .take()
+                .or_else(|| it.next())
+                .ok_or(format!("{arg} needs {what}\n{USAGE}"))
+        };
         match arg.as_str() {
             "--grpc" | "--listen" => {
                 let v = value("an address")?;
@@ -153,9 +168,21 @@ fn parse_args() -> Result<Args, String> {
                 let n: usize = v.parse().ok().filter(|n| *n > 0).ok_or(format!(
                     "--query-max-samples {v}: expected a positive number"
                 ))?;
-                args.config = args
-                    .config
-                    .with_query_limits(QueryLimits::default().with_max_samples(n));
+                limits = limits.with_max_samples(n);
+            }
+            "--enable-feature" => {
+                // Prometheus' flag: a comma-separated list; only the PromQL one applies here.
+                for feature in value("a feature list")?.split(',') {
+                    match feature.trim() {
+                        "promql-experimental-functions" => {
+                            limits = limits.with_experimental_functions(true);
+                        }
+                        other => eprintln!(
+                            "vystak-otel-viewer: warning: --enable-feature={other} has no \
+                             effect here (known: promql-experimental-functions)"
+                        ),
+                    }
+                }
             }
             "--max-connections" => {
                 let v = value("a number")?;
@@ -183,7 +210,11 @@ fn parse_args() -> Result<Args, String> {
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
+        if let Some(v) = inline {
+            return Err(format!("{arg} takes no value (got {v:?})\n{USAGE}"));
+        }
     }
+    args.config = args.config.with_query_limits(limits);
     Ok(args)
 }
 

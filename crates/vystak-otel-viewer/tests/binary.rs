@@ -1,5 +1,7 @@
 //! The `vystak-otel-viewer` binary prints a trace tree once the trace completes.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -249,4 +251,41 @@ async fn sigterm_shuts_down_cleanly_and_the_db_keeps_the_spans() {
     assert!(names
         .iter()
         .all(|(svc, n)| svc == "term-test" && n == "turn"));
+}
+
+/// Prometheus' flag for PromQL's experimental functions (issue 28): off by default with
+/// Prometheus' parse error, on with `--enable-feature=promql-experimental-functions` (also
+/// written as two arguments); an unknown feature is a warning, not a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn experimental_promql_functions_follow_prometheus_flag() {
+    let client = reqwest::Client::new();
+    let ask = |ui: String| {
+        let client = client.clone();
+        async move {
+            let reply = client
+                .get(format!("{ui}/api/v1/query"))
+                .query(&[("query", "mad_over_time(vector(1)[5m:1m])")])
+                .send()
+                .await
+                .unwrap();
+            let status = reply.status().as_u16();
+            (status, reply.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (_off, _, ui) = common::spawn_viewer_child(&[]).await;
+    let (status, v) = ask(ui).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["error"], "function \"mad_over_time\" is not enabled");
+    for args in [
+        &["--enable-feature=promql-experimental-functions"][..],
+        &[
+            "--enable-feature",
+            "exemplar-storage,promql-experimental-functions",
+        ][..],
+    ] {
+        let (_on, _, ui) = common::spawn_viewer_child(args).await;
+        let (status, v) = ask(ui).await;
+        assert_eq!(status, 200, "{args:?}: {v}");
+        assert_eq!(v["data"]["result"][0]["value"][1], "0");
+    }
 }

@@ -485,3 +485,118 @@ async fn metadata_endpoints_and_errors_have_prometheus_shapes() {
     assert_eq!(v["data"]["result"], serde_json::json!([]));
     receiver.shutdown().await;
 }
+
+/// The rest of what Grafana and the Prometheus UI call (issue 28), in Prometheus' shapes
+/// (`web/api/v1/api.go`, `translate_ast.go`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grafana_and_prometheus_ui_endpoints_have_prometheus_shapes() {
+    let receiver = Receiver::start_local().await.unwrap();
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: receiver.ui_url().unwrap(),
+    };
+    let q = r#"sum by (job) (rate(http_requests_total{code=~"5.."}[5m] offset 1m)) > bool 0"#;
+
+    let (status, v) = api.get("/api/v1/format_query", &[("query", q)]).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "success");
+    let formatted = v["data"].as_str().unwrap();
+    assert!(formatted.contains("sum by (job)"), "{formatted}");
+    assert!(formatted.contains("> bool"), "{formatted}");
+
+    let (status, v) = api.post("/api/v1/parse_query", &[("query", q)]).await;
+    assert_eq!(status, 200, "{v}");
+    let ast = &v["data"];
+    assert_eq!(ast["type"], "binaryExpr");
+    assert_eq!(ast["op"], ">");
+    assert_eq!(ast["bool"], true);
+    assert_eq!(
+        ast["matching"],
+        Value::Null,
+        "vector > scalar has no matching"
+    );
+    assert_eq!(
+        ast["rhs"],
+        serde_json::json!({"type": "numberLiteral", "val": "0"})
+    );
+    let agg = &ast["lhs"];
+    assert_eq!(agg["type"], "aggregation");
+    assert_eq!(agg["op"], "sum");
+    assert_eq!(agg["grouping"], serde_json::json!(["job"]));
+    assert_eq!(agg["without"], false);
+    let call = &agg["expr"];
+    assert_eq!(call["type"], "call");
+    assert_eq!(call["func"]["name"], "rate");
+    assert_eq!(call["func"]["argTypes"], serde_json::json!(["matrix"]));
+    assert_eq!(call["func"]["returnType"], "vector");
+    let m = &call["args"][0];
+    assert_eq!(m["type"], "matrixSelector");
+    assert_eq!(m["name"], "http_requests_total");
+    assert_eq!(m["range"], 300_000);
+    assert_eq!(m["offset"], 60_000);
+    assert_eq!(
+        m["matchers"],
+        serde_json::json!([
+            {"name": "code", "type": "=~", "value": "5.."},
+            {"name": "__name__", "type": "=", "value": "http_requests_total"}
+        ])
+    );
+    let (_, v) = api
+        .get(
+            "/api/v1/parse_query",
+            &[("query", "a + on(x) group_left(y) b")],
+        )
+        .await;
+    assert_eq!(
+        v["data"]["matching"],
+        serde_json::json!({"card": "many-to-one", "labels": ["x"], "on": true,
+            "include": ["y"], "fillValues": {"lhs": null, "rhs": null}})
+    );
+
+    // A query that does not parse is Prometheus' bad_data on the `query` parameter.
+    let (status, v) = api.get("/api/v1/parse_query", &[("query", "sum(")]).await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["errorType"], "bad_data");
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid parameter \"query\""));
+
+    let (status, v) = api
+        .get(
+            "/api/v1/query_exemplars",
+            &[("query", "up"), ("start", "0"), ("end", "10")],
+        )
+        .await;
+    assert_eq!((status, &v["data"]), (200, &serde_json::json!([])), "{v}");
+    let (status, v) = api
+        .get(
+            "/api/v1/query_exemplars",
+            &[("query", "up"), ("start", "10"), ("end", "0")],
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+
+    let (status, v) = api.get("/api/v1/status/runtimeinfo", &[]).await;
+    assert_eq!(status, 200);
+    for key in [
+        "startTime",
+        "CWD",
+        "serverTime",
+        "reloadConfigSuccess",
+        "storageRetention",
+        "GOMAXPROCS",
+    ] {
+        assert!(v["data"].get(key).is_some(), "{key}: {v}");
+    }
+    let (_, v) = api.get("/api/v1/targets", &[]).await;
+    assert_eq!(
+        v["data"],
+        serde_json::json!({"activeTargets": [], "droppedTargets": [], "droppedTargetCounts": {}})
+    );
+    let (_, v) = api.get("/api/v1/rules", &[]).await;
+    assert_eq!(v["data"], serde_json::json!({"groups": []}));
+    let (_, v) = api.get("/api/v1/alerts", &[]).await;
+    assert_eq!(v["data"], serde_json::json!({"alerts": []}));
+    receiver.shutdown().await;
+}

@@ -672,6 +672,11 @@ impl Store {
         self.inner.writer.as_ref().map(|w| w.search(q))
     }
 
+    /// The retention age, if any ([`StoreOptions::with_retention`]).
+    pub fn retention(&self) -> Option<Duration> {
+        self.inner.retention
+    }
+
     /// Number of stored spans.
     pub fn span_count(&self) -> usize {
         self.read().span_count()

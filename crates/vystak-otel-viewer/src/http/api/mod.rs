@@ -14,6 +14,7 @@
 
 mod json;
 mod prom;
+mod prom_meta;
 mod traces;
 
 use axum::routing::get;

@@ -13,12 +13,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::prom_meta;
 use crate::http::params::{form_pairs, param};
 use crate::query::promql::{self as engine, QueryLimits, SeriesSource};
 use crate::storage::{now_unix_nanos, Store};
 
 /// Longest a query may run when no `timeout` is given.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Queries evaluated at once (Prometheus' `--query.max-concurrency` default); more wait.
 const MAX_CONCURRENT_QUERIES: usize = 20;
@@ -32,9 +33,11 @@ const QUERY_STACK_BYTES: usize = 64 << 20;
 /// What the Prometheus routes share: the store, the query limits, and the query threads' seats.
 #[derive(Clone)]
 pub(crate) struct PromState {
-    store: Store,
+    pub(super) store: Store,
     limits: QueryLimits,
     seats: Arc<tokio::sync::Semaphore>,
+    /// When these routes were built (the runtime info's start time).
+    pub(super) started: std::time::SystemTime,
 }
 
 impl PromState {
@@ -43,6 +46,7 @@ impl PromState {
             store,
             limits,
             seats: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
+            started: std::time::SystemTime::now(),
         }
     }
 }
@@ -56,19 +60,35 @@ pub(crate) fn routes(state: PromState) -> Router {
         .route("/api/v1/label/{name}/values", get(label_values))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/metadata", get(metadata))
+        .route(
+            "/api/v1/query_exemplars",
+            get(prom_meta::query_exemplars).post(prom_meta::query_exemplars),
+        )
+        .route(
+            "/api/v1/format_query",
+            get(prom_meta::format_query).post(prom_meta::format_query),
+        )
+        .route(
+            "/api/v1/parse_query",
+            get(prom_meta::parse_query).post(prom_meta::parse_query),
+        )
+        .route("/api/v1/status/runtimeinfo", get(prom_meta::runtime_info))
+        .route("/api/v1/targets", get(prom_meta::targets))
+        .route("/api/v1/rules", get(prom_meta::rules))
+        .route("/api/v1/alerts", get(prom_meta::alerts))
         .with_state(state)
 }
 
 /// An API failure: Prometheus' error type and the HTTP status it goes with.
 #[derive(Debug)]
-struct ApiError {
+pub(super) struct ApiError {
     kind: &'static str,
     status: StatusCode,
     message: String,
 }
 
 impl ApiError {
-    fn bad_data(message: impl Into<String>) -> Self {
+    pub(super) fn bad_data(message: impl Into<String>) -> Self {
         Self {
             kind: "bad_data",
             status: StatusCode::BAD_REQUEST,
@@ -91,7 +111,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn success(data: Value) -> Response {
+pub(super) fn success(data: Value) -> Response {
     Json(json!({ "status": "success", "data": data })).into_response()
 }
 
@@ -126,10 +146,10 @@ fn limit_param(params: &Params) -> Result<usize, ApiError> {
 
 /// The parameters of a request: the query string, then a form body (Prometheus reads both).
 #[derive(Debug, Default)]
-struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn new(raw: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Self {
+    pub(super) fn new(raw: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Self {
         let mut pairs = form_pairs(raw.unwrap_or(""));
         let form = headers
             .get(header::CONTENT_TYPE)
@@ -141,7 +161,7 @@ impl Params {
         Self(pairs)
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         param(&self.0, name)
     }
 
@@ -159,7 +179,7 @@ fn now_ms() -> i64 {
 }
 
 /// A Prometheus time parameter: RFC 3339 or Unix seconds (fractions allowed).
-fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+pub(super) fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     match params.get(name) {
         None => Ok(default),
         Some(v) => engine::parse_time(v).map_err(|e| {
@@ -191,7 +211,7 @@ fn engine_error(err: engine::PromError) -> ApiError {
 }
 
 /// What a query thread answers: the `data` of a success, or a whole reply (with `warnings`).
-enum Reply {
+pub(super) enum Reply {
     Data(Value),
     Whole(Value),
 }
@@ -200,7 +220,7 @@ enum Reply {
 /// ([`QUERY_STACK_BYTES`]), at most [`MAX_CONCURRENT_QUERIES`] at once, and answers with its
 /// result, or with Prometheus' `timeout` error after `timeout`. The evaluation checks the same
 /// deadline itself, so a timed-out query also stops working and frees its memory.
-async fn run(
+pub(super) async fn run(
     state: &PromState,
     timeout: Duration,
     f: impl FnOnce(&dyn SeriesSource, &QueryLimits) -> Result<Reply, engine::PromError> + Send + 'static,

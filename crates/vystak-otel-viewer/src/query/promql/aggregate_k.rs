@@ -15,7 +15,7 @@ use super::aggregate::{group_labels, quantile};
 use super::eval::{Ctx, StepSeries, Val};
 use super::range::unparen;
 use super::range_functions::scalar_arg;
-use super::{Labels, PromError};
+use super::{format_float, Labels, PromError};
 
 /// Evaluates `topk`, `bottomk`, `limitk`, `quantile` or `count_values`.
 pub(crate) fn aggregate(ctx: &Ctx<'_>, agg: &AggregateExpr) -> Result<Val, PromError> {
@@ -182,7 +182,7 @@ fn fix_top(heap: &mut [usize], less: &impl Fn(usize, usize) -> bool) {
 }
 
 /// `count_values("label", v)`: per group, the number of elements with each value, the value
-/// (Go's `FormatFloat(f, 'f', -1, 64)`) in `label`.
+/// ([`format_float`], Go's `FormatFloat(f, 'f', -1, 64)`) in `label`.
 fn count_values(ctx: &Ctx<'_>, agg: &AggregateExpr, param: &Expr) -> Result<Val, PromError> {
     let Expr::StringLiteral(label) = unparen(param) else {
         return Err(PromError::BadData(
@@ -213,7 +213,7 @@ fn count_values(ctx: &Ctx<'_>, agg: &AggregateExpr, param: &Expr) -> Result<Val,
         for (step, v) in s.values.iter().enumerate() {
             let Some(v) = v else { continue };
             let mut labels = s.labels.clone();
-            labels.insert(label.clone(), go_format_float(*v));
+            labels.insert(label.clone(), format_float(*v));
             let key = group_labels(&labels, &modifier);
             let g = *index.entry(key).or_insert_with_key(|k| {
                 out.push(StepSeries {
@@ -227,18 +227,4 @@ fn count_values(ctx: &Ctx<'_>, agg: &AggregateExpr, param: &Expr) -> Result<Val,
         }
     }
     Ok(Val::Vector(out))
-}
-
-/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`: the shortest decimal that reads back, without
-/// an exponent; `+Inf`, `-Inf`, `NaN`.
-pub(crate) fn go_format_float(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f == f64::INFINITY {
-        "+Inf".into()
-    } else if f == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{f}")
-    }
 }

@@ -74,7 +74,7 @@ mod tests_ops;
 pub use api::{label_names, label_values, parse_duration_or_seconds, parse_time, series};
 pub use error::PromError;
 pub(crate) use histogram::parse_le;
-pub use parse::MAX_EXPRESSION_DEPTH;
+pub use parse::{parse_expr, MAX_EXPRESSION_DEPTH};
 pub(crate) use query::step_count;
 pub use query::{
     instant_query, instant_query_with_limits, range_query, range_query_with_limits, QueryLimits,

@@ -18,6 +18,16 @@ pub const MAX_EXPRESSION_DEPTH: usize = 128;
 /// Parses a query: upstream `promql_parser` panics on a number duration that does not fit a
 /// `Duration` (`x[1e30]`, `offset 1e400`), so those are refused first; any other panic of the
 /// parser is caught and answered as `bad_data`; then the depth limit.
+/// Parses `query` as the engine does: Prometheus 3.x' syntax (through `promql_parser`), with
+/// its panics on oversized number durations caught and at most [`MAX_EXPRESSION_DEPTH`]
+/// levels of nesting.
+///
+/// # Errors
+/// [`PromError::BadData`] with the parser's message.
+pub fn parse_expr(query: &str) -> Result<Expr, PromError> {
+    parse(query)
+}
+
 pub(crate) fn parse(query: &str) -> Result<Expr, PromError> {
     check_number_durations(query)?;
     let parsed = std::panic::catch_unwind(|| parser::parse(query))
