@@ -17,7 +17,7 @@ use super::eval::{merge_same_labels, Ctx, StepSeries, Val};
 use super::{Labels, PromError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Op {
+pub(super) enum Op {
     Add,
     Sub,
     Mul,
@@ -105,7 +105,7 @@ impl Op {
 }
 
 /// Prometheus' `VectorMatching`.
-struct Matching<'a> {
+pub(super) struct Matching<'a> {
     card: Card,
     /// `on (…)` (else `ignoring (…)` or no modifier).
     on: bool,
@@ -124,7 +124,7 @@ enum Card {
 
 impl Matching<'_> {
     /// The match signature: the `on` labels, or every label but `__name__` and the ignored ones.
-    fn signature(&self, labels: &Labels) -> Labels {
+    pub(super) fn signature(&self, labels: &Labels) -> Labels {
         labels
             .iter()
             .filter(|(k, _)| {
@@ -222,7 +222,9 @@ pub(crate) fn binary(ctx: &Ctx<'_>, b: &BinaryExpr) -> Result<Val, PromError> {
         )),
         (Val::Vector(v), Val::Scalar(s)) => vector_scalar(v, &s, op, false, return_bool),
         (Val::Scalar(s), Val::Vector(v)) => vector_scalar(v, &s, op, true, return_bool),
-        (Val::Vector(l), Val::Vector(r)) if op.is_set() => set_operation(ctx, l, r, op, &matching),
+        (Val::Vector(l), Val::Vector(r)) if op.is_set() => {
+            super::set_operators::set_operation(ctx, l, r, op, &matching)
+        }
         (Val::Vector(l), Val::Vector(r)) => vector_vector(ctx, l, r, op, &matching, return_bool),
         _ => Err(PromError::BadData(
             "binary expression must contain only scalar and instant vector types".into(),
@@ -270,14 +272,14 @@ fn vector_scalar(
 }
 
 /// Collects one step's output samples into series over all steps.
-struct Output {
+pub(super) struct Output {
     steps: usize,
     index: HashMap<Labels, usize>,
-    series: Vec<StepSeries>,
+    pub(super) series: Vec<StepSeries>,
 }
 
 impl Output {
-    fn new(steps: usize) -> Self {
+    pub(super) fn new(steps: usize) -> Self {
         Self {
             steps,
             index: HashMap::new(),
@@ -285,7 +287,12 @@ impl Output {
         }
     }
 
-    fn push(&mut self, labels: Labels, step: usize, value: f64) -> Result<(), PromError> {
+    pub(super) fn push(
+        &mut self,
+        labels: Labels,
+        step: usize,
+        value: f64,
+    ) -> Result<(), PromError> {
         let i = match self.index.get(&labels) {
             Some(&i) => i,
             None => {
@@ -385,56 +392,6 @@ fn vector_vector(
                 ));
             }
             out.push(labels, step, value)?;
-        }
-    }
-    Ok(Val::Vector(out.series))
-}
-
-/// Prometheus' `VectorAnd`, `VectorOr` and `VectorUnless`, at each step.
-fn set_operation(
-    ctx: &Ctx<'_>,
-    lhs: Vec<StepSeries>,
-    rhs: Vec<StepSeries>,
-    op: Op,
-    m: &Matching<'_>,
-) -> Result<Val, PromError> {
-    let n = ctx.n();
-    let mut out = Output::new(n);
-    let lsigs: Vec<Labels> = lhs.iter().map(|s| m.signature(&s.labels)).collect();
-    let rsigs: Vec<Labels> = rhs.iter().map(|s| m.signature(&s.labels)).collect();
-    for step in 0..n {
-        ctx.check_deadline()?;
-        let present = |side: &[StepSeries], sigs: &'_ [Labels]| -> HashSet<Labels> {
-            side.iter()
-                .zip(sigs)
-                .filter(|(s, _)| s.values[step].is_some())
-                .map(|(_, sig)| sig.clone())
-                .collect()
-        };
-        match op {
-            Op::And | Op::Unless => {
-                let right = present(&rhs, &rsigs);
-                for (s, sig) in lhs.iter().zip(&lsigs) {
-                    let Some(v) = s.values[step] else { continue };
-                    if right.contains(sig) == (op == Op::And) {
-                        out.push(s.labels.clone(), step, v)?;
-                    }
-                }
-            }
-            _ => {
-                let left = present(&lhs, &lsigs);
-                for s in &lhs {
-                    if let Some(v) = s.values[step] {
-                        out.push(s.labels.clone(), step, v)?;
-                    }
-                }
-                for (s, sig) in rhs.iter().zip(&rsigs) {
-                    let Some(v) = s.values[step] else { continue };
-                    if !left.contains(sig) {
-                        out.push(s.labels.clone(), step, v)?;
-                    }
-                }
-            }
         }
     }
     Ok(Val::Vector(out.series))

@@ -9,30 +9,49 @@
 //!
 //! # Which Prometheus
 //!
-//! The semantics are those of **Prometheus 3.x** (otel-lgtm pins v3.14.0), with delayed name
-//! removal off (the default):
+//! The semantics are those of **Prometheus 3.x** (ported from its `promql/engine.go`,
+//! `functions.go` and `quantile.go`; otel-lgtm pins v3.14.0), with delayed name removal off
+//! (the default):
 //! - instant vector selectors pick the newest sample in `(t - 5m, t]` (the lookback window is
 //!   left-open since 3.0); range selectors `x[d]` select the samples in `(t - d, t]` (also
-//!   left-open since 3.0); `offset` and `@` (a timestamp, `start()`, `end()`) shift that `t`;
+//!   left-open since 3.0); `offset` and `@` (a timestamp, `start()`, `end()` — the query's
+//!   start and end) shift that `t`;
+//! - subqueries `expr[d:s]` evaluate `expr` at the multiples of `s` in `(t - d, t]` (3.0's
+//!   left-open alignment; no step: [`DEFAULT_SUBQUERY_STEP_MS`], Prometheus' default
+//!   evaluation interval);
 //! - regex matchers are fully anchored and `.` matches a newline: `^(?s:re)$` (3.0);
-//! - `rate`/`increase` are ports of `extrapolatedRate` in `promql/functions.go`, `irate` of
-//!   `instantValue`, `histogram_quantile` of `bucketQuantile` in `promql/quantile.go`, `sum` and
-//!   `avg` use Prometheus' Kahan–Neumaier summation;
-//! - `__name__` is dropped by functions, aggregations, arithmetic and `bool` comparisons.
+//! - sums and means use Prometheus' Kahan–Neumaier summation, `avg`/`avg_over_time` its direct
+//!   mean with the incremental fallback, `stddev_over_time` its compensated Welford;
+//! - `__name__` is dropped by functions (except `last_over_time`, `first_over_time`, `sort*`,
+//!   `label_*`), aggregations (except `topk`/`bottomk`/`limitk`), arithmetic and `bool`
+//!   comparisons;
+//! - `holt_winters` is gone (3.0 renamed it `double_exponential_smoothing`, experimental).
 //!
 //! # Supported PromQL
 //!
-//! Number literals, string literals (as an instant-query result), parentheses, unary minus,
-//! vector selectors with the four matcher kinds, range selectors (as an instant-query result or
-//! as the argument of a function), `rate`, `increase`, `irate`, `histogram_quantile`,
-//! `sum`/`avg`/`min`/`max`/`count` with `by (…)` / `without (…)`, the arithmetic operators
-//! `+ - * / % ^` and the comparisons `== != > < >= <=` (with and without `bool`) between
-//! scalars and vectors, with one-to-one vector matching (default, `on (…)`, `ignoring (…)`).
+//! Every float construct of Prometheus 3.x: literals, selectors, range selectors, subqueries
+//! (nested, with `offset` and `@`), unary minus, the arithmetic operators `+ - * / % ^ atan2`,
+//! the comparisons (with and without `bool`), the set operators `and or unless`, one-to-one,
+//! many-to-one (`group_left (…)`) and one-to-many (`group_right (…)`) matching on `on (…)` /
+//! `ignoring (…)`, every aggregation (`sum avg min max count group stddev stdvar topk bottomk
+//! quantile count_values`, `by`/`without`), and every function of `promql/parser/functions.go`
+//! that reads floats. Experimental functions and aggregations (`limitk`, `mad_over_time`,
+//! `double_exponential_smoothing`, `sort_by_label`, `ts_of_*_over_time`, …) answer Prometheus'
+//! `function "…" is not enabled` until [`QueryLimits::with_experimental_functions`] (the
+//! binary's `--enable-feature=promql-experimental-functions`, Prometheus' flag).
 //!
-//! Everything else — other functions, other aggregations (`topk`, `quantile`, …), subqueries,
-//! `and`/`or`/`unless`, `atan2`, `group_left`/`group_right`, `fill(…)` — is answered with
-//! [`PromError::BadData`] naming the construct, never with a silently wrong number.
+//! Not supported, answered with [`PromError::BadData`] that says so, never with a silently
+//! wrong number: native histograms (`histogram_avg`, `histogram_count`, …: this viewer stores
+//! OTLP exponential histograms as `_sum`/`_count` only), `limit_ratio`, `fill(…)` modifiers.
 //!
+//! # Layout
+//!
+//! `parse` (the parser adapter and the experimental gate), `query` (the entry points, limits
+//! and result order), `eval` (the evaluator context and selectors), `range` (range vectors and
+//! subqueries), `rate` and `range_functions` (functions of a range vector), `functions` (the
+//! dispatch and instant-vector functions), `label_functions`, `histogram`, `aggregate` and
+//! `aggregate_k`, `binary` and `set_operators`, `result` (JSON), `api` (series and labels).
+
 //! # Example
 //!
 //! ```
@@ -66,6 +85,7 @@ mod range;
 mod range_functions;
 mod rate;
 mod result;
+mod set_operators;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
