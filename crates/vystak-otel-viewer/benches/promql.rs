@@ -1,6 +1,8 @@
 //! The seed's cache-hit query over 24 h of 10 s samples for 10 services (8640 exports of a
 //! cumulative token histogram per service, two token types).
 //!
+//! Plus `topk` over 10,000 series (issue 28).
+//!
 //! `cargo bench -p vystak-otel-viewer --bench promql`
 
 use std::hint::black_box;
@@ -13,7 +15,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     ScopeMetrics,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use vystak_otel_viewer::query::promql::{instant_query, range_query};
+use vystak_otel_viewer::query::promql::{instant_query, range_query, Labels, MemorySeries, Sample};
 use vystak_otel_viewer::Store;
 
 const CACHE_HIT: &str = r#"sum by (service_name) (rate(gen_ai_client_token_usage_sum{gen_ai_token_type="cache_read"}[5m]))
@@ -108,6 +110,58 @@ fn bench(c: &mut Criterion) {
     group.bench_function("cache_hit_ratio_5m_range_24h_step_5m", |b| {
         b.iter(|| {
             black_box(range_query(&store, CACHE_HIT, end_ms - day_ms, end_ms, 300_000).unwrap())
+        })
+    });
+    group.finish();
+
+    // topk over 10,000 series of 1 h of 15 s samples (counters, one per pod).
+    let mut many = MemorySeries::new();
+    let start_ms = (START_NS / 1_000_000) as i64;
+    for pod in 0..10_000u32 {
+        let labels: Labels = [
+            ("__name__", "http_requests_total".to_string()),
+            ("pod", format!("pod-{pod}")),
+            ("job", format!("job-{}", pod % 10)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for i in 0..240i64 {
+            let v = (i * i64::from(pod % 97 + 1)) as f64;
+            many.insert(
+                labels.clone(),
+                Sample {
+                    t_ms: start_ms + i * 15_000,
+                    v,
+                },
+            );
+        }
+    }
+    let at = start_ms + 239 * 15_000;
+    let mut group = c.benchmark_group("promql_10k_series");
+    group.sample_size(20);
+    group.bench_function("topk_10_rate_5m", |b| {
+        b.iter(|| {
+            black_box(instant_query(&many, "topk(10, rate(http_requests_total[5m]))", at).unwrap())
+        })
+    });
+    group.bench_function("topk_3_by_job_rate_5m", |b| {
+        b.iter(|| {
+            black_box(
+                instant_query(
+                    &many,
+                    "topk by (job) (3, rate(http_requests_total[5m]))",
+                    at,
+                )
+                .unwrap(),
+            )
+        })
+    });
+    group.bench_function("sum_by_job_rate_5m", |b| {
+        b.iter(|| {
+            black_box(
+                instant_query(&many, "sum by (job) (rate(http_requests_total[5m]))", at).unwrap(),
+            )
         })
     });
     group.finish();
