@@ -3,7 +3,8 @@
 # The NATS tests start their own nats-server (Debian package) on a free 127.0.0.1 port; the
 # web UI tests read every page in headless Chromium (Debian package `chromium`); the official
 # W3C Trace Context suite (vendored in third_party/) runs on Python 3 with aiohttp
-# (Debian package `python3-aiohttp`).
+# (Debian package `python3-aiohttp`); the PromQL engine is compared with real Prometheus through
+# `promtool test rules` (Debian package `prometheus`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=()
@@ -18,9 +19,12 @@ fi
 if ! /usr/bin/python3 -c 'import aiohttp' >/dev/null 2>&1; then
   missing+=(python3-aiohttp)
 fi
+if ! command -v promtool >/dev/null 2>&1; then
+  missing+=(prometheus)
+fi
 extra=()
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing ${missing[*]} (Debian packages) for the NATS, browser and W3C suite tests"
+  echo "installing ${missing[*]} (Debian packages) for the NATS, browser, W3C suite and PromQL tests"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   if ! { command -v apt-get >/dev/null 2>&1 \
          && { [ -z "$SUDO" ] || command -v sudo >/dev/null 2>&1; } \
