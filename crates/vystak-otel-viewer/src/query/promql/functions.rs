@@ -10,7 +10,6 @@ use promql_parser::parser::{Call, Expr};
 
 use super::eval::{merge_same_labels, Ctx, StepSeries, Val};
 use super::label_functions::absent_labels_of;
-use super::range::unparen;
 use super::range_functions::{is_range_function, scalar_arg};
 use super::{histogram, label_functions, range_functions, Labels, PromError};
 
@@ -205,10 +204,11 @@ fn go_min(a: f64, b: f64) -> f64 {
     }
 }
 
-/// `timestamp(v)`: the time of each sample — for a selector the sample's own timestamp (as
-/// Prometheus 3.x), else the step's time — in seconds, without `__name__`.
+/// `timestamp(v)`: the time of each sample — for a selector written directly as the argument
+/// the sample's own timestamp (as Prometheus 3.x; not through parentheses), else the step's
+/// time — in seconds, without `__name__`.
 fn timestamp(ctx: &Ctx<'_>, e: &Expr) -> Result<Val, PromError> {
-    let mut out = match unparen(e) {
+    let mut out = match e {
         Expr::VectorSelector(vs) => ctx.eval_selector_with(vs, |s, _| seconds(s.t_ms))?,
         other => {
             let mut input = vector_arg(ctx, other, "timestamp")?;
