@@ -198,12 +198,17 @@ fn count_values(ctx: &Ctx<'_>, agg: &AggregateExpr, param: &Expr) -> Result<Val,
             "expected type instant vector in aggregation \"count_values\"".into(),
         ));
     };
+    // The value label is one of the grouping labels (`by`, or none given), or stays with the
+    // series' other labels (`without`).
     let modifier = match &agg.modifier {
         Some(LabelModifier::Include(by)) => {
             let mut by = by.clone();
             by.labels.push(label.clone());
             Some(LabelModifier::Include(by))
         }
+        None => Some(LabelModifier::Include(promql_parser::label::Labels::new(
+            vec![label.as_str()],
+        ))),
         other => other.clone(),
     };
     let n = ctx.n();

@@ -27,16 +27,16 @@ pub(crate) fn call(ctx: &Ctx<'_>, call: &Call) -> Result<Val, PromError> {
     }
     match name {
         "histogram_quantile" => histogram::histogram_quantile(ctx, call),
+        "histogram_fraction" => histogram::histogram_fraction(ctx, call),
         "histogram_avg"
         | "histogram_count"
         | "histogram_sum"
-        | "histogram_fraction"
         | "histogram_stddev"
         | "histogram_stdvar"
         | "histogram_quantiles" => Err(PromError::BadData(format!(
             "{name}() reads native histograms, which this viewer does not store (OTLP \
                  exponential histograms keep only _sum and _count); use histogram_quantile() \
-                 over classic _bucket series"
+                 or histogram_fraction() over classic _bucket series"
         ))),
         "label_replace" | "label_join" => label_functions::call(ctx, call),
         "time" => Ok(Val::Scalar(ctx.steps.iter().map(|&t| seconds(t)).collect())),

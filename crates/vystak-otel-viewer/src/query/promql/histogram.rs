@@ -1,11 +1,13 @@
-//! `histogram_quantile` over classic `_bucket` series, ported from Prometheus 3.x
-//! (`promql/quantile.go` `bucketQuantile`). Native histograms are not stored by this viewer.
+//! `histogram_quantile` and `histogram_fraction` over classic `_bucket` series, ported from
+//! Prometheus 3.x (`promql/quantile.go` `bucketQuantile`, `BucketFraction`). Native histograms
+//! are not stored by this viewer.
 
 use std::collections::HashMap;
 
-use promql_parser::parser::Call;
+use promql_parser::parser::{Call, Expr};
 
 use super::eval::{merge_same_labels, Ctx, StepSeries, Val};
+use super::range_functions::scalar_arg;
 use super::{Labels, PromError};
 
 pub(crate) fn parse_le(s: &str) -> Option<f64> {
@@ -16,41 +18,63 @@ pub(crate) fn parse_le(s: &str) -> Option<f64> {
     }
 }
 
-/// `histogram_quantile(φ, v)` over classic `_bucket` series: groups `v` by its labels without
-/// `le`, and computes [`bucket_quantile`] per group and step. Series without a parsable `le`
-/// are ignored, as in Prometheus.
+/// `histogram_quantile(φ, v)` over classic `_bucket` series: [`bucket_quantile`] per group
+/// (the labels without `le` and `__name__`) and step.
 pub(crate) fn histogram_quantile(ctx: &Ctx<'_>, call: &Call) -> Result<Val, PromError> {
-    let phi = match ctx.eval(&call.args.args[0])? {
-        Val::Scalar(v) => v,
-        _ => {
-            return Err(PromError::BadData(
-                "histogram_quantile: φ must be a scalar".into(),
-            ))
-        }
+    let phi = scalar_arg(ctx, &call.args.args[0], "histogram_quantile")?;
+    classic(
+        ctx,
+        &call.args.args[1],
+        "histogram_quantile",
+        |step, buckets| bucket_quantile(phi[step], buckets),
+    )
+}
+
+/// `histogram_fraction(lower, upper, v)` over classic `_bucket` series (Prometheus 3.4+):
+/// [`bucket_fraction`] per group and step.
+pub(crate) fn histogram_fraction(ctx: &Ctx<'_>, call: &Call) -> Result<Val, PromError> {
+    let lower = scalar_arg(ctx, &call.args.args[0], "histogram_fraction")?;
+    let upper = scalar_arg(ctx, &call.args.args[1], "histogram_fraction")?;
+    classic(
+        ctx,
+        &call.args.args[2],
+        "histogram_fraction",
+        |step, buckets| bucket_fraction(lower[step], upper[step], buckets),
+    )
+}
+
+/// Groups the `_bucket` series of `arg` as Prometheus' `signatureToMetricWithBuckets` (by
+/// their labels without `le` and `__name__`; series without a parsable `le` are ignored) and
+/// computes `f(step, buckets)` for each group with buckets at the step.
+fn classic(
+    ctx: &Ctx<'_>,
+    arg: &Expr,
+    function: &str,
+    f: impl Fn(usize, &mut Vec<(f64, f64)>) -> f64,
+) -> Result<Val, PromError> {
+    let Val::Vector(input) = ctx.eval(arg)? else {
+        return Err(PromError::BadData(format!(
+            "expected type instant vector in call to function \"{function}\""
+        )));
     };
-    let Val::Vector(input) = ctx.eval(&call.args.args[1])? else {
-        return Err(PromError::BadData(
-            "histogram_quantile: expected an instant vector".into(),
-        ));
-    };
-    // group key (labels without le) → (output labels, [(upper bound, series index)])
-    let mut groups: HashMap<Labels, (Labels, Vec<(f64, usize)>)> = HashMap::new();
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<(Labels, Vec<(f64, usize)>)> = Vec::new();
     for (i, s) in input.iter().enumerate() {
         let Some(le) = s.labels.get("le").and_then(|le| parse_le(le)) else {
             continue;
         };
         let mut key = s.labels.clone();
         key.remove("le");
-        let entry = groups.entry(key).or_insert_with_key(|k| {
-            let mut out = k.clone();
-            out.remove("__name__");
-            (out, Vec::new())
+        key.remove("__name__");
+        let g = *index.entry(key).or_insert_with_key(|k| {
+            groups.push((k.clone(), Vec::new()));
+            groups.len().saturating_sub(1)
         });
-        entry.1.push((le, i));
+        groups[g].1.push((le, i));
     }
     let mut out = Vec::with_capacity(groups.len());
     let mut buckets: Vec<(f64, f64)> = Vec::new();
-    for (_, (labels, members)) in groups {
+    for (labels, members) in groups {
         let values = (0..ctx.n())
             .map(|step| {
                 buckets.clear();
@@ -59,12 +83,87 @@ pub(crate) fn histogram_quantile(ctx: &Ctx<'_>, call: &Call) -> Result<Val, Prom
                         .iter()
                         .filter_map(|&(le, i)| input[i].values[step].map(|v| (le, v))),
                 );
-                (!buckets.is_empty()).then(|| bucket_quantile(phi[step], &mut buckets))
+                (!buckets.is_empty()).then(|| f(step, &mut buckets))
             })
             .collect();
         out.push(StepSeries { labels, values });
     }
     merge_same_labels(out).map(Val::Vector)
+}
+
+/// Prometheus' `BucketFraction`: the estimated fraction of observations between `lower` and
+/// `upper`, interpolating linearly inside the buckets (the lowest starts at 0 unless its bound
+/// is ≤ 0; nothing is interpolated in an infinite bucket).
+#[allow(clippy::arithmetic_side_effects)]
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+        return f64::NAN;
+    }
+    buckets.dedup_by(|cur, prev| {
+        if cur.0 == prev.0 {
+            prev.1 += cur.1;
+            true
+        } else {
+            false
+        }
+    });
+    let count = buckets[buckets.len() - 1].1;
+    if count == 0.0 || lower.is_nan() || upper.is_nan() {
+        return f64::NAN;
+    }
+    if lower >= upper {
+        return 0.0;
+    }
+    let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+    let (mut lower_set, mut upper_set) = (false, false);
+    let mut lower_bound = if buckets[0].0 <= 0.0 {
+        f64::NEG_INFINITY
+    } else {
+        0.0
+    };
+    for (i, &(upper_bound, bucket_count)) in buckets.iter().enumerate() {
+        if i > 0 {
+            lower_bound = buckets[i - 1].0;
+        }
+        let interpolate = |v: f64| {
+            if lower_bound == f64::NEG_INFINITY {
+                bucket_count
+            } else {
+                rank + (bucket_count - rank) * (v - lower_bound) / (upper_bound - lower_bound)
+            }
+        };
+        if !lower_set && lower_bound >= lower {
+            lower_rank = rank;
+            lower_set = true;
+        }
+        if !upper_set && lower_bound >= upper {
+            upper_rank = rank;
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        if !lower_set && lower_bound < lower && upper_bound > lower {
+            lower_rank = interpolate(lower);
+            lower_set = true;
+        }
+        if !upper_set && lower_bound < upper && upper_bound > upper {
+            upper_rank = interpolate(upper);
+            upper_set = true;
+        }
+        if lower_set && upper_set {
+            break;
+        }
+        rank = bucket_count;
+    }
+    if !lower_set || lower_rank > count {
+        lower_rank = count;
+    }
+    if !upper_set || upper_rank > count {
+        upper_rank = count;
+    }
+    (upper_rank - lower_rank) / count
 }
 
 /// Prometheus' `bucketQuantile`: `buckets` are (upper bound, cumulative count). Sorts them,

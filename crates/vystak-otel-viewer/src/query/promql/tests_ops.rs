@@ -384,3 +384,46 @@ fn instant_functions_and_labels() {
     let values: Vec<f64> = v.iter().map(|(_, s)| s.v).collect();
     assert_eq!(values, vec![1800.0, 600.0, 300.0]);
 }
+
+/// Regression (issue 28, found by `tests/promtool_diff.rs`): `count_values` without `by`
+/// grouped everything into one `{}` series instead of one series per value.
+#[test]
+fn count_values_without_grouping_counts_each_value() {
+    let mut s = requests();
+    s.insert(
+        labels(r#"http_requests_total{code="404",job="api"}"#),
+        Sample {
+            t_ms: 600_000,
+            v: 600.0,
+        },
+    );
+    let v = vector(&s, r#"count_values("value", http_requests_total)"#, 600);
+    assert_eq!(
+        by(&v, &["value"]),
+        pairs(&[("1800", 1.0), ("300", 1.0), ("600", 2.0)])
+    );
+}
+
+#[test]
+fn histogram_fraction_over_classic_buckets() {
+    let mut s = MemorySeries::new();
+    for (le, count) in [("1", 10.0), ("2", 30.0), ("+Inf", 40.0)] {
+        s.insert(
+            labels(&format!(r#"latency_bucket{{le="{le}"}}"#)),
+            Sample {
+                t_ms: 600_000,
+                v: count,
+            },
+        );
+    }
+    // (0, 1]: 10; half of (1, 2]: 10 more → 20 of 40.
+    assert_eq!(
+        vector(&s, "histogram_fraction(0, 1.5, latency_bucket)", 600)[0].1,
+        0.5
+    );
+    // φ 0.5: rank 20 in (1, 2] → 1.5.
+    assert_eq!(
+        vector(&s, "histogram_quantile(0.5, latency_bucket)", 600)[0].1,
+        1.5
+    );
+}
