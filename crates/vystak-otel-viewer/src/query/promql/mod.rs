@@ -25,7 +25,11 @@
 //! - `__name__` is dropped by functions (except `last_over_time`, `first_over_time`, `sort*`,
 //!   `label_*`), aggregations (except `topk`/`bottomk`/`limitk`), arithmetic and `bool`
 //!   comparisons;
-//! - `holt_winters` is gone (3.0 renamed it `double_exponential_smoothing`, experimental).
+//! - `holt_winters` is gone (3.0 renamed it `double_exponential_smoothing`, experimental);
+//! - one deliberate exception: a filtering comparison between vectors records a match only for
+//!   the elements it keeps (Prometheus up to 3.8, and what issue 28 asked for, so that
+//!   `x >= ignoring(code) x{code="200"}` answers the filtered vector); Prometheus 3.9
+//!   (prometheus/prometheus#17668) counts the match before filtering and answers 422.
 //!
 //! # Supported PromQL
 //!
