@@ -293,7 +293,13 @@ impl Output {
         step: usize,
         value: f64,
     ) -> Result<(), PromError> {
-        let i = match self.index.get(&labels) {
+        let i = self.index_of(labels);
+        self.set(i, step, value)
+    }
+
+    /// The index of the output series with `labels`, added when new.
+    fn index_of(&mut self, labels: Labels) -> usize {
+        match self.index.get(&labels) {
             Some(&i) => i,
             None => {
                 self.index.insert(labels.clone(), self.series.len());
@@ -303,7 +309,11 @@ impl Output {
                 });
                 self.series.len().saturating_sub(1)
             }
-        };
+        }
+    }
+
+    /// Sets output series `i` at `step`; a second value there is Prometheus' duplicate error.
+    fn set(&mut self, i: usize, step: usize, value: f64) -> Result<(), PromError> {
         let slot = &mut self.series[i].values[step];
         if slot.is_some() {
             return Err(PromError::Execution(
@@ -317,7 +327,8 @@ impl Output {
 
 /// Prometheus' `VectorBinop`, at each step: the "one" side is hashed by signature, each
 /// element of the "many" side finds its match, filtered comparisons are dropped before the
-/// match is recorded, and a match group used twice is an error.
+/// match is recorded, and a match group used twice is an error. Signatures, match groups and
+/// result labels are computed once per series (pair), not once per step.
 fn vector_vector(
     ctx: &Ctx<'_>,
     lhs: Vec<StepSeries>,
@@ -334,9 +345,26 @@ fn vector_vector(
     // For one-to-many, the sides swap: the right is the "many" side.
     let swapped = m.card == Card::OneToMany;
     let (many, one) = if swapped { (&rhs, &lhs) } else { (&lhs, &rhs) };
-    let many_sigs: Vec<Labels> = many.iter().map(|s| m.signature(&s.labels)).collect();
     let one_sigs: Vec<Labels> = one.iter().map(|s| m.signature(&s.labels)).collect();
+    let mut group_of_sig: HashMap<&Labels, usize> = HashMap::new();
+    let one_group: Vec<usize> = one_sigs
+        .iter()
+        .map(|sig| {
+            let next = group_of_sig.len();
+            *group_of_sig.entry(sig).or_insert(next)
+        })
+        .collect();
+    let groups = group_of_sig.len();
+    let many_group: Vec<Option<usize>> = many
+        .iter()
+        .map(|s| group_of_sig.get(&m.signature(&s.labels)).copied())
+        .collect();
     let one_side = if swapped { "left" } else { "right" };
+    // Per step: the present "one" member of each group, and the groups / results matched.
+    let mut one_at: Vec<Option<usize>> = vec![None; groups];
+    let mut matched: Vec<bool> = vec![false; groups];
+    let mut matched_results: HashSet<(usize, usize)> = HashSet::new();
+    let mut result_of: HashMap<(usize, usize), usize> = HashMap::new();
     for step in 0..n {
         ctx.check_deadline()?;
         // Short-circuit, as Prometheus: with one side empty at this step nothing matches.
@@ -345,12 +373,15 @@ fn vector_vector(
         {
             continue;
         }
-        let mut one_by_sig: HashMap<&Labels, usize> = HashMap::new();
+        one_at.iter_mut().for_each(|x| *x = None);
+        matched.iter_mut().for_each(|x| *x = false);
+        matched_results.clear();
         for (j, s) in one.iter().enumerate() {
             if s.values[step].is_none() {
                 continue;
             }
-            if let Some(&first) = one_by_sig.get(&one_sigs[j]) {
+            let slot = &mut one_at[one_group[j]];
+            if let Some(first) = *slot {
                 return Err(PromError::Execution(format!(
                     "found duplicate series for the match group {} on the {one_side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                     fmt_labels(&match_labels(m, &s.labels)),
@@ -358,14 +389,12 @@ fn vector_vector(
                     fmt_labels(&one[first].labels),
                 )));
             }
-            one_by_sig.insert(&one_sigs[j], j);
+            *slot = Some(j);
         }
-        let mut matched: HashMap<&Labels, HashSet<Labels>> = HashMap::new();
         for (i, s) in many.iter().enumerate() {
             let Some(mv) = s.values[step] else { continue };
-            let Some(&j) = one_by_sig.get(&many_sigs[i]) else {
-                continue;
-            };
+            let Some(g) = many_group[i] else { continue };
+            let Some(j) = one_at[g] else { continue };
             let Some(ov) = one[j].values[step] else {
                 continue;
             };
@@ -376,24 +405,33 @@ fn vector_vector(
             } else if !keep {
                 continue;
             }
-            let labels = m.result_labels(&s.labels, &one[j].labels, op, return_bool);
-            let inserted = matched.entry(&many_sigs[i]).or_default();
+            let result = match result_of.get(&(i, j)) {
+                Some(&r) => r,
+                None => {
+                    let labels = m.result_labels(&s.labels, &one[j].labels, op, return_bool);
+                    let r = out.index_of(labels);
+                    result_of.insert((i, j), r);
+                    r
+                }
+            };
             if m.card == Card::OneToOne {
-                if !inserted.is_empty() {
+                if matched[g] {
                     return Err(PromError::Execution(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                     ));
                 }
-                inserted.insert(Labels::new());
-            } else if !inserted.insert(labels.clone()) {
+                matched[g] = true;
+            } else if !matched_results.insert((g, result)) {
                 return Err(PromError::Execution(
                     "multiple matches for labels: grouping labels must ensure unique matches"
                         .into(),
                 ));
             }
-            out.push(labels, step, value)?;
+            out.set(result, step, value)?;
         }
     }
+    // A pair whose every step was filtered out left an empty series.
+    out.series.retain(|s| s.values.iter().any(Option::is_some));
     Ok(Val::Vector(out.series))
 }
 

@@ -85,6 +85,68 @@ pub(crate) fn call(ctx: &Ctx<'_>, call: &Call) -> Result<Val, PromError> {
     }
     // last_over_time and first_over_time keep the metric name; every other one drops it.
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
+    let range_ms = arg.range_ms;
+    let p = |i: usize, step: usize| params[i][step];
+    // The window function, chosen once: (window, window start, window end, step) → value.
+    type WindowFn<'f> =
+        Box<dyn Fn(&[Sample], i64, i64, usize) -> Result<Option<f64>, PromError> + 'f>;
+    let f: WindowFn<'_> = match name {
+        "rate" => Box::new(|w, from, t, _| Ok(extrapolated_rate(w, from, t, range_ms, true, true))),
+        "increase" => {
+            Box::new(|w, from, t, _| Ok(extrapolated_rate(w, from, t, range_ms, true, false)))
+        }
+        "delta" => {
+            Box::new(|w, from, t, _| Ok(extrapolated_rate(w, from, t, range_ms, false, false)))
+        }
+        "irate" => Box::new(|w, _, _, _| Ok(instant_value(w, true))),
+        "idelta" => Box::new(|w, _, _, _| Ok(instant_value(w, false))),
+        "deriv" => {
+            Box::new(|w, _, _, _| Ok((w.len() >= 2).then(|| linear_regression(w, w[0].t_ms).0)))
+        }
+        "predict_linear" => Box::new(|w, _, t, step| {
+            Ok((w.len() >= 2).then(|| {
+                let (slope, intercept) = linear_regression(w, t);
+                intercept + slope * p(0, step)
+            }))
+        }),
+        "changes" => Box::new(|w, _, _, _| Ok(Some(changes(w)))),
+        "resets" => Box::new(|w, _, _, _| Ok(Some(resets(w)))),
+        "avg_over_time" => Box::new(|w, _, _, _| Ok(Some(average(w)))),
+        "min_over_time" => {
+            Box::new(|w, _, _, _| Ok(Some(extreme(w, |c, m| c < m || m.is_nan()).0)))
+        }
+        "max_over_time" => {
+            Box::new(|w, _, _, _| Ok(Some(extreme(w, |c, m| c > m || m.is_nan()).0)))
+        }
+        "ts_of_min_over_time" => {
+            Box::new(|w, _, _, _| Ok(Some(extreme(w, |c, m| c < m || m.is_nan()).1)))
+        }
+        "ts_of_max_over_time" => {
+            Box::new(|w, _, _, _| Ok(Some(extreme(w, |c, m| c > m || m.is_nan()).1)))
+        }
+        "sum_over_time" => Box::new(|w, _, _, _| Ok(Some(sum(w)))),
+        "count_over_time" => Box::new(|w, _, _, _| Ok(Some(w.len() as f64))),
+        "quantile_over_time" => Box::new(|w, _, _, step| {
+            let mut values: Vec<f64> = w.iter().map(|s| s.v).collect();
+            Ok(Some(quantile(p(0, step), &mut values)))
+        }),
+        "stddev_over_time" => Box::new(|w, _, _, _| Ok(Some(variance(w).sqrt()))),
+        "stdvar_over_time" => Box::new(|w, _, _, _| Ok(Some(variance(w)))),
+        "mad_over_time" => Box::new(|w, _, _, _| Ok(Some(median_absolute_deviation(w)))),
+        "last_over_time" => Box::new(|w, _, _, _| Ok(w.last().map(|s| s.v))),
+        "first_over_time" => Box::new(|w, _, _, _| Ok(w.first().map(|s| s.v))),
+        "ts_of_last_over_time" => {
+            Box::new(|w, _, _, _| Ok(w.last().map(|s| s.t_ms as f64 / 1000.0)))
+        }
+        "ts_of_first_over_time" => {
+            Box::new(|w, _, _, _| Ok(w.first().map(|s| s.t_ms as f64 / 1000.0)))
+        }
+        "present_over_time" => Box::new(|_, _, _, _| Ok(Some(1.0))),
+        "double_exponential_smoothing" => {
+            Box::new(|w, _, _, step| double_exponential_smoothing(w, p(0, step), p(1, step)))
+        }
+        other => return Err(PromError::unsupported(format!("function \"{other}\""))),
+    };
     let mut out = Vec::with_capacity(arg.series.len());
     for s in &arg.series {
         ctx.charge(arg.times.len())?;
@@ -92,46 +154,10 @@ pub(crate) fn call(ctx: &Ctx<'_>, call: &Call) -> Result<Val, PromError> {
         for step in 0..arg.times.len() {
             let w = arg.window(s, step);
             let t = arg.times[step];
-            let from = t.saturating_sub(arg.range_ms);
-            let p = |i: usize| params[i][step];
             values.push(if w.is_empty() {
                 None
             } else {
-                match name {
-                    "rate" => extrapolated_rate(w, from, t, arg.range_ms, true, true),
-                    "increase" => extrapolated_rate(w, from, t, arg.range_ms, true, false),
-                    "delta" => extrapolated_rate(w, from, t, arg.range_ms, false, false),
-                    "irate" => instant_value(w, true),
-                    "idelta" => instant_value(w, false),
-                    "deriv" => (w.len() >= 2).then(|| linear_regression(w, w[0].t_ms).0),
-                    "predict_linear" => (w.len() >= 2).then(|| {
-                        let (slope, intercept) = linear_regression(w, t);
-                        intercept + slope * p(0)
-                    }),
-                    "changes" => Some(changes(w)),
-                    "resets" => Some(resets(w)),
-                    "avg_over_time" => Some(average(w)),
-                    "min_over_time" => Some(extreme(w, |cur, m| cur < m || m.is_nan()).0),
-                    "max_over_time" => Some(extreme(w, |cur, m| cur > m || m.is_nan()).0),
-                    "ts_of_min_over_time" => Some(extreme(w, |cur, m| cur < m || m.is_nan()).1),
-                    "ts_of_max_over_time" => Some(extreme(w, |cur, m| cur > m || m.is_nan()).1),
-                    "sum_over_time" => Some(sum(w)),
-                    "count_over_time" => Some(w.len() as f64),
-                    "quantile_over_time" => {
-                        let mut values: Vec<f64> = w.iter().map(|s| s.v).collect();
-                        Some(quantile(p(0), &mut values))
-                    }
-                    "stddev_over_time" => Some(variance(w).sqrt()),
-                    "stdvar_over_time" => Some(variance(w)),
-                    "mad_over_time" => Some(median_absolute_deviation(w)),
-                    "last_over_time" => w.last().map(|s| s.v),
-                    "first_over_time" => w.first().map(|s| s.v),
-                    "ts_of_last_over_time" => w.last().map(|s| s.t_ms as f64 / 1000.0),
-                    "ts_of_first_over_time" => w.first().map(|s| s.t_ms as f64 / 1000.0),
-                    "present_over_time" => Some(1.0),
-                    "double_exponential_smoothing" => double_exponential_smoothing(w, p(0), p(1))?,
-                    other => return Err(PromError::unsupported(format!("function \"{other}\""))),
-                }
+                f(w, t.saturating_sub(range_ms), t, step)?
             });
         }
         let mut labels = s.labels.clone();
