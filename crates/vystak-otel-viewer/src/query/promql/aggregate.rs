@@ -188,10 +188,9 @@ pub(crate) fn aggregate(ctx: &Ctx<'_>, agg: &AggregateExpr) -> Result<Val, PromE
         T_GROUP => Op::Group,
         T_STDDEV => Op::Stddev,
         T_STDVAR => Op::Stdvar,
-        T_TOPK | T_BOTTOMK | T_LIMITK | T_QUANTILE | T_COUNT_VALUES => {
+        T_TOPK | T_BOTTOMK | T_LIMITK | T_LIMIT_RATIO | T_QUANTILE | T_COUNT_VALUES => {
             return aggregate_k::aggregate(ctx, agg)
         }
-        T_LIMIT_RATIO => return Err(PromError::unsupported("limit_ratio")),
         _ => {
             return Err(PromError::unsupported(format!(
                 "aggregation \"{}\"",

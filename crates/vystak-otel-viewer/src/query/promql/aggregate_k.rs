@@ -1,6 +1,7 @@
 //! Aggregations with a parameter, ported from Prometheus 3.x (`aggregationK`,
 //! `aggregationCountValues` and the `quantile` case of `aggregation` in `promql/engine.go`):
-//! `topk`, `bottomk` and the experimental `limitk` keep input series (with their labels);
+//! `topk`, `bottomk` and the experimental `limitk` and `limit_ratio` keep input series (with
+//! their labels);
 //! `quantile` and `count_values` produce one value per group.
 //!
 //! Input series are taken in label order, as Prometheus reads them from its storage, and
@@ -8,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use promql_parser::parser::token::{T_BOTTOMK, T_COUNT_VALUES, T_LIMITK, T_QUANTILE, T_TOPK};
+use promql_parser::parser::token::{
+    T_BOTTOMK, T_COUNT_VALUES, T_LIMITK, T_LIMIT_RATIO, T_QUANTILE, T_TOPK,
+};
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
 use super::aggregate::{group_labels, quantile};
@@ -62,6 +65,25 @@ pub(crate) fn aggregate(ctx: &Ctx<'_>, agg: &AggregateExpr) -> Result<Val, PromE
                         (!values.is_empty()).then(|| quantile(p[step], &mut values))
                     })
                     .collect(),
+            })
+            .collect();
+        return Ok(Val::Vector(out));
+    }
+    if op == T_LIMIT_RATIO {
+        // Each series is in or out by its label hash, the same at every step.
+        let offsets: Vec<f64> = input.iter().map(|s| ratio_offset(&s.labels)).collect();
+        let out = input
+            .into_iter()
+            .zip(offsets)
+            .filter_map(|(mut s, offset)| {
+                for (step, v) in s.values.iter_mut().enumerate() {
+                    let r = p[step].clamp(-1.0, 1.0);
+                    let keep = (r > 0.0 && offset < r) || (r < 0.0 && offset >= 1.0 + r);
+                    if !keep {
+                        *v = None;
+                    }
+                }
+                s.values.iter().any(Option::is_some).then_some(s)
             })
             .collect();
         return Ok(Val::Vector(out));
@@ -133,6 +155,20 @@ pub(crate) fn aggregate(ctx: &Ctx<'_>, agg: &AggregateExpr) -> Result<Val, PromE
         })
         .collect();
     Ok(Val::Vector(out))
+}
+
+/// Prometheus' `ratiosampler`: a series' place in `[0, 1)`, its label hash (`Labels.Hash`:
+/// xxHash64 of `name 0xff value 0xff …` in label order) over `u64::MAX`.
+#[allow(clippy::cast_precision_loss)]
+fn ratio_offset(labels: &Labels) -> f64 {
+    let mut bytes = Vec::new();
+    for (k, v) in labels {
+        bytes.extend_from_slice(k.as_bytes());
+        bytes.push(0xff);
+        bytes.extend_from_slice(v.as_bytes());
+        bytes.push(0xff);
+    }
+    xxhash_rust::xxh64::xxh64(&bytes, 0) as f64 / u64::MAX as f64
 }
 
 /// Go's `int64(f)` on amd64: NaN and values out of range become `i64::MIN`.

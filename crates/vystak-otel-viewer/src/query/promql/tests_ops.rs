@@ -427,3 +427,34 @@ fn histogram_fraction_over_classic_buckets() {
         1.5
     );
 }
+
+#[test]
+fn limit_ratio_samples_by_label_hash_and_its_complement_is_the_rest() {
+    let mut s = MemorySeries::new();
+    for i in 0..200 {
+        s.insert(
+            labels(&format!(r#"x{{pod="p{i}"}}"#)),
+            Sample {
+                t_ms: 600_000,
+                v: 1.0,
+            },
+        );
+    }
+    let limits = QueryLimits::default().with_experimental_functions(true);
+    let run = |q: &str| -> Vec<String> {
+        match instant_query_with_limits(&s, q, 600_000, &limits).unwrap() {
+            QueryResult::Vector(v) => v.into_iter().map(|(l, _)| l["pod"].clone()).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let half = run("limit_ratio(0.5, x)");
+    let rest = run("limit_ratio(-0.5, x)");
+    // Prometheus: `limit_ratio(r, v)` and `limit_ratio(-(1 - r), v)` partition v.
+    assert!(half.iter().all(|p| !rest.contains(p)));
+    assert_eq!(half.len() + rest.len(), 200);
+    assert!((60..=140).contains(&half.len()), "{}", half.len());
+    assert_eq!(run("limit_ratio(1, x)").len(), 200);
+    assert!(run("limit_ratio(0, x)").is_empty());
+    // The same series at every evaluation: the hash, not chance, decides.
+    assert_eq!(run("limit_ratio(0.5, x)"), half);
+}
