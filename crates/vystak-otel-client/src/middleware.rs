@@ -15,9 +15,9 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 use reqwest_middleware::{Middleware, Next};
 
-use vystak_otel_propagator::attrs::StackAttrs;
-use vystak_otel_propagator::intern::{ip, recent, Kind};
-use vystak_otel_propagator::spans::SpanStarter;
+use vystak_otel_core::attrs::StackAttrs;
+use vystak_otel_core::intern::{ip, recent, Kind};
+use vystak_otel_core::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
 use crate::carrier::HeaderInjector;

@@ -11,8 +11,8 @@ use opentelemetry::metrics::{Histogram, Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Array, Context, InstrumentationScope, Key, KeyValue, StringValue, Value};
 
-use vystak_otel_propagator::attrs::StackAttrs;
-use vystak_otel_propagator::spans::SpanStarter;
+use vystak_otel_core::attrs::StackAttrs;
+use vystak_otel_core::spans::SpanStarter;
 
 use crate::agent::AgentUsageSink;
 use crate::call::GenAiCall;

@@ -14,7 +14,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
 use serde_json::Value;
 
-use vystak_otel_propagator::spans::SpanStarter;
+use vystak_otel_core::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
 use crate::envelope::{extract_with, inject_with};

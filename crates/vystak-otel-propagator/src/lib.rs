@@ -25,17 +25,11 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[doc(hidden)]
-pub mod attrs;
 mod choice;
 #[cfg(feature = "http")]
 mod http;
-#[doc(hidden)]
-pub mod intern;
 mod probe;
 mod propagator;
-#[doc(hidden)]
-pub mod spans;
 mod traceparent;
 mod tracestate;
 

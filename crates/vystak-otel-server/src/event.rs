@@ -11,7 +11,7 @@ use opentelemetry::{Context, Key, KeyValue};
 use pin_project_lite::pin_project;
 
 use crate::semconv::{ERROR_TYPE, ERROR_TYPE_CANCELLED};
-use vystak_otel_propagator::spans::SpanStarter;
+use vystak_otel_core::spans::SpanStarter;
 
 /// A new **root** span for an entry event, e.g. [`SLACK_APP_MENTION`](crate::SLACK_APP_MENTION).
 ///

@@ -5,7 +5,7 @@
 //!   gets one `&'static str` span name and route, kept for the life of the process (at most
 //!   [`MAX_ROUTES`] pairs; past that, names are built per request as before).
 //! - **Recent values** (`url.path`, `server.address`, `user_agent.original`, `client.address`):
-//!   `vystak_otel_propagator::intern`, shared with the client middleware.
+//!   `vystak_otel_core::intern`, shared with the client middleware.
 //!
 //! The route table is per-thread first (no lock, no shared cache line on the hot path) and falls
 //! back to one process-wide map only the first time a thread meets a pair.

@@ -18,7 +18,7 @@ use crate::forwarded::ProxyNet;
 use crate::request::{KnownMethods, RequestView};
 use crate::service::OtelServer;
 use crate::state::{Instruments, Shared};
-use vystak_otel_propagator::spans::SpanStarter;
+use vystak_otel_core::spans::SpanStarter;
 
 /// What to do with an inbound `traceparent` (and baggage).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -24,7 +24,7 @@ use crate::semconv::{
     USER_AGENT_ORIGINAL,
 };
 use crate::state::{MetricAttrs, RequestState};
-use vystak_otel_propagator::intern::{recent, Kind};
+use vystak_otel_core::intern::{recent, Kind};
 use vystak_otel_propagator::HeaderMapExtractor;
 
 /// The service produced by [`OtelServerLayer`](crate::OtelServerLayer).
@@ -211,7 +211,7 @@ where
                 attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
             }
         }
-        let peer_ip = peer.map(|p| vystak_otel_propagator::intern::ip(p.ip()));
+        let peer_ip = peer.map(|p| vystak_otel_core::intern::ip(p.ip()));
         match (fwd, &peer_ip) {
             (Some(f), _) if f.client.is_some() || f.client_claimed => {
                 // A claimed but unusable client address is unknown, not the proxy's.

@@ -9,8 +9,8 @@ use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
 
-use vystak_otel_propagator::attrs::StackAttrs;
-use vystak_otel_propagator::spans::SpanStarter;
+use vystak_otel_core::attrs::StackAttrs;
+use vystak_otel_core::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
 use crate::layer::{Filter, InboundTrust, RequestHook, ResponseHook, RouteExtractor};

@@ -1,4 +1,4 @@
-//! `SpanStarter`: how the workspace's instrumentation starts its spans (not a public API).
+//! [`SpanStarter`]: how the workspace's instrumentation starts its spans.
 
 use std::fmt;
 use std::sync::Arc;

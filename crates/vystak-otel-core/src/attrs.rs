@@ -1,4 +1,4 @@
-//! `StackAttrs`: a metric point's attributes on the stack (not a public API).
+//! [`StackAttrs`]: a metric point's attributes on the stack.
 
 use opentelemetry::{Key, KeyValue};
 

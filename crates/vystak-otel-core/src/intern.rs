@@ -3,7 +3,7 @@
 //! path, host, user agent, peer, URL) becomes a reference-count increment instead of an
 //! allocation on the request path and a free on the export thread.
 //!
-//! For the workspace's instrumentation crates (server, client); not part of the propagator API.
+//! Used by the server layer and the client middleware.
 
 use std::cell::RefCell;
 use std::sync::Arc;
