@@ -7,10 +7,7 @@ use crate::semconv::{REDACTED, REDACTED_USERINFO, SENSITIVE_QUERY_KEYS};
 pub(crate) fn redacted_url(url: &reqwest::Url) -> opentelemetry::StringValue {
     match redacted(url) {
         Some(redacted) => redacted.into(),
-        None => vystak_otel_core::intern::recent(
-            vystak_otel_core::intern::Kind::Url,
-            url.as_str(),
-        ),
+        None => vystak_otel_core::intern::recent(vystak_otel_core::intern::Kind::Url, url.as_str()),
     }
 }
 
