@@ -105,19 +105,10 @@ pub(super) async fn query_exemplars(
 fn has_selector(expr: &Expr) -> bool {
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {
-        match e {
-            Expr::VectorSelector(_) | Expr::MatrixSelector(_) => return true,
-            Expr::Aggregate(a) => stack.push(&a.expr),
-            Expr::Unary(u) => stack.push(&u.expr),
-            Expr::Binary(b) => {
-                stack.push(&b.lhs);
-                stack.push(&b.rhs);
-            }
-            Expr::Paren(p) => stack.push(&p.expr),
-            Expr::Subquery(q) => stack.push(&q.expr),
-            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| &**a)),
-            _ => {}
+        if matches!(e, Expr::VectorSelector(_) | Expr::MatrixSelector(_)) {
+            return true;
         }
+        stack.extend(engine::children(e));
     }
     false
 }

@@ -91,14 +91,13 @@ fn classic(
     merge_same_labels(out).map(Val::Vector)
 }
 
-/// Prometheus' `BucketFraction`: the estimated fraction of observations between `lower` and
-/// `upper`, interpolating linearly inside the buckets (the lowest starts at 0 unless its bound
-/// is ≤ 0; nothing is interpolated in an infinite bucket).
+/// Sorts `buckets` by upper bound and merges equal bounds (Prometheus' `coalesceBuckets`);
+/// `false` when there is no `+Inf` bucket (the answer is then NaN).
 #[allow(clippy::arithmetic_side_effects)]
-pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+fn sort_and_coalesce(buckets: &mut Vec<(f64, f64)>) -> bool {
     buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
     if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
-        return f64::NAN;
+        return false;
     }
     buckets.dedup_by(|cur, prev| {
         if cur.0 == prev.0 {
@@ -108,6 +107,17 @@ pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<(f64, f6
             false
         }
     });
+    true
+}
+
+/// Prometheus' `BucketFraction`: the estimated fraction of observations between `lower` and
+/// `upper`, interpolating linearly inside the buckets (the lowest starts at 0 unless its bound
+/// is ≤ 0; nothing is interpolated in an infinite bucket).
+#[allow(clippy::arithmetic_side_effects)]
+pub(crate) fn bucket_fraction(lower: f64, upper: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
+    if !sort_and_coalesce(buckets) {
+        return f64::NAN;
+    }
     let count = buckets[buckets.len() - 1].1;
     if count == 0.0 || lower.is_nan() || upper.is_nan() {
         return f64::NAN;
@@ -184,19 +194,9 @@ pub(crate) fn bucket_quantile(q: f64, buckets: &mut Vec<(f64, f64)>) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    if buckets.last().is_none_or(|b| b.0 != f64::INFINITY) {
+    if !sort_and_coalesce(buckets) {
         return f64::NAN;
     }
-    // coalesceBuckets
-    buckets.dedup_by(|cur, prev| {
-        if cur.0 == prev.0 {
-            prev.1 += cur.1;
-            true
-        } else {
-            false
-        }
-    });
     // correctPrecisionErrors(buckets, 1e-12)
     let mut prev = buckets[0].1;
     for b in buckets.iter_mut().skip(1) {

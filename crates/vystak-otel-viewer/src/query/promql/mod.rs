@@ -98,6 +98,7 @@ mod tests_ops;
 pub use api::{label_names, label_values, parse_duration_or_seconds, parse_time, series};
 pub use error::PromError;
 pub(crate) use histogram::parse_le;
+pub(crate) use parse::children;
 pub use parse::{parse_expr, MAX_EXPRESSION_DEPTH};
 pub(crate) use query::step_count;
 pub use query::{

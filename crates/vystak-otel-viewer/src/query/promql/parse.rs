@@ -71,6 +71,25 @@ fn check_number_durations(query: &str) -> Result<(), PromError> {
     Ok(())
 }
 
+/// The direct sub-expressions of `e` (what every walk over a query visits).
+pub(crate) fn children(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::Aggregate(a) => {
+            let mut v = vec![&*a.expr];
+            if let Some(p) = &a.param {
+                v.push(p);
+            }
+            v
+        }
+        Expr::Unary(u) => vec![&u.expr],
+        Expr::Binary(b) => vec![&b.lhs, &b.rhs],
+        Expr::Paren(p) => vec![&p.expr],
+        Expr::Subquery(q) => vec![&q.expr],
+        Expr::Call(c) => c.args.args.iter().map(|a| &**a).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The depth of `expr`'s tree, walked with an explicit stack (no recursion on client depth).
 fn expression_depth(expr: &Expr) -> usize {
     let mut deepest = 0;
@@ -78,23 +97,7 @@ fn expression_depth(expr: &Expr) -> usize {
     while let Some((e, depth)) = stack.pop() {
         deepest = deepest.max(depth);
         let next = depth.saturating_add(1);
-        match e {
-            Expr::Aggregate(a) => {
-                stack.push((&a.expr, next));
-                if let Some(p) = &a.param {
-                    stack.push((p, next));
-                }
-            }
-            Expr::Unary(u) => stack.push((&u.expr, next)),
-            Expr::Binary(b) => {
-                stack.push((&b.lhs, next));
-                stack.push((&b.rhs, next));
-            }
-            Expr::Paren(p) => stack.push((&p.expr, next)),
-            Expr::Subquery(q) => stack.push((&q.expr, next)),
-            Expr::Call(c) => stack.extend(c.args.args.iter().map(|a| (&**a, next))),
-            _ => {}
-        }
+        stack.extend(children(e).into_iter().map(|c| (c, next)));
     }
     deepest
 }
@@ -111,35 +114,19 @@ pub(crate) fn check_experimental(expr: &Expr, enabled: bool) -> Result<(), PromE
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {
         match e {
-            Expr::Call(c) => {
-                if c.func.experimental {
-                    return Err(PromError::BadData(format!(
-                        "function {:?} is not enabled",
-                        c.func.name
-                    )));
-                }
-                stack.extend(c.args.args.iter().map(|a| &**a));
+            Expr::Call(c) if c.func.experimental => {
+                return Err(PromError::BadData(format!(
+                    "function {:?} is not enabled",
+                    c.func.name
+                )));
             }
-            Expr::Aggregate(a) => {
-                if matches!(a.op.id(), T_LIMITK | T_LIMIT_RATIO) {
-                    return Err(PromError::BadData(format!(
-                        "{}() is experimental and must be enabled with --enable-feature=promql-experimental-functions",
-                        a.op
-                    )));
-                }
-                stack.push(&a.expr);
-                if let Some(p) = &a.param {
-                    stack.push(p);
-                }
+            Expr::Aggregate(a) if matches!(a.op.id(), T_LIMITK | T_LIMIT_RATIO) => {
+                return Err(PromError::BadData(format!(
+                    "{}() is experimental and must be enabled with --enable-feature=promql-experimental-functions",
+                    a.op
+                )));
             }
-            Expr::Unary(u) => stack.push(&u.expr),
-            Expr::Binary(b) => {
-                stack.push(&b.lhs);
-                stack.push(&b.rhs);
-            }
-            Expr::Paren(p) => stack.push(&p.expr),
-            Expr::Subquery(q) => stack.push(&q.expr),
-            _ => {}
+            _ => stack.extend(children(e)),
         }
     }
     Ok(())
