@@ -1,61 +1,19 @@
 //! Every attribute and metric name this crate emits (stable HTTP semantic conventions v1.44).
 
-/// `http.request.method`.
-pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
-/// `http.request.method_original`.
-pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+pub use vystak_otel_core::redact::{REDACTED, REDACTED_USERINFO, SENSITIVE_QUERY_KEYS};
+pub use vystak_otel_core::semconv::{
+    ENV_KNOWN_METHODS, ERROR_TYPE, HTTP_CLIENT_REQUEST_DURATION, HTTP_DURATION_BUCKETS,
+    HTTP_REQUEST_METHOD, HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE,
+    HTTP_SPAN_NAME_OTHER, KNOWN_METHODS, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT,
+    NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT, UNIT_SECONDS,
+};
+
 /// `http.request.resend_count` (set on retries, ≥ 1).
 pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
-/// `http.response.status_code`.
-pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
-/// `server.address`.
-pub const SERVER_ADDRESS: &str = "server.address";
-/// `server.port`.
-pub const SERVER_PORT: &str = "server.port";
-/// `network.peer.address`: the IP the response came from (recommended on client spans).
-pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
-/// `network.peer.port`.
-pub const NETWORK_PEER_PORT: &str = "network.peer.port";
 /// `url.full`.
 pub const URL_FULL: &str = "url.full";
 /// `url.template` (development).
 pub const URL_TEMPLATE: &str = "url.template";
-/// `network.protocol.version`.
-pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
-/// `error.type`.
-pub const ERROR_TYPE: &str = "error.type";
-/// Histogram `http.client.request.duration`.
-pub const HTTP_CLIENT_REQUEST_DURATION: &str = "http.client.request.duration";
-/// Unit of the duration histogram.
-pub const UNIT_SECONDS: &str = "s";
-/// Duration buckets in seconds (semantic conventions, HTTP metrics).
-pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
-/// `_OTHER`.
-pub const OTHER: &str = "_OTHER";
-/// Span name when the method is `_OTHER`.
-pub const HTTP_SPAN_NAME_OTHER: &str = "HTTP";
-/// Replacement for redacted values.
-pub const REDACTED: &str = "REDACTED";
-/// Replacement for credentials in `url.full`.
-pub const REDACTED_USERINFO: &str = "REDACTED:REDACTED";
-/// Query keys whose values are redacted in `url.full`.
-pub const SENSITIVE_QUERY_KEYS: [&str; 7] = [
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "X-Amz-Security-Token",
-    "AWSAccessKeyId",
-    "Signature",
-    "sig",
-    "X-Goog-Signature",
-];
-/// Known HTTP methods.
-pub const KNOWN_METHODS: [&str; 10] = [
-    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY",
-];
-/// Environment variable that overrides the known-method list.
-pub const ENV_KNOWN_METHODS: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
 /// `error.type` values for transport errors.
 pub mod error_types {
     /// The request or connection timed out.

@@ -1,6 +1,6 @@
 //! `url.full` redaction: credentials → `REDACTED:REDACTED`, sensitive query values → `REDACTED`.
 
-use crate::semconv::{REDACTED, REDACTED_USERINFO, SENSITIVE_QUERY_KEYS};
+use crate::semconv::REDACTED_USERINFO;
 
 /// The URL as `url.full` may carry it; a URL repeated from the last requests on this thread
 /// (the same endpoint, called again) is shared, not copied.
@@ -15,10 +15,8 @@ pub(crate) fn redacted_url(url: &reqwest::Url) -> opentelemetry::StringValue {
 fn redacted(url: &reqwest::Url) -> Option<String> {
     let has_userinfo = !url.username().is_empty() || url.password().is_some();
     let query_sensitive = url.query().is_some_and(|q| {
-        q.split('&').any(|pair| {
-            pair.split_once('=')
-                .is_some_and(|(k, _)| SENSITIVE_QUERY_KEYS.contains(&k))
-        })
+        q.split('&')
+            .any(vystak_otel_core::redact::is_sensitive_pair)
     });
     if !has_userinfo && !query_sensitive {
         return None;
@@ -30,16 +28,8 @@ fn redacted(url: &reqwest::Url) -> Option<String> {
         let _ = out.set_password(Some("REDACTED"));
     }
     if query_sensitive {
-        let query: Vec<String> = url
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if SENSITIVE_QUERY_KEYS.contains(&k) => format!("{k}={REDACTED}"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out.set_query(Some(&query.join("&")));
+        let query = vystak_otel_core::redact::redact_query(url.query().unwrap_or_default());
+        out.set_query(Some(&query));
     }
     debug_assert!(!has_userinfo || out.as_str().contains(REDACTED_USERINFO));
     Some(out.into())
@@ -48,6 +38,7 @@ fn redacted(url: &reqwest::Url) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::semconv::SENSITIVE_QUERY_KEYS;
 
     fn r(s: &str) -> String {
         redacted_url(&s.parse().unwrap()).as_str().to_owned()

@@ -11,6 +11,9 @@
 //!   `Histogram::record` without allocating.
 //! - [`intern`]: recent attribute values (paths, hosts, URLs, peers) shared as `Arc<str>` per
 //!   thread instead of copied per request.
+//! - [`semconv`]: the names more than one crate records (HTTP attributes, buckets, GenAI
+//!   metrics), declared once.
+//! - [`redact`]: the sensitive query keys and the query and URL redactors.
 //!
 //! ```
 //! use opentelemetry::trace::{noop::NoopTracer, SpanBuilder, TraceContextExt};
@@ -33,6 +36,8 @@
 
 pub mod attrs;
 pub mod intern;
+pub mod redact;
+pub mod semconv;
 pub mod spans;
 
 /// The crate README, compiled as a doctest.

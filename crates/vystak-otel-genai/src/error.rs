@@ -11,17 +11,7 @@ use crate::semconv::{ERROR_TYPE_OTHER, ERROR_TYPE_TIMEOUT};
 /// Longest status description recorded (bytes, cut at a character boundary).
 pub const MAX_ERROR_DESCRIPTION: usize = 1024;
 
-/// Query keys whose values are replaced with `REDACTED` in error messages (semconv's URL
-/// redaction list, the 7-key set). Matching is case-sensitive.
-pub const SENSITIVE_QUERY_KEYS: [&str; 7] = [
-    "AWSAccessKeyId",
-    "Signature",
-    "sig",
-    "X-Goog-Signature",
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "X-Amz-Security-Token",
-];
+pub use vystak_otel_core::redact::SENSITIVE_QUERY_KEYS;
 
 /// How a failed model call is recorded: `error.type` on the span and the duration metric, and the
 /// span status description.
@@ -317,64 +307,10 @@ fn parse_error_body(body: &str) -> Option<(Option<String>, String)> {
 /// Redacts URLs inside a message (credentials become `REDACTED:REDACTED`, the values of
 /// [`SENSITIVE_QUERY_KEYS`] become `REDACTED`) and caps it at [`MAX_ERROR_DESCRIPTION`] bytes.
 pub fn redact_message(message: &str) -> String {
-    let mut out = String::with_capacity(message.len().min(MAX_ERROR_DESCRIPTION));
-    let mut rest = message;
-    while let Some(start) = find_url(rest) {
-        out.push_str(&rest[..start]);
-        let url_and_more = &rest[start..];
-        let end = url_and_more
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '<' | '>'))
-            .unwrap_or(url_and_more.len());
-        redact_url(&url_and_more[..end], &mut out);
-        rest = &url_and_more[end..];
-    }
-    out.push_str(rest);
-    crate::instrumentation::cap(&out, MAX_ERROR_DESCRIPTION)
-}
-
-fn find_url(s: &str) -> Option<usize> {
-    match (s.find("http://"), s.find("https://")) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn redact_url(url: &str, out: &mut String) {
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    let (scheme, after) = url.split_at(scheme_end);
-    out.push_str(scheme);
-    let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
-    let (authority, tail) = after.split_at(authority_end);
-    match authority.rfind('@') {
-        Some(at) => {
-            out.push_str("REDACTED:REDACTED");
-            out.push_str(&authority[at..]);
-        }
-        None => out.push_str(authority),
-    }
-    let Some(q) = tail.find('?') else {
-        out.push_str(tail);
-        return;
-    };
-    out.push_str(&tail[..=q]);
-    let query_and_fragment = &tail[q + 1..];
-    let (query, fragment) = match query_and_fragment.find('#') {
-        Some(h) => query_and_fragment.split_at(h),
-        None => (query_and_fragment, ""),
-    };
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        match pair.split_once('=') {
-            Some((k, _)) if SENSITIVE_QUERY_KEYS.contains(&k) => {
-                out.push_str(k);
-                out.push_str("=REDACTED");
-            }
-            _ => out.push_str(pair),
-        }
-    }
-    out.push_str(fragment);
+    crate::instrumentation::cap(
+        &vystak_otel_core::redact::redact_urls_in(message),
+        MAX_ERROR_DESCRIPTION,
+    )
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! Every GenAI name this crate emits. The seed's names are the default; the released semantic
 //! conventions (v1.41, `gen_ai_latest_experimental`) are behind [`SemconvMode::LatestExperimental`].
 
+pub use vystak_otel_core::semconv::{
+    ERROR_TYPE, GEN_AI_CLIENT_OPERATION_DURATION, GEN_AI_CLIENT_TOKEN_USAGE,
+    GEN_AI_DURATION_BUCKETS as DURATION_BUCKETS, GEN_AI_TOKEN_BUCKETS as TOKEN_BUCKETS,
+};
+
 /// Which names to emit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -98,8 +103,6 @@ pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
 pub const SERVER_ADDRESS: &str = "server.address";
 /// `server.port`.
 pub const SERVER_PORT: &str = "server.port";
-/// `error.type`.
-pub const ERROR_TYPE: &str = "error.type";
 /// `error.type` fallback when a failure has no better low-cardinality class.
 pub const ERROR_TYPE_OTHER: &str = "_OTHER";
 /// `error.type` of a call that timed out.
@@ -162,10 +165,6 @@ pub const VYSTAK_AGENT_USAGE_COST: &str = "vystak.gen_ai.agent.usage.cost";
 /// Opt-in aggregate: number of chat calls in the turn.
 pub const VYSTAK_AGENT_CHAT_CALLS: &str = "vystak.gen_ai.agent.chat_calls";
 
-/// Histogram `gen_ai.client.token.usage` (`{token}`).
-pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
-/// Histogram `gen_ai.client.operation.duration` (s).
-pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
 /// Histogram `gen_ai.client.operation.time_to_first_chunk` (s).
 pub const GEN_AI_CLIENT_OPERATION_TIME_TO_FIRST_CHUNK: &str =
     "gen_ai.client.operation.time_to_first_chunk";
@@ -189,16 +188,6 @@ pub const FINISH_REASON_ERROR: &str = "error";
 pub const PROVIDER_ANTHROPIC: &str = "anthropic";
 /// Provider `openai`.
 pub const PROVIDER_OPENAI: &str = "openai";
-
-/// Token buckets: powers of 4 from 1 to 67108864.
-pub const TOKEN_BUCKETS: [f64; 14] = [
-    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
-    16777216.0, 67108864.0,
-];
-/// Operation duration buckets in seconds: 0.01 doubling to 81.92.
-pub const DURATION_BUCKETS: [f64; 14] = [
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
-];
 
 #[cfg(test)]
 mod tests {

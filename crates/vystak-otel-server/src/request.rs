@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, Method, Uri, Version};
 
-use crate::semconv::{KNOWN_METHODS, OTHER, REDACTED, SENSITIVE_QUERY_KEYS};
+use crate::semconv::{KNOWN_METHODS, OTHER};
 
 /// What filters, hooks and route extractors see of a request.
 #[derive(Clone, Copy, Debug)]
@@ -147,36 +147,12 @@ pub(crate) fn parse_host(host: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
-/// The query with the values of sensitive keys replaced by `REDACTED` (keys kept, case-sensitive
-/// match). Borrows when nothing needs redacting.
-pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
-    let sensitive = |pair: &str| {
-        let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-        pair.contains('=') && SENSITIVE_QUERY_KEYS.contains(&key)
-    };
-    if !query.split('&').any(sensitive) {
-        return Cow::Borrowed(query);
-    }
-    let mut out = String::with_capacity(query.len());
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        if sensitive(pair) {
-            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-            out.push_str(key);
-            out.push('=');
-            out.push_str(REDACTED);
-        } else {
-            out.push_str(pair);
-        }
-    }
-    Cow::Owned(out)
-}
+pub(crate) use vystak_otel_core::redact::redact_query;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::semconv::SENSITIVE_QUERY_KEYS;
 
     #[test]
     fn methods_are_normalised_to_other_with_the_original_kept() {

@@ -1,11 +1,13 @@
 //! Every attribute and metric name this crate emits (stable HTTP semantic conventions v1.44).
 
-/// `http.request.method`.
-pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
-/// `http.request.method_original` (set iff the method was normalised to `_OTHER`).
-pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
-/// `http.response.status_code`.
-pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+pub use vystak_otel_core::redact::{REDACTED, SENSITIVE_QUERY_KEYS};
+pub use vystak_otel_core::semconv::{
+    ENV_KNOWN_METHODS, ERROR_TYPE, HTTP_DURATION_BUCKETS, HTTP_REQUEST_METHOD,
+    HTTP_REQUEST_METHOD_ORIGINAL, HTTP_RESPONSE_STATUS_CODE, HTTP_SERVER_REQUEST_DURATION,
+    HTTP_SPAN_NAME_OTHER, KNOWN_METHODS, NETWORK_PEER_ADDRESS, NETWORK_PEER_PORT,
+    NETWORK_PROTOCOL_VERSION, OTHER, SERVER_ADDRESS, SERVER_PORT, UNIT_SECONDS,
+};
+
 /// `http.route`.
 pub const HTTP_ROUTE: &str = "http.route";
 /// `url.path`.
@@ -14,71 +16,28 @@ pub const URL_PATH: &str = "url.path";
 pub const URL_QUERY: &str = "url.query";
 /// `url.scheme`.
 pub const URL_SCHEME: &str = "url.scheme";
-/// `server.address`.
-pub const SERVER_ADDRESS: &str = "server.address";
-/// `server.port`.
-pub const SERVER_PORT: &str = "server.port";
 /// `client.address`.
 pub const CLIENT_ADDRESS: &str = "client.address";
-/// `network.peer.address` (the TCP peer, which is a proxy when forwarding headers are trusted).
-pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
-/// `network.peer.port`.
-pub const NETWORK_PEER_PORT: &str = "network.peer.port";
-/// `network.protocol.version`.
-pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
 /// `user_agent.original`.
 pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
-/// `error.type`.
-pub const ERROR_TYPE: &str = "error.type";
 /// Prefix of captured request headers: `http.request.header.<lowercase name>`.
 pub const HTTP_REQUEST_HEADER_PREFIX: &str = "http.request.header.";
 /// Prefix of captured response headers: `http.response.header.<lowercase name>`.
 pub const HTTP_RESPONSE_HEADER_PREFIX: &str = "http.response.header.";
 
-/// Histogram `http.server.request.duration`.
-pub const HTTP_SERVER_REQUEST_DURATION: &str = "http.server.request.duration";
 /// Up-down counter `http.server.active_requests` (opt-in).
 pub const HTTP_SERVER_ACTIVE_REQUESTS: &str = "http.server.active_requests";
 /// Histogram `http.server.request.body.size` (opt-in).
 pub const HTTP_SERVER_REQUEST_BODY_SIZE: &str = "http.server.request.body.size";
 /// Histogram `http.server.response.body.size` (opt-in).
 pub const HTTP_SERVER_RESPONSE_BODY_SIZE: &str = "http.server.response.body.size";
-/// Unit of the duration histogram.
-pub const UNIT_SECONDS: &str = "s";
 /// Unit of the active-requests counter.
 pub const UNIT_REQUESTS: &str = "{request}";
 /// Unit of the body-size histograms.
 pub const UNIT_BYTES: &str = "By";
 
-/// Duration buckets in seconds (semantic conventions, HTTP metrics).
-pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
-
-/// `_OTHER`: the normalised value of an unknown method, and the fallback `error.type`.
-pub const OTHER: &str = "_OTHER";
-/// Span name used instead of the method when the method is `_OTHER`.
-pub const HTTP_SPAN_NAME_OTHER: &str = "HTTP";
 /// `error.type` of a request whose future or response body was dropped before completing.
 pub const ERROR_TYPE_CANCELLED: &str = "cancelled";
-/// Value written in place of redacted query values and header values.
-pub const REDACTED: &str = "REDACTED";
-/// Query keys whose values are redacted in `url.query` (semantic conventions, URL redaction).
-pub const SENSITIVE_QUERY_KEYS: [&str; 7] = [
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "X-Amz-Security-Token",
-    "AWSAccessKeyId",
-    "Signature",
-    "sig",
-    "X-Goog-Signature",
-];
-/// Known HTTP methods (case-sensitive), the default of `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`.
-pub const KNOWN_METHODS: [&str; 10] = [
-    "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY",
-];
-/// Environment variable that overrides the known-method list (comma-separated, full override).
-pub const ENV_KNOWN_METHODS: &str = "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS";
 
 /// Span name for a Slack `message` event (seed).
 pub const SLACK_MESSAGE: &str = "slack.message";

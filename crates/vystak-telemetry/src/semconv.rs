@@ -1,32 +1,15 @@
 //! Every name and bucket list this crate sets, declared once.
 
+pub use vystak_otel_core::semconv::{
+    ERROR_TYPE, GEN_AI_CLIENT_OPERATION_DURATION, GEN_AI_CLIENT_TOKEN_USAGE,
+    GEN_AI_DURATION_BUCKETS, GEN_AI_TOKEN_BUCKETS, HTTP_CLIENT_REQUEST_DURATION,
+    HTTP_DURATION_BUCKETS, HTTP_SERVER_REQUEST_DURATION,
+};
+
 /// Resource attribute `service.name`.
 pub const SERVICE_NAME: &str = "service.name";
 /// Resource attribute `service.version`.
 pub const SERVICE_VERSION: &str = "service.version";
-
-/// `http.server.request.duration` (s).
-pub const HTTP_SERVER_REQUEST_DURATION: &str = "http.server.request.duration";
-/// `http.client.request.duration` (s).
-pub const HTTP_CLIENT_REQUEST_DURATION: &str = "http.client.request.duration";
-/// `gen_ai.client.token.usage` (`{token}`), the seed's token histogram.
-pub const GEN_AI_CLIENT_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
-/// `gen_ai.client.operation.duration` (s).
-pub const GEN_AI_CLIENT_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
-
-/// HTTP duration buckets in seconds (semantic conventions, HTTP metrics).
-pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
-    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-];
-/// GenAI token buckets, powers of 4 from 1 to 67108864 (semantic conventions v1.41 GenAI metrics).
-pub const GEN_AI_TOKEN_BUCKETS: [f64; 14] = [
-    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
-    16777216.0, 67108864.0,
-];
-/// GenAI operation duration buckets in seconds (semantic conventions v1.41 GenAI metrics).
-pub const GEN_AI_DURATION_BUCKETS: [f64; 14] = [
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
-];
 
 /// `OTEL_EXPORTER_OTLP_ENDPOINT`: base endpoint; set but empty turns telemetry off (seed).
 pub const ENV_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -104,8 +87,6 @@ pub const OTEL_COMPONENT_TYPE: &str = "otel.component.type";
 pub const OTEL_COMPONENT_NAME: &str = "otel.component.name";
 /// `otel.component.type` of the batch span processor.
 pub const COMPONENT_TYPE_BATCHING_SPAN_PROCESSOR: &str = "batching_span_processor";
-/// `error.type`.
-pub const ERROR_TYPE: &str = "error.type";
 /// `error.type` of a span dropped because the queue was full.
 pub const ERROR_TYPE_QUEUE_FULL: &str = "queue_full";
 /// `error.type` of a span dropped at or after shutdown.
