@@ -80,6 +80,8 @@ mod future;
 mod headers;
 mod intern;
 mod layer;
+mod make_span;
+mod parent;
 mod request;
 pub mod semconv;
 mod service;
