@@ -325,7 +325,53 @@ impl Middleware for OtelClientMiddleware {
             }
         };
         let attempt = crate::extensions::next_attempt(extensions);
+        let outgoing = self.make_span(&req, extensions, attempt);
+        let cx = tracer.start(outgoing.builder, &Context::current());
+        if propagate {
+            self.inject(&cx, &mut req);
+        }
+        let mut ender = Ender {
+            cx: cx.clone(),
+            done: false,
+        };
+        let start = Instant::now();
+        let result = next.run(req, extensions).with_context(cx.clone()).await;
+        let elapsed = start.elapsed().as_secs_f64();
+        let span = cx.span();
+        let outcome = on_response(&span, &result);
+        span.end();
+        ender.done = true;
+        if let Some(h) = &resolved.duration {
+            record_duration(h, elapsed, outgoing.metric, outcome);
+        }
+        result
+    }
+}
 
+/// What the span and the duration metric of one outgoing request share.
+struct MetricStart {
+    method: Value,
+    host: Option<StringValue>,
+    port: Option<u16>,
+}
+
+/// A request's CLIENT span builder and its metric attributes known at the start.
+struct Outgoing {
+    builder: SpanBuilder,
+    metric: MetricStart,
+}
+
+/// What the response added to the span that the metric records too.
+struct Outcome {
+    status_code: Option<i64>,
+    protocol_version: Option<&'static str>,
+    error: Option<Value>,
+}
+
+impl OtelClientMiddleware {
+    /// The span of an outgoing request: its name (`{method} {url.template}`, `HTTP` for
+    /// `_OTHER`, or an `OtelName`) and request attributes (HTTP client conventions).
+    fn make_span(&self, req: &reqwest::Request, extensions: &Extensions, attempt: u32) -> Outgoing {
         let (method, original) = self.method(req.method());
         let template = extensions.get::<UrlTemplate>().map(|t| t.0.clone());
         // `{method}`, or `HTTP` for `_OTHER` (semconv §1.1).
@@ -368,84 +414,83 @@ impl Middleware for OtelClientMiddleware {
                 i64::from(attempt),
             ));
         }
-        let parent = Context::current();
-        let cx = tracer.start(
-            SpanBuilder::from_name(name)
+        Outgoing {
+            builder: SpanBuilder::from_name(name)
                 .with_kind(SpanKind::Client)
                 .with_attributes(attrs),
-            &parent,
-        );
-        if propagate {
-            self.inject(&cx, &mut req);
+            metric: MetricStart { method, host, port },
         }
-        let mut ender = Ender {
-            cx: cx.clone(),
-            done: false,
-        };
-        let start = Instant::now();
-        let result = next.run(req, extensions).with_context(cx.clone()).await;
-        let elapsed = start.elapsed().as_secs_f64();
-
-        let span = cx.span();
-        // The metric's attributes, in one fixed order, on the stack.
-        let mut status_code = None;
-        let mut protocol_version = None;
-        let mut error: Option<Value> = None;
-        match &result {
-            Ok(resp) => {
-                let code = i64::from(resp.status().as_u16());
-                status_code = Some(code);
-                span.set_attribute(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
-                // The connection's peer (span only: the metric keeps its low-cardinality set).
-                if let Some(peer) = resp.remote_addr() {
-                    span.set_attribute(KeyValue::new(key(NETWORK_PEER_ADDRESS), ip(peer.ip())));
-                    span.set_attribute(KeyValue::new(
-                        key(NETWORK_PEER_PORT),
-                        i64::from(peer.port()),
-                    ));
-                }
-                if let Some(v) = version(resp.version()) {
-                    span.set_attribute(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
-                    protocol_version = Some(v);
-                }
-                if resp.status().is_client_error() || resp.status().is_server_error() {
-                    let ty =
-                        Value::from(StringValue::from(Arc::<str>::from(resp.status().as_str())));
-                    span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty.clone()));
-                    span.set_status(Status::error(""));
-                    error = Some(ty);
-                }
-            }
-            Err(err) => {
-                let ty = error_type(err);
-                span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty));
-                // The message quotes the request URL: redact it like `url.full`.
-                span.set_status(Status::error(crate::url::redact_urls_in(&err.to_string())));
-                error = Some(Value::from(ty));
-            }
-        }
-        span.end();
-        ender.done = true;
-        if let Some(h) = &resolved.duration {
-            let mut attrs = StackAttrs::<6>::new();
-            attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), method));
-            if let Some(host) = host {
-                attrs.push(KeyValue::new(key(SERVER_ADDRESS), host));
-            }
-            if let Some(port) = port {
-                attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
-            }
-            if let Some(code) = status_code {
-                attrs.push(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
-            }
-            if let Some(v) = protocol_version {
-                attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
-            }
-            if let Some(ty) = error {
-                attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
-            }
-            h.record(elapsed, attrs.as_slice());
-        }
-        result
     }
+}
+
+/// Sets the response's attributes (status, peer, version, error) and status on `span`.
+fn on_response(
+    span: &opentelemetry::trace::SpanRef<'_>,
+    result: &reqwest_middleware::Result<reqwest::Response>,
+) -> Outcome {
+    let mut outcome = Outcome {
+        status_code: None,
+        protocol_version: None,
+        error: None,
+    };
+    match result {
+        Ok(resp) => {
+            let code = i64::from(resp.status().as_u16());
+            outcome.status_code = Some(code);
+            span.set_attribute(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
+            // The connection's peer (span only: the metric keeps its low-cardinality set).
+            if let Some(peer) = resp.remote_addr() {
+                span.set_attribute(KeyValue::new(key(NETWORK_PEER_ADDRESS), ip(peer.ip())));
+                span.set_attribute(KeyValue::new(
+                    key(NETWORK_PEER_PORT),
+                    i64::from(peer.port()),
+                ));
+            }
+            if let Some(v) = version(resp.version()) {
+                span.set_attribute(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+                outcome.protocol_version = Some(v);
+            }
+            if resp.status().is_client_error() || resp.status().is_server_error() {
+                let ty = Value::from(StringValue::from(Arc::<str>::from(resp.status().as_str())));
+                span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty.clone()));
+                span.set_status(Status::error(""));
+                outcome.error = Some(ty);
+            }
+        }
+        Err(err) => {
+            let ty = error_type(err);
+            span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty));
+            // The message quotes the request URL: redact it like `url.full`.
+            span.set_status(Status::error(crate::url::redact_urls_in(&err.to_string())));
+            outcome.error = Some(Value::from(ty));
+        }
+    }
+    outcome
+}
+
+/// `http.client.request.duration`, its attributes in one fixed order, on the stack.
+fn record_duration(
+    h: &opentelemetry::metrics::Histogram<f64>,
+    elapsed: f64,
+    start: MetricStart,
+    outcome: Outcome,
+) {
+    let mut attrs = StackAttrs::<6>::new();
+    attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), start.method));
+    if let Some(host) = start.host {
+        attrs.push(KeyValue::new(key(SERVER_ADDRESS), host));
+    }
+    if let Some(port) = start.port {
+        attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
+    }
+    if let Some(code) = outcome.status_code {
+        attrs.push(KeyValue::new(key(HTTP_RESPONSE_STATUS_CODE), code));
+    }
+    if let Some(v) = outcome.protocol_version {
+        attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+    }
+    if let Some(ty) = outcome.error {
+        attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
+    }
+    h.record(elapsed, attrs.as_slice());
 }
