@@ -585,7 +585,6 @@ impl CallGuard {
     pub(crate) fn end(&mut self, how: End, mut result: CallResult) {
         let Some(r) = self.inner.take() else { return };
         let seed = r.inst.mode == SemconvMode::Seed;
-        let span = r.cx.span();
         let mut usage = result.usage;
         // Input tokens are the total input in both modes: semconv v1.41 anthropic.md, and the
         // seed's LangChain `usage_metadata` (langchain-anthropic sums the cache tokens in).
@@ -604,8 +603,49 @@ impl CallGuard {
             .response_model
             .as_deref()
             .map(|m| StringValue::from(Arc::<str>::from(m)));
+        let cost = r.inst.prices.as_ref().and_then(|p| {
+            p.cost(
+                result.response_model.as_deref(),
+                &r.call.request_model,
+                &usage,
+            )
+        });
+        if let Some(sink) = r.cx.get::<AgentUsageSink>() {
+            sink.add_call(&usage, cost);
+        }
+        let ended = Ended {
+            seed,
+            usage,
+            response_model,
+            cost,
+            how,
+        };
+        let span = r.cx.span();
+        span.set_attributes(r.span_attributes(&ended, &result));
+        if let End::Error(class) = &ended.how {
+            span.set_status(Status::error(class.description().to_owned()));
+        }
+        span.end();
+        r.record_metrics(ended);
+    }
+}
+
+/// What a call ended with, shared by its span attributes and its metric points.
+struct Ended {
+    seed: bool,
+    usage: Usage,
+    response_model: Option<StringValue>,
+    cost: Option<f64>,
+    how: End,
+}
+
+impl Recorder {
+    /// The chat span's attributes at the end: response, usage (both name generations in the
+    /// seed's mode), cost, time to first chunk, output messages (with content capture), error.
+    fn span_attributes(&self, e: &Ended, result: &CallResult) -> Vec<KeyValue> {
+        let usage = &e.usage;
         let mut attrs = Vec::with_capacity(10);
-        if let Some(model) = &response_model {
+        if let Some(model) = &e.response_model {
             attrs.push(KeyValue::new(key(GEN_AI_RESPONSE_MODEL), model.clone()));
         }
         if let Some(id) = &result.response_id {
@@ -617,7 +657,7 @@ impl CallGuard {
                 string_array(&result.finish_reasons),
             ));
         }
-        for (k, v) in [
+        let mut tokens = vec![
             (GEN_AI_USAGE_INPUT_TOKENS, usage.input_tokens),
             (GEN_AI_USAGE_OUTPUT_TOKENS, usage.output_tokens),
             // semconv v1.40+ names, in both modes (Phoenix and Langfuse read these)…
@@ -629,42 +669,27 @@ impl CallGuard {
                 GEN_AI_USAGE_CACHE_CREATION_DOT_INPUT_TOKENS,
                 usage.cache_creation_input_tokens,
             ),
-        ] {
+        ];
+        if e.seed {
+            // …and the seed's underscore names beside them, with the same values.
+            tokens.push((
+                GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+                usage.cache_read_input_tokens,
+            ));
+            tokens.push((
+                GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                usage.cache_creation_input_tokens,
+            ));
+        }
+        for (k, v) in tokens {
             if let Some(v) = v {
                 attrs.push(KeyValue::new(key(k), v as i64));
             }
         }
-        if seed {
-            // …and the seed's underscore names beside them, with the same values.
-            for (k, v) in [
-                (
-                    GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-                    usage.cache_read_input_tokens,
-                ),
-                (
-                    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-                    usage.cache_creation_input_tokens,
-                ),
-            ] {
-                if let Some(v) = v {
-                    attrs.push(KeyValue::new(key(k), v as i64));
-                }
-            }
-        }
-        let cost = r.inst.prices.as_ref().and_then(|p| {
-            p.cost(
-                result.response_model.as_deref(),
-                &r.call.request_model,
-                &usage,
-            )
-        });
-        if let Some(cost) = cost {
+        if let Some(cost) = e.cost {
             attrs.push(KeyValue::new(key(GEN_AI_USAGE_COST), cost));
         }
-        if let Some(sink) = r.cx.get::<AgentUsageSink>() {
-            sink.add_call(&usage, cost);
-        }
-        if !seed {
+        if !e.seed {
             if let Some(v) = usage.reasoning_output_tokens {
                 attrs.push(KeyValue::new(
                     key(GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
@@ -672,47 +697,53 @@ impl CallGuard {
                 ));
             }
         }
-        if let Some(ttfc) = r.first_chunk {
+        if let Some(ttfc) = self.first_chunk {
             attrs.push(KeyValue::new(
                 key(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK),
                 ttfc,
             ));
         }
-        if r.inst.capture_content {
+        if self.inst.capture_content {
             if let Some(out) = &result.output_messages {
                 attrs.push(KeyValue::new(
                     key(GEN_AI_OUTPUT_MESSAGES),
-                    cap(out, r.inst.content_cap),
+                    cap(out, self.inst.content_cap),
                 ));
             }
         }
-        if let End::Error(class) = &how {
+        if let End::Error(class) = &e.how {
             attrs.push(KeyValue::new(
                 key(ERROR_TYPE),
                 class.error_type().to_owned(),
             ));
         }
-        span.set_attributes(attrs);
-        if let End::Error(class) = &how {
-            span.set_status(Status::error(class.description().to_owned()));
-        }
-        span.end();
+        attrs
+    }
 
-        // Metrics: the seed takes the model from the response; fall back to the request.
+    /// The call's metric points: tokens per type, time to first chunk, cost, duration.
+    fn record_metrics(self, e: Ended) {
+        let Ended {
+            seed,
+            usage,
+            response_model,
+            cost,
+            how,
+        } = e;
+        // The seed takes the model from the response; fall back to the request.
         let model: Value = match (seed, response_model.clone()) {
             (true, Some(m)) => m.into(),
-            _ => r.call.request_model.clone().into(),
+            _ => self.call.request_model.clone().into(),
         };
         // On the stack, in a fixed order: operation, provider, model, response model (latest
         // mode), server address and port, then the point's own token type or error type.
         let mut attrs = StackAttrs::<7>::new();
         attrs.push(KeyValue::new(
             key(GEN_AI_OPERATION_NAME),
-            r.call.operation.clone(),
+            self.call.operation.clone(),
         ));
         attrs.push(KeyValue::new(
-            r.inst.provider_key(),
-            r.call.provider.clone(),
+            self.inst.provider_key(),
+            self.call.provider.clone(),
         ));
         attrs.push(KeyValue::new(key(GEN_AI_REQUEST_MODEL), model));
         if !seed {
@@ -720,9 +751,9 @@ impl CallGuard {
                 attrs.push(KeyValue::new(key(GEN_AI_RESPONSE_MODEL), m));
             }
         }
-        if let Some(addr) = &r.call.server_address {
+        if let Some(addr) = &self.call.server_address {
             attrs.push(KeyValue::new(key(SERVER_ADDRESS), addr.clone()));
-            if let Some(port) = r.call.server_port {
+            if let Some(port) = self.call.server_port {
                 attrs.push(KeyValue::new(key(SERVER_PORT), i64::from(port)));
             }
         }
@@ -744,15 +775,15 @@ impl CallGuard {
             if let Some(v) = value {
                 attrs.truncate(base);
                 attrs.push(KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty));
-                r.instruments.tokens.record(v, attrs.as_slice());
+                self.instruments.tokens.record(v, attrs.as_slice());
             }
         }
         attrs.truncate(base);
-        if let Some(ttfc) = r.first_chunk {
-            r.instruments.ttfc.record(ttfc, attrs.as_slice());
+        if let Some(ttfc) = self.first_chunk {
+            self.instruments.ttfc.record(ttfc, attrs.as_slice());
         }
         if let Some(cost) = cost {
-            r.instruments.cost.record(cost, attrs.as_slice());
+            self.instruments.cost.record(cost, attrs.as_slice());
         }
         if let End::Error(class) = how {
             attrs.push(KeyValue::new(
@@ -760,9 +791,9 @@ impl CallGuard {
                 class.error_type().to_owned(),
             ));
         }
-        r.instruments
+        self.instruments
             .duration
-            .record(r.start.elapsed().as_secs_f64(), attrs.as_slice());
+            .record(self.start.elapsed().as_secs_f64(), attrs.as_slice());
     }
 }
 
