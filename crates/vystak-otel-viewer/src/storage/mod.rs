@@ -497,8 +497,15 @@ impl Store {
         samples: Vec<(Labels, Sample)>,
         places: Option<OwnedSemaphorePermit>,
     ) -> Pending {
-        self.inner.samples.insert(samples.iter().cloned());
         let persistent = self.inner.writer.is_some();
+        // A memory store hands its samples over; a file store keeps them for the writer.
+        let samples = if persistent {
+            self.inner.samples.insert(samples.iter().cloned());
+            samples
+        } else {
+            self.inner.samples.insert(samples);
+            Vec::new()
+        };
         let mut latest = Vec::new();
         {
             let mut state = self.write();

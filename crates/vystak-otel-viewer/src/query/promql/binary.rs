@@ -287,18 +287,8 @@ impl Output {
         }
     }
 
-    pub(super) fn push(
-        &mut self,
-        labels: Labels,
-        step: usize,
-        value: f64,
-    ) -> Result<(), PromError> {
-        let i = self.index_of(labels);
-        self.set(i, step, value)
-    }
-
     /// The index of the output series with `labels`, added when new.
-    fn index_of(&mut self, labels: Labels) -> usize {
+    pub(super) fn index_of(&mut self, labels: Labels) -> usize {
         match self.index.get(&labels) {
             Some(&i) => i,
             None => {
@@ -313,7 +303,7 @@ impl Output {
     }
 
     /// Sets output series `i` at `step`; a second value there is Prometheus' duplicate error.
-    fn set(&mut self, i: usize, step: usize, value: f64) -> Result<(), PromError> {
+    pub(super) fn set(&mut self, i: usize, step: usize, value: f64) -> Result<(), PromError> {
         let slot = &mut self.series[i].values[step];
         if slot.is_some() {
             return Err(PromError::Execution(

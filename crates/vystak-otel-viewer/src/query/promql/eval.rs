@@ -14,7 +14,7 @@ use promql_parser::parser::{Expr, VectorSelector};
 
 use super::parse::MAX_EXPRESSION_DEPTH;
 use super::query::{QueryLimits, LOOKBACK_DELTA_MS, TIMED_OUT, TOO_MANY_SAMPLES};
-use super::range::{shifted_times, subquery};
+use super::range::shifted_times;
 use super::{aggregate, binary, functions};
 use super::{LabelMatcher, Labels, MatchOp, PromError, Series, SeriesSource};
 
@@ -235,14 +235,10 @@ impl<'a> Ctx<'a> {
             Expr::Call(call) => functions::call(self, call),
             Expr::Aggregate(agg) => aggregate::aggregate(self, agg),
             Expr::Binary(b) => binary::binary(self, b),
-            Expr::Subquery(sq) => {
-                // A subquery where an instant vector is expected is a parse error upstream;
-                // evaluated here only for completeness.
-                let _ = subquery(self, sq)?;
-                Err(PromError::BadData(
-                    "a subquery is only allowed as a function argument or a query's result".into(),
-                ))
-            }
+            // Where an instant vector is expected the parser already refuses a subquery.
+            Expr::Subquery(_) => Err(PromError::BadData(
+                "a subquery is only allowed as a function argument or a query's result".into(),
+            )),
             Expr::Extension(_) => Err(PromError::unsupported("extension expression")),
         }
     }
