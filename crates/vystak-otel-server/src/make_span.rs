@@ -41,7 +41,7 @@ pub(crate) fn make_span<B>(
     view: &RequestView<'_>,
     peer: Option<std::net::SocketAddr>,
 ) -> MadeSpan {
-    let method = normalize_method(req.method(), &shared.known_methods);
+    let mut method = normalize_method(req.method(), &shared.known_methods);
     let (name, route) = name_and_route(shared, view, &method);
     let method_value: Value = match &method.value {
         Cow::Borrowed(m) => Value::from(*m),
@@ -66,7 +66,7 @@ pub(crate) fn make_span<B>(
     };
     let version = protocol_version(req.version());
     let request = RequestAttrs {
-        method: &method,
+        method_original: method.original.take(),
         method_value: &method_value,
         scheme: &scheme,
         route: route.as_ref(),
@@ -74,7 +74,7 @@ pub(crate) fn make_span<B>(
         peer,
         version,
     };
-    let mut attrs = request_attributes(req, &request);
+    let mut attrs = request_attributes(req, request);
     capture(
         &shared.request_headers,
         &shared.sensitive_headers,
@@ -141,7 +141,8 @@ fn name_and_route(
 
 /// What the request attributes are built from, besides the request.
 struct RequestAttrs<'a> {
-    method: &'a NormalizedMethod,
+    /// `http.request.method_original`, moved into its attribute.
+    method_original: Option<String>,
     method_value: &'a Value,
     scheme: &'a Value,
     route: Option<&'a StringValue>,
@@ -151,17 +152,14 @@ struct RequestAttrs<'a> {
 }
 
 /// The HTTP server span's request attributes, in the conventions' order.
-fn request_attributes<B>(req: &Request<B>, r: &RequestAttrs<'_>) -> Vec<KeyValue> {
+fn request_attributes<B>(req: &Request<B>, r: RequestAttrs<'_>) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(12);
     attrs.push(KeyValue::new(
         key(HTTP_REQUEST_METHOD),
         r.method_value.clone(),
     ));
-    if let Some(original) = &r.method.original {
-        attrs.push(KeyValue::new(
-            key(HTTP_REQUEST_METHOD_ORIGINAL),
-            original.clone(),
-        ));
+    if let Some(original) = r.method_original {
+        attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD_ORIGINAL), original));
     }
     let path = req.uri().path();
     if !path.is_empty() {
