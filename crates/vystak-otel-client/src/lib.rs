@@ -68,7 +68,7 @@ mod url;
 
 pub use extensions::{DisableOtelPropagation, DisableOtelSpan, OtelName, UrlTemplate};
 pub use middleware::OtelClientMiddleware;
-pub use url::redact_urls_in;
+pub use vystak_otel_core::redact::redact_urls_in;
 
 /// The crate README, compiled as a doctest.
 #[cfg(doctest)]

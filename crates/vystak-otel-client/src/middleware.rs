@@ -17,6 +17,7 @@ use reqwest_middleware::{Middleware, Next};
 
 use vystak_otel_core::attrs::StackAttrs;
 use vystak_otel_core::intern::{ip, recent, Kind};
+use vystak_otel_core::providers::Providers;
 use vystak_otel_core::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
@@ -46,13 +47,8 @@ fn key(k: &'static str) -> Key {
 #[derive(Clone)]
 #[must_use]
 pub struct OtelClientMiddleware {
-    /// A tracer given with `with_tracer_provider`.
-    tracer: Option<SpanStarter>,
-    /// A histogram from `with_meter_provider`.
-    duration: Option<Histogram<f64>>,
-    /// The global providers are used (not overridden); resolved at the first request.
-    global_tracer: bool,
-    global_meter: bool,
+    /// The providers handed in, else the global ones; resolved at the first request.
+    providers: Providers,
     resolved: Arc<OnceLock<Resolved>>,
     propagator: PropagatorChoice,
     known_methods: Option<Arc<[String]>>,
@@ -72,22 +68,7 @@ struct Resolved {
 impl fmt::Debug for OtelClientMiddleware {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OtelClientMiddleware")
-            .field(
-                "tracer",
-                &(if self.global_tracer {
-                    "global"
-                } else {
-                    "custom"
-                }),
-            )
-            .field(
-                "meter",
-                &(if self.global_meter {
-                    "global"
-                } else {
-                    "custom"
-                }),
-            )
+            .field("providers", &self.providers)
             .field("known_methods", &self.known_methods)
             .field("overwrite_traceparent", &self.overwrite_traceparent)
             .finish_non_exhaustive()
@@ -129,10 +110,7 @@ impl OtelClientMiddleware {
                     .into()
             });
         Self {
-            tracer: None,
-            duration: None,
-            global_tracer: true,
-            global_meter: true,
+            providers: Providers::global(scope()),
             resolved: Arc::default(),
             propagator: PropagatorChoice::Global,
             known_methods,
@@ -148,16 +126,14 @@ impl OtelClientMiddleware {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        self.tracer = Some(SpanStarter::new(provider.tracer_with_scope(scope())));
-        self.global_tracer = false;
+        self.providers = self.providers.with_tracer_provider(provider);
         self.resolved = Arc::default();
         self
     }
 
     /// Metrics from this meter provider.
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
-        self.duration = Some(duration_histogram(&provider.meter_with_scope(scope())));
-        self.global_meter = false;
+        self.providers = self.providers.with_meter_provider(provider);
         self.resolved = Arc::default();
         self
     }
@@ -166,30 +142,11 @@ impl OtelClientMiddleware {
     /// installed).
     fn resolved(&self) -> &Resolved {
         self.resolved.get_or_init(|| {
-            let global_on = (self.global_tracer || self.global_meter)
-                && vystak_otel_propagator::sdk_installed(
-                    &opentelemetry::global::tracer_with_scope(scope()),
-                );
-            let tracer = if self.global_tracer {
-                global_on
-                    .then(|| SpanStarter::new(opentelemetry::global::tracer_with_scope(scope())))
-            } else {
-                self.tracer.clone()
-            };
-            let duration = if self.global_meter {
-                global_on
-                    .then(|| duration_histogram(&opentelemetry::global::meter_with_scope(scope())))
-            } else {
-                self.duration.clone()
-            };
-            let duration = duration.filter(|_| self.metrics);
-            // Metrics only: a no-op tracer keeps one request path; its spans are never recorded.
-            let tracer = tracer.or_else(|| {
-                duration
-                    .as_ref()
-                    .map(|_| SpanStarter::new(opentelemetry::trace::noop::NoopTracer::new()))
-            });
-            Resolved { tracer, duration }
+            let resolved = self.providers.resolve(self.metrics);
+            Resolved {
+                tracer: resolved.tracer,
+                duration: resolved.meter.as_ref().map(duration_histogram),
+            }
         })
     }
 
@@ -461,7 +418,9 @@ fn on_response(
             let ty = error_type(err);
             span.set_attribute(KeyValue::new(key(ERROR_TYPE), ty));
             // The message quotes the request URL: redact it like `url.full`.
-            span.set_status(Status::error(crate::url::redact_urls_in(&err.to_string())));
+            span.set_status(Status::error(vystak_otel_core::redact::redact_urls_in(
+                &err.to_string(),
+            )));
             outcome.error = Some(Value::from(ty));
         }
     }

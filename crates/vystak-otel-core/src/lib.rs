@@ -13,6 +13,8 @@
 //!   thread instead of copied per request.
 //! - [`semconv`]: the names more than one crate records (HTTP attributes, buckets, GenAI
 //!   metrics), declared once.
+//! - [`providers`]: one lazy resolution of the tracer and meter providers (handed in, else
+//!   global) and the probe telling an installed SDK from the no-op provider.
 //! - [`redact`]: the sensitive query keys and the query and URL redactors.
 //!
 //! ```
@@ -36,6 +38,7 @@
 
 pub mod attrs;
 pub mod intern;
+pub mod providers;
 pub mod redact;
 pub mod semconv;
 pub mod spans;

@@ -72,7 +72,7 @@ pub fn redact_urls_in(text: &str) -> String {
         let end = url_and_more
             .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '<' | '>'))
             .unwrap_or(url_and_more.len());
-        redact_url(&url_and_more[..end], &mut out);
+        push_redacted_url(&url_and_more[..end], &mut out);
         rest = &url_and_more[end..];
     }
     out.push_str(rest);
@@ -86,7 +86,27 @@ fn find_url(s: &str) -> Option<usize> {
     }
 }
 
-fn redact_url(url: &str, out: &mut String) {
+/// One URL redacted like `url.full`: credentials become [`REDACTED_USERINFO`], sensitive query
+/// values [`REDACTED`] (scheme, host, path and fragment kept). Borrows when nothing needs
+/// redacting.
+///
+/// ```
+/// use vystak_otel_core::redact::redact_url;
+///
+/// assert_eq!(redact_url("https://u@h/o?sig=s&a=1"), "https://REDACTED:REDACTED@h/o?sig=REDACTED&a=1");
+/// assert_eq!(redact_url("https://h/o?a=1"), "https://h/o?a=1");
+/// ```
+pub fn redact_url(url: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    push_redacted_url(url, &mut out);
+    if out == url {
+        Cow::Borrowed(url)
+    } else {
+        Cow::Owned(out)
+    }
+}
+
+fn push_redacted_url(url: &str, out: &mut String) {
     let scheme_end = url.find("://").map_or(0, |i| i.saturating_add(3));
     let (scheme, after) = url.split_at(scheme_end);
     out.push_str(scheme);

@@ -301,11 +301,13 @@ fn fail(cx: &opentelemetry::Context, error_type: &'static str, message: &str) {
     let span = cx.span();
     span.set_attribute(KeyValue::new(ERROR_TYPE, error_type));
     // Transport errors quote the agent URL: redact it like `url.full`.
-    span.set_status(Status::error(vystak_otel_client::redact_urls_in(message)));
+    span.set_status(Status::error(vystak_otel_core::redact::redact_urls_in(
+        message,
+    )));
 }
 
 fn error_reply(id: &Value, message: &str) -> Bytes {
-    let message = vystak_otel_client::redact_urls_in(message);
+    let message = vystak_otel_core::redact::redact_urls_in(message);
     Bytes::from(
         json!({"jsonrpc": "2.0", "id": id, "error": {"code": JSONRPC_INTERNAL_ERROR, "message": message}})
             .to_string(),

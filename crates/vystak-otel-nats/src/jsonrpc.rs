@@ -73,21 +73,15 @@ pub(crate) fn reply_error(reply: &[u8]) -> Option<(String, String)> {
 
 /// Records a JSON-RPC error reply on `span`: `rpc.response.status_code`, and unless the span
 /// already has a more specific `error.type` (`keep_error_type`), `error.type` = the code and an
-/// ERROR status with the error's message (URLs redacted; without the `bridge` feature, which brings
-/// the URL redaction, the description is the code alone: a message may quote a signed URL).
+/// ERROR status with the error's message (URLs redacted like `url.full`: a message may quote a
+/// signed URL).
 pub(crate) fn record_reply(span: &SpanRef<'_>, reply: &[u8], keep_error_type: bool) {
     let Some((code, message)) = reply_error(reply) else {
         return;
     };
     span.set_attribute(KeyValue::new(key(RPC_RESPONSE_STATUS_CODE), code.clone()));
     if !keep_error_type {
-        #[cfg(feature = "bridge")]
-        let description = vystak_otel_client::redact_urls_in(&message);
-        #[cfg(not(feature = "bridge"))]
-        let description = {
-            drop(message);
-            format!("JSON-RPC error {code}")
-        };
+        let description = vystak_otel_core::redact::redact_urls_in(&message);
         span.set_attribute(KeyValue::new(key(ERROR_TYPE), code));
         span.set_status(Status::error(description));
     }
@@ -129,13 +123,10 @@ mod tests {
             !description.contains("sig=abc") && !description.contains("u:p"),
             "{description}"
         );
-        #[cfg(feature = "bridge")]
         assert!(
-            description.contains("failed"),
+            description.contains("upstream https://REDACTED:REDACTED@h/x?sig=REDACTED failed"),
             "the redacted message: {description}"
         );
-        #[cfg(not(feature = "bridge"))]
-        assert_eq!(description, "JSON-RPC error -32000");
     }
 
     #[test]

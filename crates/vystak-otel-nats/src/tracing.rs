@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_nats::header::HeaderMap;
@@ -14,6 +15,8 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, InstrumentationScope, Key, KeyValue};
 use serde_json::Value;
 
+use opentelemetry::trace::noop::NoopTracer;
+use vystak_otel_core::providers::Providers;
 use vystak_otel_core::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
@@ -48,7 +51,9 @@ fn key(k: &'static str) -> Key {
 #[derive(Clone)]
 #[must_use]
 pub struct NatsTracing {
-    tracer: SpanStarter,
+    providers: Providers,
+    /// The tracer, looked up at the first message (shared by clones; a setter starts anew).
+    tracer: Arc<OnceLock<SpanStarter>>,
     propagator: PropagatorChoice,
 }
 
@@ -74,12 +79,25 @@ fn span_name(operation: &'static str, subject: &str) -> Cow<'static, str> {
 }
 
 impl NatsTracing {
-    /// The global tracer provider (captured now) and the global propagator.
+    /// The global tracer provider and the global propagator. The provider is looked up at the
+    /// first message, not here, so a `NatsTracing` made before `Telemetry::init()` still records.
     pub fn new() -> Self {
         Self {
-            tracer: SpanStarter::new(opentelemetry::global::tracer_with_scope(scope())),
+            providers: Providers::global(scope()),
+            tracer: Arc::default(),
             propagator: PropagatorChoice::Global,
         }
+    }
+
+    /// The tracer: the one handed in, else the global one when an SDK is installed, else a
+    /// no-op tracer (which still carries the current context across the hop).
+    fn tracer(&self) -> &SpanStarter {
+        self.tracer.get_or_init(|| {
+            self.providers
+                .resolve(false)
+                .tracer
+                .unwrap_or_else(|| SpanStarter::new(NoopTracer::new()))
+        })
     }
 
     /// Spans from this tracer provider.
@@ -89,7 +107,8 @@ impl NatsTracing {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        self.tracer = SpanStarter::new(provider.tracer_with_scope(scope()));
+        self.providers = self.providers.with_tracer_provider(provider);
+        self.tracer = Arc::default();
         self
     }
 
@@ -120,7 +139,7 @@ impl NatsTracing {
         }
         attrs.extend(jsonrpc::request_attributes(envelope));
         let parent = Context::current();
-        let cx = self.tracer.start(
+        let cx = self.tracer().start(
             SpanBuilder::from_name(span_name(OPERATION_SEND, subject))
                 .with_kind(SpanKind::Producer)
                 .with_attributes(attrs),
@@ -266,7 +285,7 @@ impl NatsTracing {
         if let Some(envelope) = &envelope {
             attrs.extend(jsonrpc::request_attributes(envelope));
         }
-        self.tracer.start(
+        self.tracer().start(
             SpanBuilder::from_name(span_name(OPERATION_PROCESS, name))
                 .with_kind(SpanKind::Consumer)
                 .with_attributes(attrs),

@@ -36,6 +36,7 @@ mod tracestate;
 #[cfg(feature = "http")]
 pub use crate::http::{HeaderMapExtractor, HeaderMapInjector, INVALID_VALUE};
 pub use choice::PropagatorChoice;
+#[allow(deprecated)]
 pub use probe::sdk_installed;
 pub use propagator::{W3cTraceContextPropagator, TRACEPARENT, TRACESTATE};
 pub use traceparent::{

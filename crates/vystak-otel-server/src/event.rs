@@ -78,7 +78,7 @@ impl EventSpan {
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
         self.tracer = Some(SpanStarter::new(
-            provider.tracer_with_scope(crate::layer::scope()),
+            provider.tracer_with_scope(crate::config::scope()),
         ));
         self
     }
@@ -93,7 +93,7 @@ impl EventSpan {
         match &self.tracer {
             Some(t) => t.start(builder, &root),
             None => root.with_span(
-                opentelemetry::global::tracer_with_scope(crate::layer::scope())
+                opentelemetry::global::tracer_with_scope(crate::config::scope())
                     .build_with_context(builder, &root),
             ),
         }

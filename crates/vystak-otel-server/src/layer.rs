@@ -1,45 +1,22 @@
-//! `OtelServerLayer`: configuration and the tower `Layer`.
+//! `OtelServerLayer`: the builder over [`Config`] and the tower `Layer`.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use http::HeaderName;
-use opentelemetry::metrics::{Meter, MeterProvider};
+use opentelemetry::metrics::MeterProvider;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Tracer, TracerProvider};
-use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry::KeyValue;
 use tower_layer::Layer;
-use vystak_otel_propagator::sdk_installed;
-
 use vystak_otel_propagator::PropagatorChoice;
 
+use crate::config::{Config, HeaderCapture, InboundPolicy, InboundTrust, ServerMetrics};
 use crate::forwarded::ProxyNet;
 use crate::request::{KnownMethods, RequestView};
 use crate::service::OtelServer;
-use crate::state::{Instruments, Shared};
-use vystak_otel_core::spans::SpanStarter;
-
-/// What to do with an inbound `traceparent` (and baggage).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InboundTrust {
-    /// Continue the caller's trace: the server span is a child of the remote span (default).
-    #[default]
-    Trust,
-    /// Public ingress: start a new trace and add a span link to the remote context; baggage is
-    /// dropped.
-    NewRootWithLink,
-    /// Ignore inbound context entirely: a new trace, no link, no baggage.
-    Ignore,
-}
-
-pub(crate) type Filter = Arc<dyn Fn(&RequestView<'_>) -> bool + Send + Sync>;
-pub(crate) type RouteExtractor =
-    Arc<dyn Fn(&RequestView<'_>) -> Option<Cow<'static, str>> + Send + Sync>;
-pub(crate) type RequestHook = Arc<dyn Fn(&RequestView<'_>, &mut Vec<KeyValue>) + Send + Sync>;
-pub(crate) type ResponseHook =
-    Arc<dyn Fn(http::StatusCode, &http::HeaderMap, &mut Vec<KeyValue>) + Send + Sync>;
+use crate::state::LazyShared;
 
 /// A tower [`Layer`] that gives every request a SERVER span and `http.server.*` metrics.
 ///
@@ -47,74 +24,16 @@ pub(crate) type ResponseHook =
 #[derive(Clone)]
 #[must_use]
 pub struct OtelServerLayer {
-    pub(crate) tracer: Option<SpanStarter>,
-    pub(crate) meter: Option<Meter>,
-    pub(crate) propagator: PropagatorChoice,
-    pub(crate) known_methods: KnownMethods,
-    pub(crate) filter: Option<Filter>,
-    pub(crate) route_extractor: Option<RouteExtractor>,
-    pub(crate) on_request: Option<RequestHook>,
-    pub(crate) on_response: Option<ResponseHook>,
-    pub(crate) request_headers: Arc<[HeaderName]>,
-    pub(crate) response_headers: Arc<[HeaderName]>,
-    pub(crate) sensitive_headers: Arc<[HeaderName]>,
-    pub(crate) trust: InboundTrust,
-    pub(crate) active_requests: bool,
-    pub(crate) body_sizes: bool,
-    pub(crate) response_traceparent: bool,
-    pub(crate) metrics: bool,
-    pub(crate) trusted_proxies: Arc<[ProxyNet]>,
-    /// `true` until `with_tracer_provider`: the global tracer provider, resolved lazily.
-    pub(crate) global_tracer: bool,
-    /// `true` until `with_meter_provider`: the global meter provider, resolved lazily.
-    pub(crate) global_meter: bool,
+    config: Config,
     /// Created on the first `layer()` call and shared by every service (axum calls `layer()` per
     /// route and again per connection for handler routes); it resolves the providers on the
-    /// first request.
+    /// first request. Every setter starts a new one.
     cache: Arc<OnceLock<Arc<LazyShared>>>,
-}
-
-/// The layer's configuration and, from the first request on, the state resolved from it.
-pub(crate) struct LazyShared {
-    layer: OtelServerLayer,
-    cell: OnceLock<Arc<Shared>>,
-}
-
-impl fmt::Debug for LazyShared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LazyShared")
-            .field("resolved", &self.cell.get())
-            .finish_non_exhaustive()
-    }
-}
-
-impl LazyShared {
-    /// The resolved state; the global providers are looked up the first time (the first
-    /// request), so a layer built before `Telemetry::init()` still records.
-    pub(crate) fn get(&self) -> &Arc<Shared> {
-        self.cell.get_or_init(|| Arc::new(self.layer.shared()))
-    }
 }
 
 impl fmt::Debug for OtelServerLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OtelServerLayer")
-            .field("tracer", &self.tracer.as_ref().map(|_| "custom"))
-            .field("meter", &self.meter.as_ref().map(|_| "custom"))
-            .field("known_methods", &self.known_methods)
-            .field("filter", &self.filter.is_some())
-            .field("route_extractor", &self.route_extractor.is_some())
-            .field("on_request", &self.on_request.is_some())
-            .field("on_response", &self.on_response.is_some())
-            .field("request_headers", &self.request_headers)
-            .field("response_headers", &self.response_headers)
-            .field("sensitive_headers", &self.sensitive_headers)
-            .field("trust", &self.trust)
-            .field("active_requests", &self.active_requests)
-            .field("body_sizes", &self.body_sizes)
-            .field("response_traceparent", &self.response_traceparent)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .finish()
+        self.config.fmt(f)
     }
 }
 
@@ -122,12 +41,6 @@ impl Default for OtelServerLayer {
     fn default() -> Self {
         Self::new()
     }
-}
-
-pub(crate) fn scope() -> InstrumentationScope {
-    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .build()
 }
 
 impl OtelServerLayer {
@@ -139,32 +52,15 @@ impl OtelServerLayer {
     /// Reads `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` once, here.
     pub fn new() -> Self {
         Self {
-            tracer: None,
-            meter: None,
-            global_tracer: true,
-            global_meter: true,
-            propagator: PropagatorChoice::Global,
-            known_methods: KnownMethods::from_env(),
-            filter: None,
-            route_extractor: None,
-            on_request: None,
-            on_response: None,
-            request_headers: Arc::from([]),
-            response_headers: Arc::from([]),
-            sensitive_headers: Arc::from([
-                http::header::AUTHORIZATION,
-                http::header::COOKIE,
-                http::header::SET_COOKIE,
-                http::header::PROXY_AUTHORIZATION,
-            ]),
-            trust: InboundTrust::Trust,
-            active_requests: false,
-            body_sizes: false,
-            response_traceparent: false,
-            metrics: true,
-            trusted_proxies: Arc::from([]),
+            config: Config::new(),
             cache: Arc::default(),
         }
+    }
+
+    /// The configuration, for a setter: the services already made keep the old one.
+    fn config_mut(&mut self) -> &mut Config {
+        self.cache = Arc::default();
+        &mut self.config
     }
 
     /// Spans from this tracer provider instead of the global one.
@@ -174,17 +70,15 @@ impl OtelServerLayer {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        self.cache = Arc::default();
-        self.tracer = Some(SpanStarter::new(provider.tracer_with_scope(scope())));
-        self.global_tracer = false;
+        let config = self.config_mut();
+        config.providers = config.providers.clone().with_tracer_provider(provider);
         self
     }
 
     /// Metrics from this meter provider instead of the global one.
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
-        self.cache = Arc::default();
-        self.meter = Some(provider.meter_with_scope(scope()));
-        self.global_meter = false;
+        let config = self.config_mut();
+        config.providers = config.providers.clone().with_meter_provider(provider);
         self
     }
 
@@ -193,8 +87,7 @@ impl OtelServerLayer {
         mut self,
         propagator: impl TextMapPropagator + Send + Sync + 'static,
     ) -> Self {
-        self.cache = Arc::default();
-        self.propagator = PropagatorChoice::custom(propagator);
+        self.config_mut().propagator = PropagatorChoice::custom(propagator);
         self
     }
 
@@ -204,14 +97,8 @@ impl OtelServerLayer {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.cache = Arc::default();
-        self.known_methods = KnownMethods::Custom(
-            methods
-                .into_iter()
-                .map(Into::into)
-                .collect::<Vec<_>>()
-                .into(),
-        );
+        let methods = methods.into_iter().map(Into::into).collect::<Vec<_>>();
+        self.config_mut().known_methods = KnownMethods::Custom(methods.into());
         self
     }
 
@@ -222,8 +109,7 @@ impl OtelServerLayer {
         mut self,
         filter: impl Fn(&RequestView<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        self.cache = Arc::default();
-        self.filter = Some(Arc::new(filter));
+        self.config_mut().filter = Some(Arc::new(filter));
         self
     }
 
@@ -233,8 +119,7 @@ impl OtelServerLayer {
         mut self,
         extractor: impl Fn(&RequestView<'_>) -> Option<Cow<'static, str>> + Send + Sync + 'static,
     ) -> Self {
-        self.cache = Arc::default();
-        self.route_extractor = Some(Arc::new(extractor));
+        self.config_mut().route_extractor = Some(Arc::new(extractor));
         self
     }
 
@@ -243,8 +128,7 @@ impl OtelServerLayer {
         mut self,
         hook: impl Fn(&RequestView<'_>, &mut Vec<KeyValue>) + Send + Sync + 'static,
     ) -> Self {
-        self.cache = Arc::default();
-        self.on_request = Some(Arc::new(hook));
+        self.config_mut().on_request = Some(Arc::new(hook));
         self
     }
 
@@ -253,85 +137,26 @@ impl OtelServerLayer {
         mut self,
         hook: impl Fn(http::StatusCode, &http::HeaderMap, &mut Vec<KeyValue>) + Send + Sync + 'static,
     ) -> Self {
-        self.cache = Arc::default();
-        self.on_response = Some(Arc::new(hook));
+        self.config_mut().on_response = Some(Arc::new(hook));
         self
     }
 
-    /// Captures these request headers as `http.request.header.<name>` (string arrays).
-    pub fn with_request_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.cache = Arc::default();
-        self.request_headers = names.into_iter().collect::<Vec<_>>().into();
+    /// Which headers are captured and which are redacted (default: none captured).
+    pub fn with_header_capture(mut self, headers: HeaderCapture) -> Self {
+        self.config_mut().headers = headers;
         self
     }
 
-    /// Captures these response headers as `http.response.header.<name>` (string arrays).
-    pub fn with_response_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.cache = Arc::default();
-        self.response_headers = names.into_iter().collect::<Vec<_>>().into();
+    /// The inbound trace-context trust and the trusted proxies (default: trust the caller's
+    /// trace context, believe no proxy).
+    pub fn with_inbound_policy(mut self, inbound: InboundPolicy) -> Self {
+        self.config_mut().inbound = inbound;
         self
     }
 
-    /// Captured headers whose values are recorded as `REDACTED` (default: `authorization`,
-    /// `cookie`, `set-cookie`, `proxy-authorization`).
-    pub fn with_sensitive_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
-        self.cache = Arc::default();
-        self.sensitive_headers = names.into_iter().collect::<Vec<_>>().into();
-        self
-    }
-
-    /// How to treat inbound trace context (default [`InboundTrust::Trust`]).
-    pub fn with_inbound_trust(mut self, trust: InboundTrust) -> Self {
-        self.cache = Arc::default();
-        self.trust = trust;
-        self
-    }
-
-    /// Records `http.server.request.duration` and the other `http.server.*` metrics (default
-    /// `true`). With `false` the layer records spans only and never touches a meter; the metric
-    /// switches below then have no effect.
-    pub fn with_metrics(mut self, enabled: bool) -> Self {
-        self.cache = Arc::default();
-        self.metrics = enabled;
-        self
-    }
-
-    /// Records the opt-in `http.server.active_requests` up-down counter.
-    pub fn with_active_requests(mut self, enabled: bool) -> Self {
-        self.cache = Arc::default();
-        self.active_requests = enabled;
-        self
-    }
-
-    /// Records the opt-in `http.server.request.body.size` (from `Content-Length`) and
-    /// `http.server.response.body.size` (bytes actually sent) histograms.
-    pub fn with_body_sizes(mut self, enabled: bool) -> Self {
-        self.cache = Arc::default();
-        self.body_sizes = enabled;
-        self
-    }
-
-    /// Believe `Forwarded` / `X-Forwarded-For` / `X-Forwarded-Proto` / `X-Forwarded-Host` for
-    /// `client.address`, `url.scheme` and `server.address` — but only on requests whose TCP peer is
-    /// one of these proxies (IPs or CIDR blocks, e.g. `"10.0.0.0/8".parse()?`). The peer itself is
-    /// then `network.peer.address`. Default: no proxy is trusted, the headers are ignored.
-    ///
-    /// The client is found the safe way, as proxies append to these headers: the hops are read
-    /// from the **right**, trusted proxies are skipped, and the first untrusted address is the
-    /// client (a spoofed left-most entry is never believed). A hop that is not an IP address
-    /// (`unknown`, an obfuscated `_name`, a malformed value) stops the walk and `client.address`
-    /// is left out; when every hop is trusted, the left-most is the client. List every proxy of
-    /// your chain (e.g. the ingress and the load balancer).
-    pub fn with_trusted_proxies(
-        mut self,
-        proxies: impl IntoIterator<Item = impl Into<ProxyNet>>,
-    ) -> Self {
-        self.cache = Arc::default();
-        self.trusted_proxies = proxies
-            .into_iter()
-            .map(Into::into)
-            .collect::<Vec<_>>()
-            .into();
+    /// Which `http.server.*` metrics are recorded (default: the request duration only).
+    pub fn with_server_metrics(mut self, metrics: ServerMetrics) -> Self {
+        self.config_mut().metrics = metrics;
         self
     }
 
@@ -339,50 +164,91 @@ impl OtelServerLayer {
     /// caller without instrumentation (a browser, a test, a support ticket) can find the trace.
     /// Off by default: it reveals trace ids to whoever made the request.
     pub fn with_response_traceparent(mut self, enabled: bool) -> Self {
-        self.cache = Arc::default();
-        self.response_traceparent = enabled;
+        self.config_mut().response_traceparent = enabled;
         self
     }
 
-    pub(crate) fn shared(&self) -> Shared {
-        // The global providers count only when an SDK is installed (else: telemetry off).
-        let global_on = (self.global_tracer || self.global_meter)
-            && sdk_installed(&opentelemetry::global::tracer_with_scope(scope()));
-        let tracer = if self.global_tracer {
-            global_on.then(|| SpanStarter::new(opentelemetry::global::tracer_with_scope(scope())))
-        } else {
-            self.tracer.clone()
-        };
-        let meter = if !self.metrics {
-            None
-        } else if self.global_meter {
-            global_on.then(|| opentelemetry::global::meter_with_scope(scope()))
-        } else {
-            self.meter.clone()
-        };
-        // Metrics without spans (a meter provider given, no tracer): a no-op tracer keeps the
-        // request path uniform; its spans are never recorded.
-        let tracer = tracer.or_else(|| {
-            meter
-                .as_ref()
-                .map(|_| SpanStarter::new(opentelemetry::trace::noop::NoopTracer::new()))
-        });
-        Shared {
-            tracer,
-            instruments: meter.map(|m| Instruments::new(&m, self.active_requests, self.body_sizes)),
-            propagator: self.propagator.clone(),
-            known_methods: self.known_methods.clone(),
-            filter: self.filter.clone(),
-            route_extractor: self.route_extractor.clone(),
-            on_request: self.on_request.clone(),
-            on_response: self.on_response.clone(),
-            request_headers: self.request_headers.clone(),
-            response_headers: self.response_headers.clone(),
-            sensitive_headers: self.sensitive_headers.clone(),
-            trust: self.trust,
-            response_traceparent: self.response_traceparent,
-            trusted_proxies: self.trusted_proxies.clone(),
-        }
+    /// Captures these request headers as `http.request.header.<name>` (string arrays).
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `with_header_capture(HeaderCapture::default().with_request(..))`"
+    )]
+    pub fn with_request_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.config_mut().headers.request = names.into_iter().collect();
+        self
+    }
+
+    /// Captures these response headers as `http.response.header.<name>` (string arrays).
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `with_header_capture(HeaderCapture::default().with_response(..))`"
+    )]
+    pub fn with_response_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.config_mut().headers.response = names.into_iter().collect();
+        self
+    }
+
+    /// Captured headers whose values are recorded as `REDACTED`.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `with_header_capture(HeaderCapture::default().with_sensitive(..))`"
+    )]
+    pub fn with_sensitive_headers(mut self, names: impl IntoIterator<Item = HeaderName>) -> Self {
+        self.config_mut().headers.sensitive = names.into_iter().collect();
+        self
+    }
+
+    /// How to treat inbound trace context.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `with_inbound_policy(InboundPolicy::default().with_trust(..))`"
+    )]
+    pub fn with_inbound_trust(mut self, trust: InboundTrust) -> Self {
+        self.config_mut().inbound.trust = trust;
+        self
+    }
+
+    /// Believe `Forwarded` / `X-Forwarded-*` from these proxies.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `with_inbound_policy(InboundPolicy::default().with_trusted_proxies(..))`"
+    )]
+    pub fn with_trusted_proxies(
+        mut self,
+        proxies: impl IntoIterator<Item = impl Into<ProxyNet>>,
+    ) -> Self {
+        self.config_mut().inbound.trusted_proxies = proxies.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Records the `http.server.*` metrics (default `true`).
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `with_server_metrics(ServerMetrics::disabled())`"
+    )]
+    pub fn with_metrics(mut self, enabled: bool) -> Self {
+        self.config_mut().metrics.enabled = enabled;
+        self
+    }
+
+    /// Records the opt-in `http.server.active_requests`.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `with_server_metrics(ServerMetrics::default().with_active_requests(..))`"
+    )]
+    pub fn with_active_requests(mut self, enabled: bool) -> Self {
+        self.config_mut().metrics.active_requests = enabled;
+        self
+    }
+
+    /// Records the opt-in body-size histograms.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `with_server_metrics(ServerMetrics::default().with_body_sizes(..))`"
+    )]
+    pub fn with_body_sizes(mut self, enabled: bool) -> Self {
+        self.config_mut().metrics.body_sizes = enabled;
+        self
     }
 }
 
@@ -392,16 +258,53 @@ impl<S> Layer<S> for OtelServerLayer {
     fn layer(&self, inner: S) -> Self::Service {
         let lazy = self
             .cache
-            .get_or_init(|| {
-                let mut layer = self.clone();
-                // The copy must not hold the cache that holds it.
-                layer.cache = Arc::default();
-                Arc::new(LazyShared {
-                    layer,
-                    cell: OnceLock::new(),
-                })
-            })
+            .get_or_init(|| Arc::new(LazyShared::new(self.config.clone())))
             .clone();
         OtelServer::new(inner, lazy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The deprecated setters (kept one release) set what the option groups set.
+    #[test]
+    #[allow(deprecated)]
+    fn the_deprecated_setters_forward_to_the_option_groups() {
+        let tenant = HeaderName::from_static("x-tenant");
+        let proxy: ProxyNet = "10.0.0.0/8".parse().unwrap();
+        let old = OtelServerLayer::new()
+            .with_request_headers([tenant.clone()])
+            .with_response_headers([tenant.clone()])
+            .with_sensitive_headers([tenant.clone()])
+            .with_inbound_trust(InboundTrust::Ignore)
+            .with_trusted_proxies([proxy])
+            .with_metrics(false)
+            .with_active_requests(true)
+            .with_body_sizes(true);
+        let new = OtelServerLayer::new()
+            .with_header_capture(
+                HeaderCapture::default()
+                    .with_request([tenant.clone()])
+                    .with_response([tenant.clone()])
+                    .with_sensitive([tenant]),
+            )
+            .with_inbound_policy(
+                InboundPolicy::default()
+                    .with_trust(InboundTrust::Ignore)
+                    .with_trusted_proxies([proxy]),
+            )
+            .with_server_metrics(ServerMetrics {
+                enabled: false,
+                active_requests: true,
+                body_sizes: true,
+            });
+        assert_eq!(old.config.headers, new.config.headers);
+        assert_eq!(old.config.inbound, new.config.inbound);
+        assert_eq!(old.config.metrics, new.config.metrics);
+        assert_ne!(new.config.headers, HeaderCapture::default());
+        assert_ne!(new.config.inbound, InboundPolicy::default());
+        assert_ne!(new.config.metrics, ServerMetrics::default());
     }
 }

@@ -27,17 +27,16 @@
 //! use http::HeaderName;
 //! use opentelemetry::KeyValue;
 //! use opentelemetry_sdk::trace::SdkTracerProvider;
-//! use vystak_otel_server::{InboundTrust, OtelServerLayer};
+//! use vystak_otel_server::{HeaderCapture, InboundPolicy, InboundTrust, OtelServerLayer, ServerMetrics};
 //!
 //! let provider = SdkTracerProvider::builder().build();
 //! let layer = OtelServerLayer::new()
 //!     .with_tracer_provider(&provider)
 //!     .with_filter(|req| req.path() != "/health")   // no span, but context still propagates
-//!     .with_inbound_trust(InboundTrust::NewRootWithLink) // public ingress
-//!     .with_request_headers([HeaderName::from_static("x-tenant")])
+//!     .with_inbound_policy(InboundPolicy::default().with_trust(InboundTrust::NewRootWithLink)) // public ingress
+//!     .with_header_capture(HeaderCapture::default().with_request([HeaderName::from_static("x-tenant")]))
 //!     .on_request(|req, attrs| attrs.push(KeyValue::new("app.tenant.known", req.headers.contains_key("x-tenant"))))
-//!     .with_active_requests(true)
-//!     .with_body_sizes(true);
+//!     .with_server_metrics(ServerMetrics::default().with_active_requests(true).with_body_sizes(true));
 //! ```
 //!
 //! ## What is recorded
@@ -51,7 +50,7 @@
 //!   otherwise), `url.query` (sensitive values `REDACTED`), `http.route`,
 //!   `http.response.status_code`, `server.address` / `server.port` (`:authority` or `Host`),
 //!   `client.address` (axum `ConnectInfo`; `Forwarded` / `X-Forwarded-*` only from
-//!   [trusted proxies](OtelServerLayer::with_trusted_proxies)), `network.peer.address` / `.port`,
+//!   [trusted proxies](InboundPolicy::trusted_proxies)), `network.peer.address` / `.port`,
 //!   `network.protocol.version` (`1.0`, `1.1`, `2`, `3`),
 //!   `user_agent.original`, `error.type`. None is ever an empty string.
 //! - Status: 5xx → ERROR with `error.type` = the code; 4xx → UNSET; an inner service error →
@@ -74,6 +73,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+mod config;
 mod event;
 mod forwarded;
 mod future;
@@ -88,10 +88,11 @@ mod service;
 mod state;
 
 pub use body::ResponseBody;
+pub use config::{HeaderCapture, InboundPolicy, InboundTrust, ServerMetrics};
 pub use event::{EventFuture, EventSpan};
 pub use forwarded::{ProxyNet, ProxyNetError};
 pub use future::ResponseFuture;
-pub use layer::{InboundTrust, OtelServerLayer};
+pub use layer::OtelServerLayer;
 pub use request::RequestView;
 pub use semconv::{SLACK_APP_MENTION, SLACK_MESSAGE};
 pub use service::OtelServer;

@@ -47,23 +47,7 @@ pub(crate) fn make_span<B>(
         Cow::Borrowed(m) => Value::from(*m),
         Cow::Owned(m) => Value::from(m.clone()),
     };
-    let forwarded = peer
-        .filter(|p| {
-            shared
-                .trusted_proxies
-                .iter()
-                .any(|net| net.contains(p.ip()))
-        })
-        .map(|_| crate::forwarded::read(req.headers(), &shared.trusted_proxies));
-    let scheme: Value = match forwarded
-        .as_ref()
-        .and_then(|f| f.proto.as_deref())
-        .or_else(|| req.uri().scheme_str())
-    {
-        None | Some("http") => Value::from("http"),
-        Some("https") => Value::from("https"),
-        Some(other) => Value::from(other.to_owned()),
-    };
+    let (forwarded, scheme) = forwarded_and_scheme(shared, req, peer);
     let version = protocol_version(req.version());
     let request = RequestAttrs {
         method_original: method.original.take(),
@@ -96,6 +80,33 @@ pub(crate) fn make_span<B>(
             version,
         },
     }
+}
+
+/// The `Forwarded` / `X-Forwarded-*` view of a request from a trusted proxy, and `url.scheme`.
+#[inline]
+fn forwarded_and_scheme<B>(
+    shared: &Shared,
+    req: &Request<B>,
+    peer: Option<std::net::SocketAddr>,
+) -> (Option<Forwarded>, Value) {
+    let forwarded = peer
+        .filter(|p| {
+            shared
+                .trusted_proxies
+                .iter()
+                .any(|net| net.contains(p.ip()))
+        })
+        .map(|_| crate::forwarded::read(req.headers(), &shared.trusted_proxies));
+    let scheme: Value = match forwarded
+        .as_ref()
+        .and_then(|f| f.proto.as_deref())
+        .or_else(|| req.uri().scheme_str())
+    {
+        None | Some("http") => Value::from("http"),
+        Some("https") => Value::from("https"),
+        Some(other) => Value::from(other.to_owned()),
+    };
+    (forwarded, scheme)
 }
 
 /// The span name and `http.route`. An axum route is a template of the router: its span name
@@ -152,13 +163,13 @@ struct RequestAttrs<'a> {
 }
 
 /// The HTTP server span's request attributes, in the conventions' order.
-fn request_attributes<B>(req: &Request<B>, r: RequestAttrs<'_>) -> Vec<KeyValue> {
+fn request_attributes<B>(req: &Request<B>, mut r: RequestAttrs<'_>) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(12);
     attrs.push(KeyValue::new(
         key(HTTP_REQUEST_METHOD),
         r.method_value.clone(),
     ));
-    if let Some(original) = r.method_original {
+    if let Some(original) = r.method_original.take() {
         attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD_ORIGINAL), original));
     }
     let path = req.uri().path();
@@ -175,6 +186,27 @@ fn request_attributes<B>(req: &Request<B>, r: RequestAttrs<'_>) -> Vec<KeyValue>
     if let Some(route) = r.route {
         attrs.push(KeyValue::new(key(HTTP_ROUTE), route.clone()));
     }
+    push_addresses(req, &r, &mut attrs);
+    if let Some(v) = r.version {
+        attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
+    }
+    if let Some(ua) = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+    {
+        attrs.push(KeyValue::new(
+            key(USER_AGENT_ORIGINAL),
+            recent(Kind::UserAgent, ua),
+        ));
+    }
+    attrs
+}
+
+/// `server.address` / `server.port`, `client.address` and `network.peer.*`.
+#[inline]
+fn push_addresses<B>(req: &Request<B>, r: &RequestAttrs<'_>, attrs: &mut Vec<KeyValue>) {
     let address = match r.forwarded.and_then(|f| f.host.as_deref()) {
         Some(host) => crate::request::parse_host(host),
         None => server_address(req.uri(), req.headers()),
@@ -200,19 +232,4 @@ fn request_attributes<B>(req: &Request<B>, r: RequestAttrs<'_>) -> Vec<KeyValue>
         attrs.push(KeyValue::new(key(NETWORK_PEER_ADDRESS), ip));
         attrs.push(KeyValue::new(key(NETWORK_PEER_PORT), i64::from(p.port())));
     }
-    if let Some(v) = r.version {
-        attrs.push(KeyValue::new(key(NETWORK_PROTOCOL_VERSION), v));
-    }
-    if let Some(ua) = req
-        .headers()
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-    {
-        attrs.push(KeyValue::new(
-            key(USER_AGENT_ORIGINAL),
-            recent(Kind::UserAgent, ua),
-        ));
-    }
-    attrs
 }

@@ -6,7 +6,7 @@ use opentelemetry::trace::{Link, SpanBuilder, TraceContextExt};
 use opentelemetry::Context;
 use vystak_otel_propagator::HeaderMapExtractor;
 
-use crate::layer::InboundTrust;
+use crate::config::InboundTrust;
 use crate::state::Shared;
 
 /// The context the request's headers carry (none when the policy ignores them).

@@ -10,10 +10,10 @@ use opentelemetry::Context;
 use tower_service::Service;
 
 use crate::body::ResponseBody;
+use crate::config::InboundTrust;
 use crate::future::ResponseFuture;
-use crate::layer::{InboundTrust, LazyShared};
 use crate::request::RequestView;
-use crate::state::RequestState;
+use crate::state::{LazyShared, RequestState};
 use crate::{make_span, parent};
 
 /// The service produced by [`OtelServerLayer`](crate::OtelServerLayer).

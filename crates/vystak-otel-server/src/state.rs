@@ -1,7 +1,7 @@
 //! Shared per-service state and the per-request state that ends the span and records metrics
 //! exactly once — on completion, on error, or when dropped (cancellation).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use http::HeaderName;
@@ -13,7 +13,8 @@ use vystak_otel_core::attrs::StackAttrs;
 use vystak_otel_core::spans::SpanStarter;
 use vystak_otel_propagator::PropagatorChoice;
 
-use crate::layer::{Filter, InboundTrust, RequestHook, ResponseHook, RouteExtractor};
+use crate::config::{Config, Filter, InboundTrust, RequestHook, ResponseHook, RouteExtractor};
+use crate::forwarded::ProxyNet;
 use crate::request::KnownMethods;
 use crate::semconv::{
     ERROR_TYPE, ERROR_TYPE_CANCELLED, HTTP_DURATION_BUCKETS, HTTP_REQUEST_METHOD,
@@ -81,7 +82,64 @@ pub(crate) struct Shared {
     pub(crate) sensitive_headers: Arc<[HeaderName]>,
     pub(crate) trust: InboundTrust,
     pub(crate) response_traceparent: bool,
-    pub(crate) trusted_proxies: Arc<[crate::forwarded::ProxyNet]>,
+    pub(crate) trusted_proxies: Arc<[ProxyNet]>,
+}
+
+impl Shared {
+    /// Resolves a layer's configuration: looks the providers up (once per layer, at its first
+    /// request) and builds the instruments.
+    fn resolve(config: &Config) -> Self {
+        let resolved = config.providers.resolve(config.metrics.enabled);
+        let metrics = config.metrics;
+        Self {
+            tracer: resolved.tracer,
+            instruments: resolved
+                .meter
+                .map(|m| Instruments::new(&m, metrics.active_requests, metrics.body_sizes)),
+            propagator: config.propagator.clone(),
+            known_methods: config.known_methods.clone(),
+            filter: config.filter.clone(),
+            route_extractor: config.route_extractor.clone(),
+            on_request: config.on_request.clone(),
+            on_response: config.on_response.clone(),
+            request_headers: config.headers.request.as_slice().into(),
+            response_headers: config.headers.response.as_slice().into(),
+            sensitive_headers: config.headers.sensitive.as_slice().into(),
+            trust: config.inbound.trust,
+            response_traceparent: config.response_traceparent,
+            trusted_proxies: config.inbound.trusted_proxies.as_slice().into(),
+        }
+    }
+}
+
+/// A layer's configuration and, from the first request on, the state resolved from it.
+pub(crate) struct LazyShared {
+    config: Config,
+    cell: OnceLock<Arc<Shared>>,
+}
+
+impl std::fmt::Debug for LazyShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LazyShared")
+            .field("resolved", &self.cell.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LazyShared {
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            config,
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// The resolved state; the global providers are looked up the first time (the first
+    /// request), so a layer built before `Telemetry::init()` still records.
+    pub(crate) fn get(&self) -> &Arc<Shared> {
+        self.cell
+            .get_or_init(|| Arc::new(Shared::resolve(&self.config)))
+    }
 }
 
 impl std::fmt::Debug for Shared {

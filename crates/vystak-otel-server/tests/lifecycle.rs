@@ -14,7 +14,7 @@ use bytes::Bytes;
 use common::{attrs, serve, Telemetry, Value};
 use futures_util::StreamExt;
 use opentelemetry::trace::{Status, TraceContextExt, Tracer as _, TracerProvider as _};
-use vystak_otel_server::{EventSpan, SLACK_APP_MENTION};
+use vystak_otel_server::{EventSpan, ServerMetrics, SLACK_APP_MENTION};
 
 fn active_requests(t: &Telemetry) -> f64 {
     t.points_named("http.server.active_requests")
@@ -31,34 +31,45 @@ async fn an_sse_stream_keeps_the_span_open_until_its_last_frame() {
     let t = Telemetry::new();
     let last_sent = std::sync::Arc::new(std::sync::Mutex::new(None::<SystemTime>));
     let marker = last_sent.clone();
+    // The test releases the stream's frames: the first one, then (after checking that no span
+    // has ended) the other four.
+    let (release, frames) = tokio::sync::mpsc::unbounded_channel::<u32>();
+    let frames = std::sync::Arc::new(std::sync::Mutex::new(Some(frames)));
     let app = Router::new()
         .route(
             "/stream",
             get(move || {
                 let marker = marker.clone();
+                let frames = frames.lock().unwrap().take().expect("one request");
                 async move {
-                    let events = futures_util::stream::iter(0..5).then(move |i| {
-                        let marker = marker.clone();
-                        async move {
-                            tokio::time::sleep(Duration::from_millis(40)).await;
+                    let events = tokio_stream::wrappers::UnboundedReceiverStream::new(frames).map(
+                        move |i| {
                             *marker.lock().unwrap() = Some(SystemTime::now());
                             Ok::<_, Infallible>(Event::default().data(format!("chunk {i}")))
-                        }
-                    });
+                        },
+                    );
                     Sse::new(events)
                 }
             }),
         )
-        .layer(t.layer().with_body_sizes(true));
+        .layer(
+            t.layer()
+                .with_server_metrics(ServerMetrics::default().with_body_sizes(true)),
+        );
     let (base, _) = serve(app).await;
-    let resp = reqwest::get(format!("{base}/stream")).await.unwrap();
-    // Headers are in, the stream is still running: no span yet.
-    tokio::time::sleep(Duration::from_millis(60)).await;
+    release.send(0).unwrap();
+    let mut resp = reqwest::get(format!("{base}/stream")).await.unwrap();
+    let first = resp.chunk().await.unwrap().expect("the first frame");
+    // A frame is in, the stream is still running: no span yet.
     assert!(
         t.finished().is_empty(),
         "span ended before the body finished"
     );
-    let text = resp.text().await.unwrap();
+    for i in 1..5 {
+        release.send(i).unwrap();
+    }
+    drop(release);
+    let text = String::from_utf8(first.to_vec()).unwrap() + &resp.text().await.unwrap();
     assert_eq!(text.matches("chunk").count(), 5);
     t.wait_spans(1).await;
     let span = t.span("GET /stream");
@@ -121,7 +132,10 @@ async fn a_client_that_disconnects_mid_stream_cancels_the_span_and_releases_the_
                 Body::from_stream(ticks)
             }),
         )
-        .layer(t.layer().with_active_requests(true));
+        .layer(
+            t.layer()
+                .with_server_metrics(ServerMetrics::default().with_active_requests(true)),
+        );
     let (base, _) = serve(app).await;
     let resp = reqwest::get(format!("{base}/endless")).await.unwrap();
     let mut stream = resp.bytes_stream();
@@ -149,7 +163,10 @@ async fn a_dropped_request_future_cancels_the_span_and_releases_the_counter() {
                 "late"
             }),
         )
-        .layer(t.layer().with_active_requests(true));
+        .layer(
+            t.layer()
+                .with_server_metrics(ServerMetrics::default().with_active_requests(true)),
+        );
     let (base, _) = serve(app).await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_millis(200))

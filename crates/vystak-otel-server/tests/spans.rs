@@ -14,7 +14,7 @@ use common::{attrs, serve, Telemetry, Value, PARENT_ID, TRACEPARENT, TRACE_ID};
 use http::HeaderName;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt};
 use opentelemetry::KeyValue;
-use vystak_otel_server::InboundTrust;
+use vystak_otel_server::{HeaderCapture, InboundPolicy, InboundTrust, ServerMetrics};
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()
@@ -233,13 +233,15 @@ async fn handler_tracing_spans_nest_under_the_server_span() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let d = dispatch.clone();
+    let (installed, subscriber_ready) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let _default = tracing::dispatcher::set_global_default(d);
+        installed.send(()).unwrap();
         axum::serve(listener, app).await.unwrap();
     });
     // The subscriber is installed process-wide from the server task (this test binary has no other
-    // test that sets one), so every handler task sees it.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // test that sets one), so every handler task sees it once the task says so.
+    subscriber_ready.await.unwrap();
     client()
         .get(format!("http://{addr}/traced"))
         .send()
@@ -286,8 +288,9 @@ async fn filtered_requests_get_no_span_but_keep_the_callers_context() {
         "the handler still continues the caller's trace"
     );
     client().get(format!("{base}/work")).send().await.unwrap();
+    // A span of the filtered request would have ended with its body, which the client read in
+    // full before it sent `/work`.
     let spans = t.wait_spans(1).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(t.finished().len(), 1, "{spans:#?}");
     assert_eq!(spans[0].name, "GET /work");
     assert!(t
@@ -301,11 +304,14 @@ async fn hooks_and_allow_listed_headers_with_redaction() {
     let t = Telemetry::new();
     let layer = t
         .layer()
-        .with_request_headers([
-            HeaderName::from_static("x-tenant"),
-            http::header::AUTHORIZATION,
-        ])
-        .with_response_headers([HeaderName::from_static("x-reply")])
+        .with_header_capture(
+            HeaderCapture::default()
+                .with_request([
+                    HeaderName::from_static("x-tenant"),
+                    http::header::AUTHORIZATION,
+                ])
+                .with_response([HeaderName::from_static("x-reply")]),
+        )
         .on_request(|req, attrs| {
             attrs.push(KeyValue::new(
                 "app.has_tenant",
@@ -346,9 +352,10 @@ async fn inbound_trust_policies() {
         (InboundTrust::Ignore, false, false),
     ] {
         let t = Telemetry::new();
-        let app = Router::new()
-            .route("/in", get(|| async { "in" }))
-            .layer(t.layer().with_inbound_trust(trust));
+        let app = Router::new().route("/in", get(|| async { "in" })).layer(
+            t.layer()
+                .with_inbound_policy(InboundPolicy::default().with_trust(trust)),
+        );
         let (base, _) = serve(app).await;
         client()
             .get(format!("{base}/in"))
@@ -545,9 +552,13 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
 
     // The loopback peer is a trusted proxy: the original client, scheme and host are used.
     let t = Telemetry::new();
-    let layer = t.layer().with_trusted_proxies(
-        ["127.0.0.0/8", "10.0.0.0/8"].map(|n| n.parse::<vystak_otel_server::ProxyNet>().unwrap()),
-    );
+    let layer =
+        t.layer().with_inbound_policy(
+            InboundPolicy::default().with_trusted_proxies(
+                ["127.0.0.0/8", "10.0.0.0/8"]
+                    .map(|n| n.parse::<vystak_otel_server::ProxyNet>().unwrap()),
+            ),
+        );
     let app = Router::new()
         .route("/f", get(|| async { "f" }))
         .layer(layer);
@@ -572,9 +583,9 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
 
     // RFC 7239 Forwarded wins over X-Forwarded-*.
     let t = Telemetry::new();
-    let layer = t
-        .layer()
-        .with_trusted_proxies([std::net::IpAddr::from([127, 0, 0, 1])]);
+    let layer = t.layer().with_inbound_policy(
+        InboundPolicy::default().with_trusted_proxies([std::net::IpAddr::from([127, 0, 0, 1])]),
+    );
     let app = Router::new()
         .route("/f", get(|| async { "f" }))
         .layer(layer);
@@ -599,9 +610,13 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
 /// One request from a trusted loopback proxy with `headers`; the span's attributes.
 async fn via_trusted_proxy(headers: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
     let t = Telemetry::new();
-    let layer = t.layer().with_trusted_proxies(
-        ["127.0.0.0/8", "10.0.0.0/8"].map(|n| n.parse::<vystak_otel_server::ProxyNet>().unwrap()),
-    );
+    let layer =
+        t.layer().with_inbound_policy(
+            InboundPolicy::default().with_trusted_proxies(
+                ["127.0.0.0/8", "10.0.0.0/8"]
+                    .map(|n| n.parse::<vystak_otel_server::ProxyNet>().unwrap()),
+            ),
+        );
     let app = Router::new()
         .route("/f", get(|| async { "f" }))
         .layer(layer);
@@ -770,10 +785,11 @@ async fn with_metrics_false_records_the_span_and_no_metric() {
     let app = Router::new()
         .route("/agents/{name}/a2a", post(|| async { "ok" }))
         .layer(
-            t.layer()
-                .with_metrics(false)
-                .with_active_requests(true)
-                .with_body_sizes(true),
+            t.layer().with_server_metrics(
+                ServerMetrics::disabled()
+                    .with_active_requests(true)
+                    .with_body_sizes(true),
+            ),
         );
     let (base, _) = serve(app).await;
     let resp = client()
