@@ -345,65 +345,104 @@ impl SelfMetrics {
         meter: &opentelemetry::metrics::Meter,
         counters: &Arc<SpanCounters>,
     ) -> Self {
-        use crate::semconv::*;
-        use opentelemetry::KeyValue;
-        static INSTANCE: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "{COMPONENT_TYPE_BATCHING_SPAN_PROCESSOR}/{}",
-            INSTANCE.fetch_add(1, Ordering::Relaxed)
-        );
-        let component = [
-            KeyValue::new(OTEL_COMPONENT_TYPE, COMPONENT_TYPE_BATCHING_SPAN_PROCESSOR),
-            KeyValue::new(OTEL_COMPONENT_NAME, name),
-        ];
-        let with_error = |ty: &'static str| {
-            let mut attrs = component.to_vec();
-            attrs.push(KeyValue::new(ERROR_TYPE, ty));
-            attrs
-        };
-        let (ok, full, shut) = (
-            component.to_vec(),
-            with_error(ERROR_TYPE_QUEUE_FULL),
-            with_error(ERROR_TYPE_ALREADY_SHUTDOWN),
-        );
-        let c = counters.clone();
-        let processed = meter
-            .u64_observable_counter(OTEL_SDK_PROCESSOR_SPAN_PROCESSED)
-            .with_unit("{span}")
-            .with_description(
-                "The number of spans for which the processing has finished, either successful or failed.",
-            )
-            .with_callback(move |o| {
-                let s = c.stats();
-                o.observe(s.exported + s.export_failed, &ok);
-                o.observe(s.dropped_queue_full, &full);
-                o.observe(s.dropped_at_shutdown, &shut);
-            })
-            .build();
-        let c = counters.clone();
-        let attrs = component.to_vec();
-        let queue_size = meter
-            .i64_observable_up_down_counter(OTEL_SDK_PROCESSOR_SPAN_QUEUE_SIZE)
-            .with_unit("{span}")
-            .with_description(
-                "The number of spans in the queue of a given instance of an SDK span processor.",
-            )
-            .with_callback(move |o| o.observe(c.stats().queued as i64, &attrs))
-            .build();
-        let capacity = counters.capacity as i64;
-        let attrs = component.to_vec();
-        let queue_capacity = meter
-            .i64_observable_up_down_counter(OTEL_SDK_PROCESSOR_SPAN_QUEUE_CAPACITY)
-            .with_unit("{span}")
-            .with_description("The maximum number of spans the queue of a given instance of an SDK span processor can hold.")
-            .with_callback(move |o| o.observe(capacity, &attrs))
-            .build();
+        let component = component_attributes();
         Self {
-            _processed: processed,
-            _queue_size: queue_size,
-            _queue_capacity: queue_capacity,
+            _processed: processed_counter(meter, counters, &component),
+            _queue_size: queue_size_counter(meter, counters, &component),
+            _queue_capacity: queue_capacity_counter(meter, counters, &component),
         }
     }
+}
+
+/// `otel.component.type` and a process-unique `otel.component.name` for the next batching span
+/// processor.
+fn component_attributes() -> [opentelemetry::KeyValue; 2] {
+    use crate::semconv::{
+        COMPONENT_TYPE_BATCHING_SPAN_PROCESSOR, OTEL_COMPONENT_NAME, OTEL_COMPONENT_TYPE,
+    };
+    use opentelemetry::KeyValue;
+    static INSTANCE: AtomicUsize = AtomicUsize::new(0);
+    let name = format!(
+        "{COMPONENT_TYPE_BATCHING_SPAN_PROCESSOR}/{}",
+        INSTANCE.fetch_add(1, Ordering::Relaxed)
+    );
+    [
+        KeyValue::new(OTEL_COMPONENT_TYPE, COMPONENT_TYPE_BATCHING_SPAN_PROCESSOR),
+        KeyValue::new(OTEL_COMPONENT_NAME, name),
+    ]
+}
+
+/// `otel.sdk.processor.span.processed`: finished spans, with `error.type` for the dropped ones.
+fn processed_counter(
+    meter: &opentelemetry::metrics::Meter,
+    counters: &Arc<SpanCounters>,
+    component: &[opentelemetry::KeyValue; 2],
+) -> opentelemetry::metrics::ObservableCounter<u64> {
+    use crate::semconv::{
+        ERROR_TYPE, ERROR_TYPE_ALREADY_SHUTDOWN, ERROR_TYPE_QUEUE_FULL,
+        OTEL_SDK_PROCESSOR_SPAN_PROCESSED,
+    };
+    use opentelemetry::KeyValue;
+    let with_error = |ty: &'static str| {
+        let mut attrs = component.to_vec();
+        attrs.push(KeyValue::new(ERROR_TYPE, ty));
+        attrs
+    };
+    let (ok, full, shut) = (
+        component.to_vec(),
+        with_error(ERROR_TYPE_QUEUE_FULL),
+        with_error(ERROR_TYPE_ALREADY_SHUTDOWN),
+    );
+    let c = counters.clone();
+    meter
+        .u64_observable_counter(OTEL_SDK_PROCESSOR_SPAN_PROCESSED)
+        .with_unit("{span}")
+        .with_description(
+            "The number of spans for which the processing has finished, either successful or failed.",
+        )
+        .with_callback(move |o| {
+            let s = c.stats();
+            o.observe(s.exported + s.export_failed, &ok);
+            o.observe(s.dropped_queue_full, &full);
+            o.observe(s.dropped_at_shutdown, &shut);
+        })
+        .build()
+}
+
+/// `otel.sdk.processor.span.queue.size`: the spans in the queue now.
+fn queue_size_counter(
+    meter: &opentelemetry::metrics::Meter,
+    counters: &Arc<SpanCounters>,
+    component: &[opentelemetry::KeyValue; 2],
+) -> opentelemetry::metrics::ObservableUpDownCounter<i64> {
+    use crate::semconv::OTEL_SDK_PROCESSOR_SPAN_QUEUE_SIZE;
+    let c = counters.clone();
+    let attrs = component.to_vec();
+    meter
+        .i64_observable_up_down_counter(OTEL_SDK_PROCESSOR_SPAN_QUEUE_SIZE)
+        .with_unit("{span}")
+        .with_description(
+            "The number of spans in the queue of a given instance of an SDK span processor.",
+        )
+        .with_callback(move |o| o.observe(c.stats().queued as i64, &attrs))
+        .build()
+}
+
+/// `otel.sdk.processor.span.queue.capacity`: the queue's cap.
+fn queue_capacity_counter(
+    meter: &opentelemetry::metrics::Meter,
+    counters: &Arc<SpanCounters>,
+    component: &[opentelemetry::KeyValue; 2],
+) -> opentelemetry::metrics::ObservableUpDownCounter<i64> {
+    use crate::semconv::OTEL_SDK_PROCESSOR_SPAN_QUEUE_CAPACITY;
+    let capacity = counters.capacity as i64;
+    let attrs = component.to_vec();
+    meter
+        .i64_observable_up_down_counter(OTEL_SDK_PROCESSOR_SPAN_QUEUE_CAPACITY)
+        .with_unit("{span}")
+        .with_description("The maximum number of spans the queue of a given instance of an SDK span processor can hold.")
+        .with_callback(move |o| o.observe(capacity, &attrs))
+        .build()
 }
 
 #[cfg(test)]

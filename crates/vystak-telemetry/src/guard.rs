@@ -10,8 +10,16 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use crate::accounting::{SelfMetrics, SpanCounters, SpanStats};
 use crate::env::{DisabledReason, Plan};
 use crate::exporters::{Refusal, Signal, SignalPlan};
-use crate::telemetry::Setup;
 use crate::Error;
+
+/// The resolved exporters, sampler and propagators, for [`TelemetryGuard::summary`].
+#[derive(Clone, Debug)]
+pub(crate) struct Setup {
+    pub(crate) traces: SignalPlan,
+    pub(crate) metrics: SignalPlan,
+    pub(crate) sampler: String,
+    pub(crate) propagators: Vec<&'static str>,
+}
 
 /// Span accounting and the shutdown deadline of an enabled guard.
 #[derive(Debug)]

@@ -78,10 +78,11 @@ mod env;
 mod error;
 mod exporters;
 mod guard;
+mod propagation;
+mod providers;
 pub mod semconv;
 mod service_name;
 mod telemetry;
-mod tls;
 mod views;
 
 pub use accounting::{SpanStats, DROP_WARNING_INTERVAL};
@@ -90,10 +91,9 @@ pub use env::DisabledReason;
 pub use error::Error;
 pub use exporters::{Compression, Protocol, Signal, SignalPlan};
 pub use guard::TelemetryGuard;
+pub use propagation::default_propagator;
 pub use service_name::{Channel, ServiceName, PREFIX};
-pub use telemetry::{
-    default_propagator, Telemetry, DEFAULT_EXPORT_TIMEOUT, DEFAULT_MAX_QUEUE_SIZE,
-};
+pub use telemetry::{Telemetry, DEFAULT_EXPORT_TIMEOUT, DEFAULT_MAX_QUEUE_SIZE};
 pub use views::{semconv_buckets_view, BUCKETS};
 
 /// The crate README, compiled as a doctest.

@@ -1,35 +1,24 @@
 //! The `Telemetry` builder: OTLP (gRPC or HTTP) providers, resource, propagator.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{
-    MetricExporter, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
-};
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::propagation::BaggagePropagator;
 use opentelemetry_sdk::resource::{Resource, TelemetryResourceDetector};
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
-};
+use opentelemetry_sdk::trace::Sampler;
 
-use crate::accounting::{CountingExporter, CountingProcessor, SelfMetrics, SpanCounters};
-use crate::benign::{BenignErrorFilter, BenignRule};
+use crate::accounting::SpanCounters;
+use crate::benign::BenignRule;
 use crate::env::{resolve, DisabledReason, Plan};
 use crate::exporters::{
-    plan_signal, Compression, ExportOptions, Protocol, RefusableMetrics, RefusableSpans, Refusal,
-    Signal, SignalPlan,
+    build_exporters, missing_roots_warnings, plan_signal, Compression, ExportOptions,
+    ExporterConfig, Protocol, Signal,
 };
-use crate::guard::TelemetryGuard;
+use crate::guard::{Accounting, Setup, TelemetryGuard};
+use crate::propagation::{propagator_for, propagators_from_env};
 use crate::semconv::{
     ENV_BSP_MAX_QUEUE_SIZE, ENV_OTLP_METRICS_TIMEOUT, ENV_OTLP_TIMEOUT, ENV_OTLP_TRACES_TIMEOUT,
-    ENV_PROPAGATORS, ENV_TRACES_SAMPLER, PROPAGATOR_BAGGAGE, PROPAGATOR_NONE,
-    PROPAGATOR_TRACECONTEXT, SERVICE_VERSION,
+    ENV_TRACES_SAMPLER, SERVICE_VERSION,
 };
-use crate::views::semconv_buckets_view;
 use crate::Error;
 
 /// Default cap on spans waiting for export; beyond it new spans are dropped — counted and
@@ -61,19 +50,6 @@ pub struct Telemetry {
 enum SamplerConfig {
     Ratio(f64),
     Custom(Sampler),
-}
-
-/// The propagator `init` installs: W3C Trace Context Level 2 (the strict
-/// [`W3cTraceContextPropagator`](vystak_otel_propagator::W3cTraceContextPropagator)) + W3C baggage.
-/// The SDK set up here generates random trace ids, so traces started in this process carry the
-/// Level 2 `random` flag.
-pub fn default_propagator() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![
-        Box::new(
-            vystak_otel_propagator::W3cTraceContextPropagator::new().with_random_trace_ids(true),
-        ),
-        Box::new(BaggagePropagator::new()),
-    ])
 }
 
 impl Telemetry {
@@ -231,7 +207,7 @@ impl Telemetry {
         self
     }
 
-    /// Adds a [`BenignRule`] to the default [`BenignErrorFilter`] rules.
+    /// Adds a [`BenignRule`] to the default [`BenignErrorFilter`](crate::BenignErrorFilter) rules.
     pub fn with_benign_rule(mut self, rule: BenignRule) -> Self {
         self.benign_rules
             .get_or_insert_with(|| vec![BenignRule::a2a_queue_shutdown()])
@@ -239,7 +215,8 @@ impl Telemetry {
         self
     }
 
-    /// Replaces the [`BenignErrorFilter`] rules (an empty list turns the filter off).
+    /// Replaces the [`BenignErrorFilter`](crate::BenignErrorFilter) rules (an empty list turns the
+    /// filter off).
     pub fn with_benign_rules(mut self, rules: impl IntoIterator<Item = BenignRule>) -> Self {
         self.benign_rules = Some(rules.into_iter().collect());
         self
@@ -274,43 +251,16 @@ impl Telemetry {
     pub fn init(self) -> Result<TelemetryGuard, Error> {
         let install_propagator = self.install_propagator.unwrap_or(true);
         let guard = self.build()?;
-        if install_propagator && guard.disabled_reason() != Some(DisabledReason::EmptyEndpoint) {
-            if let Some(p) = propagator_for(guard.propagators()) {
-                opentelemetry::global::set_text_map_propagator(p);
-            }
-        }
-        if let (Some(tp), Some(mp)) = (guard.tracer_provider(), guard.meter_provider()) {
-            opentelemetry::global::set_tracer_provider(tp);
-            opentelemetry::global::set_meter_provider(mp);
-        }
+        install(&guard, install_propagator);
         Ok(guard)
     }
 
+    /// [`Telemetry::build`] against the environment `env`.
     pub(crate) fn build_with_env(
         self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<TelemetryGuard, Error> {
-        let mut plan = resolve(self.service_name.as_deref(), env);
-        let traces_plan = plan_signal(Signal::Traces, &self.export, env, &mut plan.warnings);
-        let metrics_plan = plan_signal(Signal::Metrics, &self.export, env, &mut plan.warnings);
-        for p in [&traces_plan, &metrics_plan] {
-            if p.off.is_none() && p.endpoint.starts_with("https://") {
-                if let Some(problem) = &crate::tls::system_roots().problem {
-                    plan.warnings.push(format!(
-                        "the {} endpoint {} is https://, but {problem}; its exports will fail",
-                        p.signal.as_str(),
-                        p.endpoint
-                    ));
-                }
-            }
-        }
-        let propagators = propagators_from_env(env, &mut plan.warnings);
-        let setup = Setup {
-            traces: traces_plan,
-            metrics: metrics_plan,
-            sampler: self.sampler_description(env),
-            propagators,
-        };
+        let (plan, setup) = self.resolve_setup(env);
         let print_summary = self.summary_line.unwrap_or(true);
         if let Some(reason) = plan.disabled {
             let guard = TelemetryGuard::disabled(reason, plan, setup);
@@ -320,106 +270,99 @@ impl Telemetry {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::NoRuntime);
         }
+        let guard = self.build_enabled(plan, setup, env)?;
+        announce(&guard, print_summary);
+        Ok(guard)
+    }
+
+    /// Everything decided before anything is built: whether telemetry is on, the service name
+    /// and resource attributes ([`resolve`]), each signal's exporter plan, the sampler and the
+    /// propagators — with the warnings, in that order.
+    fn resolve_setup(&self, env: &dyn Fn(&str) -> Option<String>) -> (Plan, Setup) {
+        let mut plan = resolve(self.service_name.as_deref(), env);
+        let traces = plan_signal(Signal::Traces, &self.export, env, &mut plan.warnings);
+        let metrics = plan_signal(Signal::Metrics, &self.export, env, &mut plan.warnings);
+        missing_roots_warnings([&traces, &metrics], &mut plan.warnings);
+        let propagators = propagators_from_env(env, &mut plan.warnings);
+        let setup = Setup {
+            traces,
+            metrics,
+            sampler: self.sampler_description(env),
+            propagators,
+        };
+        (plan, setup)
+    }
+
+    /// Builds the resource, the exporters and the providers of an enabled setup (inside a Tokio
+    /// runtime).
+    fn build_enabled(
+        &self,
+        plan: Plan,
+        setup: Setup,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<TelemetryGuard, Error> {
         let resource = self.resource(&plan);
-        let metadata = self.metadata()?;
-        let http_headers: HashMap<String, String> = self.export.headers.iter().cloned().collect();
         let deadline = self
             .export_timeout
             .unwrap_or_else(|| export_timeout_from_env(env));
-        let queue_size = self
-            .max_queue_size
+        let queue_size = self.queue_size(env);
+        let config = ExporterConfig::new(&self.export.headers, self.export_timeout, deadline)?;
+        let exporters = build_exporters(&setup.traces, &setup.metrics, &config)?;
+        let counters = SpanCounters::new(queue_size);
+        let tracer_provider = crate::providers::tracer_provider(
+            resource.clone(),
+            exporters.spans,
+            &counters,
+            queue_size,
+            self.benign_rules(),
+            self.sampler(),
+        );
+        let meter_provider =
+            crate::providers::meter_provider(resource, exporters.metrics, self.export_interval);
+        let self_metrics = crate::providers::self_metrics(&meter_provider, &counters);
+        let accounting = Accounting {
+            counters,
+            _self_metrics: self_metrics,
+            deadline,
+        };
+        Ok(TelemetryGuard::enabled(
+            tracer_provider,
+            meter_provider,
+            plan,
+            accounting,
+            setup,
+            exporters.refusals,
+        ))
+    }
+
+    /// The span queue's cap: code, else `OTEL_BSP_MAX_QUEUE_SIZE` (a positive number), else
+    /// [`DEFAULT_MAX_QUEUE_SIZE`].
+    fn queue_size(&self, env: &dyn Fn(&str) -> Option<String>) -> usize {
+        self.max_queue_size
             .or_else(|| {
                 env(ENV_BSP_MAX_QUEUE_SIZE)
                     .and_then(|v| v.trim().parse::<usize>().ok())
                     .filter(|n| *n > 0)
             })
-            .unwrap_or(DEFAULT_MAX_QUEUE_SIZE);
-        let traces_refusal = Refusal::new(Signal::Traces, setup.traces.endpoint.clone());
-        let metrics_refusal = Refusal::new(Signal::Metrics, setup.metrics.endpoint.clone());
-        let exporter_config = ExporterConfig {
-            timeout: self.export_timeout,
-            https_timeout: deadline,
-            metadata,
-            headers: http_headers,
-        };
-        let spans = match setup.traces.off {
-            Some(_) => None,
-            None => Some(RefusableSpans::new(
-                build_span_exporter(&setup.traces, &exporter_config, &traces_refusal)?,
-                traces_refusal.clone(),
-            )),
-        };
-        let metrics = match setup.metrics.off {
-            Some(_) => None,
-            None => Some(RefusableMetrics::new(
-                build_metric_exporter(&setup.metrics, &exporter_config, &metrics_refusal)?,
-                metrics_refusal.clone(),
-            )),
-        };
+            .unwrap_or(DEFAULT_MAX_QUEUE_SIZE)
+    }
 
-        // The queue bound is enforced (and every drop counted) in front of the batch processor,
-        // whose own queue of the same size then never overflows silently.
-        let counters = SpanCounters::new(queue_size);
-        let mut tracer_provider = SdkTracerProvider::builder().with_resource(resource.clone());
-        if let Some(spans) = spans {
-            let batch = BatchConfigBuilder::default().with_max_queue_size(queue_size);
-            let processor =
-                BatchSpanProcessor::builder(CountingExporter::new(spans, counters.clone()))
-                    .with_batch_config(batch.build())
-                    .build();
-            let counted = CountingProcessor::new(processor, counters.clone());
-            let filtered = BenignErrorFilter::new(counted).with_rules(
-                self.benign_rules
-                    .clone()
-                    .unwrap_or_else(|| vec![BenignRule::a2a_queue_shutdown()]),
-            );
-            tracer_provider = tracer_provider.with_span_processor(filtered);
-        }
+    /// The benign-error rules: those set in code, else the default one.
+    fn benign_rules(&self) -> Vec<BenignRule> {
+        self.benign_rules
+            .clone()
+            .unwrap_or_else(|| vec![BenignRule::a2a_queue_shutdown()])
+    }
+
+    /// The sampler set in code (a ratio is parent-based); `None` leaves the SDK default.
+    fn sampler(&self) -> Option<Sampler> {
         match self.sampler.clone() {
-            Some(SamplerConfig::Ratio(r)) => {
-                tracer_provider = tracer_provider.with_sampler(Sampler::ParentBased(Box::new(
-                    Sampler::TraceIdRatioBased(r),
-                )));
-            }
-            Some(SamplerConfig::Custom(s)) => tracer_provider = tracer_provider.with_sampler(s),
-            None => {}
+            Some(SamplerConfig::Ratio(r)) => Some(Sampler::ParentBased(Box::new(
+                Sampler::TraceIdRatioBased(r),
+            ))),
+            Some(SamplerConfig::Custom(s)) => Some(s),
+            None => None,
         }
-        let tracer_provider = tracer_provider.build();
-
-        let mut meter_provider = SdkMeterProvider::builder()
-            .with_resource(resource)
-            .with_view(semconv_buckets_view);
-        if let Some(metrics) = metrics {
-            let mut reader = PeriodicReader::builder(metrics);
-            if let Some(interval) = self.export_interval {
-                reader = reader.with_interval(interval);
-            }
-            meter_provider = meter_provider.with_reader(reader.build());
-        }
-        let meter_provider = meter_provider.build();
-        let self_metrics = SelfMetrics::register(
-            &opentelemetry::metrics::MeterProvider::meter_with_scope(
-                &meter_provider,
-                opentelemetry::InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
-                    .with_version(env!("CARGO_PKG_VERSION"))
-                    .build(),
-            ),
-            &counters,
-        );
-        let guard = TelemetryGuard::enabled(
-            tracer_provider,
-            meter_provider,
-            plan,
-            crate::guard::Accounting {
-                counters,
-                _self_metrics: self_metrics,
-                deadline,
-            },
-            setup,
-            [traces_refusal, metrics_refusal],
-        );
-        announce(&guard, print_summary);
-        Ok(guard)
     }
 
     fn sampler_description(&self, env: &dyn Fn(&str) -> Option<String>) -> String {
@@ -444,183 +387,20 @@ impl Telemetry {
         }
         builder.build()
     }
-
-    fn metadata(&self) -> Result<Option<tonic::metadata::MetadataMap>, Error> {
-        if self.export.headers.is_empty() {
-            return Ok(None);
-        }
-        let mut md = tonic::metadata::MetadataMap::new();
-        for (k, v) in &self.export.headers {
-            let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
-                .map_err(|_| Error::Config(format!("invalid header name {k:?}")))?;
-            let value = v
-                .parse()
-                .map_err(|_| Error::Config(format!("invalid value for header {k:?}")))?;
-            md.insert(key, value);
-        }
-        Ok(Some(md))
-    }
 }
 
-/// What every exporter of this setup gets besides its plan.
-struct ExporterConfig {
-    timeout: Option<Duration>,
-    /// The request timeout of the `https://` OTLP/HTTP client (which the SDK does not build).
-    https_timeout: Duration,
-    metadata: Option<tonic::metadata::MetadataMap>,
-    headers: HashMap<String, String>,
-}
-
-/// The retry policy, set explicitly so behaviour does not move with the SDK's patch version:
-/// 3 retries, exponential backoff from 100 ms to 1.6 s with up to 100 ms jitter. What is retried
-/// is the OTLP exporter's classification: gRPC UNAVAILABLE, RESOURCE_EXHAUSTED (with
-/// `RetryInfo`), … and HTTP 429, 502, 503, 504 (honouring `Retry-After`).
-fn retry_policy() -> RetryPolicy {
-    RetryPolicy::recommended()
-        .with_max_retries(3)
-        .with_initial_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_millis(1600))
-        .with_max_jitter(Duration::from_millis(100))
-}
-
-/// Configures an OTLP exporter builder of either signal from its plan.
-macro_rules! build_exporter {
-    ($builder:expr, $plan:expr, $config:expr, $refusal:expr, $signal:literal) => {{
-        let plan: &SignalPlan = $plan;
-        let config: &ExporterConfig = $config;
-        let built = match plan.protocol {
-            Protocol::Grpc => {
-                let mut b = $builder
-                    .with_tonic()
-                    .with_endpoint(plan.endpoint.clone())
-                    .with_retry_policy(retry_policy());
-                if plan.compression == Compression::Gzip {
-                    b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-                }
-                if let Some(t) = config.timeout {
-                    b = b.with_timeout(t);
-                }
-                if let Some(md) = &config.metadata {
-                    b = b.with_metadata(md.clone());
-                }
-                if plan.endpoint.starts_with("https://") {
-                    b = b.with_tls_config(crate::tls::grpc_tls_config());
-                }
-                b.build()
-            }
-            Protocol::HttpProtobuf | Protocol::HttpJson => {
-                let mut b = $builder
-                    .with_http()
-                    .with_endpoint(plan.endpoint.clone())
-                    .with_protocol(if plan.protocol == Protocol::HttpJson {
-                        opentelemetry_otlp::Protocol::HttpJson
-                    } else {
-                        opentelemetry_otlp::Protocol::HttpBinary
-                    })
-                    .with_retry_policy(retry_policy());
-                if plan.compression == Compression::Gzip {
-                    b = b.with_compression(opentelemetry_otlp::Compression::Gzip);
-                }
-                if let Some(t) = config.timeout {
-                    b = b.with_timeout(t);
-                }
-                if !config.headers.is_empty() {
-                    b = b.with_headers(config.headers.clone());
-                }
-                if plan.endpoint.starts_with("https://") {
-                    b = b.with_http_client(crate::tls::HttpsClient::new(
-                        config.https_timeout,
-                        $refusal.clone(),
-                    ));
-                }
-                b.build()
-            }
-        };
-        built.map_err(|e| Error::Exporter {
-            signal: $signal,
-            message: format!("{} ({})", e, plan),
-        })
-    }};
-}
-
-fn build_span_exporter(
-    plan: &SignalPlan,
-    config: &ExporterConfig,
-    refusal: &Arc<Refusal>,
-) -> Result<SpanExporter, Error> {
-    build_exporter!(SpanExporter::builder(), plan, config, refusal, "traces")
-}
-
-fn build_metric_exporter(
-    plan: &SignalPlan,
-    config: &ExporterConfig,
-    refusal: &Arc<Refusal>,
-) -> Result<MetricExporter, Error> {
-    build_exporter!(MetricExporter::builder(), plan, config, refusal, "metrics")
-}
-
-/// The resolved exporters, sampler and propagators, for [`TelemetryGuard::summary`].
-#[derive(Clone, Debug)]
-pub(crate) struct Setup {
-    pub(crate) traces: SignalPlan,
-    pub(crate) metrics: SignalPlan,
-    pub(crate) sampler: String,
-    pub(crate) propagators: Vec<&'static str>,
-}
-
-/// `OTEL_PROPAGATORS` (default `tracecontext,baggage`): `tracecontext` (the strict W3C
-/// propagator), `baggage`, `none`; other names are warnings and skipped.
-pub(crate) fn propagators_from_env(
-    env: &dyn Fn(&str) -> Option<String>,
-    warnings: &mut Vec<String>,
-) -> Vec<&'static str> {
-    let Some(value) = env(ENV_PROPAGATORS).filter(|v| !v.trim().is_empty()) else {
-        return vec![PROPAGATOR_TRACECONTEXT, PROPAGATOR_BAGGAGE];
-    };
-    let mut out = Vec::new();
-    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        match name {
-            PROPAGATOR_TRACECONTEXT | PROPAGATOR_BAGGAGE => {
-                let name = if name == PROPAGATOR_TRACECONTEXT {
-                    PROPAGATOR_TRACECONTEXT
-                } else {
-                    PROPAGATOR_BAGGAGE
-                };
-                if !out.contains(&name) {
-                    out.push(name);
-                }
-            }
-            PROPAGATOR_NONE => return Vec::new(),
-            other => warnings.push(format!(
-                "{ENV_PROPAGATORS}: propagator {other:?} is not supported (tracecontext, \
-                 baggage, none); skipped"
-            )),
+/// Installs the propagator (unless asked not to, or telemetry is off for an empty endpoint) and
+/// the providers globally.
+fn install(guard: &TelemetryGuard, install_propagator: bool) {
+    if install_propagator && guard.disabled_reason() != Some(DisabledReason::EmptyEndpoint) {
+        if let Some(p) = propagator_for(guard.propagators()) {
+            opentelemetry::global::set_text_map_propagator(p);
         }
     }
-    out
-}
-
-/// The composite propagator for these names (`None` for none).
-fn propagator_for(names: &[&str]) -> Option<TextMapCompositePropagator> {
-    if names.is_empty() {
-        return None;
+    if let (Some(tp), Some(mp)) = (guard.tracer_provider(), guard.meter_provider()) {
+        opentelemetry::global::set_tracer_provider(tp);
+        opentelemetry::global::set_meter_provider(mp);
     }
-    if names == [PROPAGATOR_TRACECONTEXT, PROPAGATOR_BAGGAGE] {
-        return Some(default_propagator());
-    }
-    let mut parts: Vec<Box<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>> =
-        Vec::new();
-    for name in names {
-        match *name {
-            PROPAGATOR_TRACECONTEXT => parts.push(Box::new(
-                vystak_otel_propagator::W3cTraceContextPropagator::new()
-                    .with_random_trace_ids(true),
-            )),
-            PROPAGATOR_BAGGAGE => parts.push(Box::new(BaggagePropagator::new())),
-            _ => {}
-        }
-    }
-    Some(TextMapCompositePropagator::new(parts))
 }
 
 /// Reports the warnings, each once, and the summary line when asked.

@@ -18,7 +18,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use opentelemetry_http::{HttpClient, HttpError};
 
-use crate::exporters::Refusal;
+use super::config::SignalPlan;
+use super::refusal::Refusal;
 
 /// The largest OTLP response body read (the SDK's clients use the same bound).
 const MAX_RESPONSE_BODY_BYTES: u64 = 4 * 1024 * 1024;
@@ -51,6 +52,22 @@ pub(crate) fn system_roots() -> &'static SystemRoots {
             problem,
         }
     })
+}
+
+/// A warning for each exported signal whose endpoint is `https://` while the machine has no
+/// root certificates: its exports will fail, and this says so at init.
+pub(crate) fn missing_roots_warnings(plans: [&SignalPlan; 2], warnings: &mut Vec<String>) {
+    for p in plans {
+        if p.off.is_none() && p.endpoint.starts_with("https://") {
+            if let Some(problem) = &system_roots().problem {
+                warnings.push(format!(
+                    "the {} endpoint {} is https://, but {problem}; its exports will fail",
+                    p.signal.as_str(),
+                    p.endpoint
+                ));
+            }
+        }
+    }
 }
 
 /// The tonic TLS settings for an `https://` gRPC endpoint: system roots (when there are any;
