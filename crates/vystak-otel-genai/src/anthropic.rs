@@ -2,8 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::agent::ToolCall;
-use crate::usage::{GenAiChunk, GenAiResponse, Usage};
+use crate::usage::{GenAiChunk, GenAiResponse, ToolCall, Usage};
 
 /// `usage` of a Messages response or stream event.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]

@@ -243,11 +243,7 @@ impl ProviderError {
         if let Some((ty, msg)) = parse_error_body(body) {
             return Self::new(Some(status), ty, msg);
         }
-        Self::new(
-            Some(status),
-            None,
-            crate::instrumentation::cap(body.trim(), 256),
-        )
+        Self::new(Some(status), None, crate::attrs::cap(body.trim(), 256))
     }
 
     /// The HTTP status code.
@@ -307,7 +303,7 @@ fn parse_error_body(body: &str) -> Option<(Option<String>, String)> {
 /// Redacts URLs inside a message (credentials become `REDACTED:REDACTED`, the values of
 /// [`SENSITIVE_QUERY_KEYS`] become `REDACTED`) and caps it at [`MAX_ERROR_DESCRIPTION`] bytes.
 pub fn redact_message(message: &str) -> String {
-    crate::instrumentation::cap(
+    crate::attrs::cap(
         &vystak_otel_core::redact::redact_urls_in(message),
         MAX_ERROR_DESCRIPTION,
     )

@@ -98,8 +98,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod agent;
+mod aggregate;
 #[cfg(feature = "anthropic")]
 pub mod anthropic;
+mod attrs;
 mod call;
 mod cost;
 mod error;

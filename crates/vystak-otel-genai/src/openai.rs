@@ -2,8 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::agent::ToolCall;
-use crate::usage::{GenAiChunk, GenAiResponse, Usage};
+use crate::usage::{GenAiChunk, GenAiResponse, ToolCall, Usage};
 
 /// `prompt_tokens_details` / `input_tokens_details`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]

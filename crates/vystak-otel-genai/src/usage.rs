@@ -1,8 +1,20 @@
 //! What a model call reports: token usage and response details, and the traits requests,
 //! responses and stream chunks implement to describe themselves.
 
-use crate::agent::ToolCall;
 use crate::call::GenAiCall;
+
+/// A tool call a model response asked for (Anthropic `tool_use` blocks, OpenAI `tool_calls` /
+/// `function_call` items).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ToolCall {
+    /// The provider's call id (`toolu_…`, `call_…`): answer with it, record it as
+    /// `gen_ai.tool.call.id`.
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments as a JSON string.
+    pub arguments: String,
+}
 
 /// Token usage as the provider reported it. `None` = not reported (no metric point is recorded
 /// for it).

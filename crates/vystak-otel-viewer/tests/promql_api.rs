@@ -185,6 +185,21 @@ fn series<'a>(raw: &'a Raw, service: &str, kind: &str) -> &'a [(f64, f64)] {
         .2
 }
 
+/// Returns once the wall clock (which stamps the SDK's points) is in a later millisecond than
+/// when it was called: a condition, not a guessed duration.
+async fn next_millisecond() {
+    let ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    let start = ms();
+    while ms() <= start {
+        tokio::task::yield_now().await;
+    }
+}
+
 fn scalar(v: &Value) -> f64 {
     v[1].as_str().unwrap().parse().unwrap()
 }
@@ -223,12 +238,12 @@ async fn the_seeds_two_queries_over_real_exports() {
     record(&b, &[("input", 40), ("cache_read", 10)]);
     // The SDK's cumulative start time is the first measurement. Samples have millisecond
     // timestamps, and a zero sample at the start time exists only when the start is at least a
-    // millisecond before the point (two samples cannot share a timestamp): let time pass, as it
-    // does in any real process, instead of exporting within the same millisecond.
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // millisecond before the point (two samples cannot share a timestamp): the export waits for
+    // the clock's next millisecond, as time passes in any real process; so does round 2.
+    next_millisecond().await;
     flush(&a).await;
     flush(&b).await;
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    next_millisecond().await;
     // Round 2.
     record(&a, &[("input", 300), ("cache_read", 90)]);
     record(&b, &[("input", 60), ("cache_read", 30)]);
@@ -288,9 +303,12 @@ async fn the_seeds_two_queries_over_real_exports() {
         (got - expect_total).abs() <= 1e-9 * expect_total,
         "got {got}, expected {expect_total}"
     );
-    // Everything happened in a few seconds, so the 1 h rate is the total over 3600 s, give or
-    // take the extrapolation of B's last sample to the evaluation time.
-    assert!((700.0 / 3600.0..710.0 / 3600.0).contains(&got), "{got}");
+    // Everything happened within milliseconds, so the 1 h rate is the stored increase (700)
+    // over 3600 s, plus what Prometheus' extrapolation adds, which it bounds: A starts at a zero
+    // sample (no extension at the start) and, of its three samples, is extended by at most half
+    // an average interval at the end (≤ ×1.25: 750); B by at most half an interval at each end
+    // of its increase (≤ ×2: 200).
+    assert!((700.0 / 3600.0..=950.0 / 3600.0).contains(&got), "{got}");
 
     // Grafana sends a form POST.
     let (status, v) = api
