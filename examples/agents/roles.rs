@@ -9,17 +9,15 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use opentelemetry::KeyValue;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 use vystak_otel::client::OtelClientMiddleware;
-use vystak_otel::genai::anthropic::{MessagesResponse, SseDecoder, StreamEvent};
+use vystak_otel::genai::anthropic::{self, MessagesResponse};
 use vystak_otel::genai::{
-    AgentInvocation, GenAiCall, GenAiInstrumentation, GenAiResponse, ModelPrice, PriceTable,
-    ToolExecution,
+    AgentInvocation, GenAiInstrumentation, GenAiResponse, ModelPrice, PriceTable, ToolExecution,
 };
 use vystak_otel::nats::{NatsHttpBridge, NatsTracing};
 use vystak_otel::server::{EventSpan, OtelServerLayer, SLACK_APP_MENTION};
@@ -127,7 +125,7 @@ fn model_body(role: &str, messages: Value, stream: bool) -> Value {
 /// One JSON model call inside its `gen_ai.chat` span.
 async fn call_model(deps: &Deps, body: &Value) -> Result<MessagesResponse, String> {
     let url = format!("{}/v1/messages", deps.model_url);
-    let call = GenAiCall::anthropic(MODEL).with_max_tokens(256);
+    let call = anthropic::call_for(body); // model and max_tokens read from the request
     deps.genai
         .instrument(call, async {
             deps.http
@@ -150,50 +148,20 @@ async fn ask_model(deps: &Deps, role: &str, prompt: &str, stream: bool) -> Resul
     if !stream {
         return Ok(call_model(deps, &body).await?.text());
     }
+    // Sent on the wrapper's first poll, inside the gen_ai.chat span; events parsed as they arrive.
     let url = format!("{}/v1/messages", deps.model_url);
-    let call = GenAiCall::anthropic(MODEL).with_max_tokens(256);
-    // The request is made on the wrapper's first poll, inside the gen_ai.chat span, so the HTTP
-    // client span is its child; events are parsed as they arrive.
-    let http = deps.http.clone();
-    let source =
-        futures_util::stream::once(async move { http.post(&url).json(&body).send().await })
-            .map(|sent| match sent {
-                Ok(resp) => sse_events(resp.bytes_stream()).left_stream(),
-                Err(e) => {
-                    futures_util::stream::iter([Err(ModelError(e.to_string()))]).right_stream()
-                }
-            })
-            .flatten();
-    let mut events = Box::pin(deps.genai.instrument_stream(call, source));
+    let send = deps.http.post(url).json(&body).send();
+    let call = anthropic::call_for(&body);
+    let events = deps
+        .genai
+        .instrument_stream(call, anthropic::send_events(send));
+    let mut events = std::pin::pin!(events);
     let mut text = String::new();
     while let Some(event) = events.next().await {
-        text.push_str(event.map_err(|e| e.0)?.text_delta().unwrap_or_default());
+        let event = event.map_err(|e| e.to_string())?;
+        text.push_str(event.text_delta().unwrap_or_default());
     }
     Ok(text)
-}
-
-/// A streaming failure (its type name is the span's `error.type`).
-#[derive(Debug)]
-struct ModelError(String);
-
-/// Parses an SSE byte stream into Anthropic stream events as they arrive (the crate's
-/// incremental decoder: chunks may split lines and characters anywhere).
-fn sse_events(
-    bytes: impl Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
-) -> impl Stream<Item = Result<StreamEvent, ModelError>> {
-    bytes
-        .scan(SseDecoder::default(), |sse, chunk| {
-            let events: Vec<Result<StreamEvent, ModelError>> = match chunk {
-                Ok(chunk) => sse
-                    .push(&chunk)
-                    .iter()
-                    .map(|data| StreamEvent::parse(data).map_err(|e| ModelError(e.to_string())))
-                    .collect(),
-                Err(e) => vec![Err(ModelError(e.to_string()))],
-            };
-            futures_util::future::ready(Some(futures_util::stream::iter(events)))
-        })
-        .flatten()
 }
 
 async fn post_a2a(deps: &Deps, url: &str, text: &str) -> Result<String, String> {

@@ -275,8 +275,8 @@ impl GenAiChunk for StreamEvent {
     }
 }
 
-/// Splits an SSE body into the `data:` payloads of its events (a small helper for tests and
-/// simple clients; a streaming client uses [`SseDecoder`]).
+/// Splits a whole SSE body into the `data:` payloads of its events (a small helper for tests
+/// and simple clients; a streaming client uses [`events`] / [`send_events`]).
 pub fn sse_data(body: &str) -> impl Iterator<Item = &str> {
     body.lines()
         .filter_map(|l| l.strip_prefix("data:"))
@@ -289,7 +289,11 @@ pub fn sse_data(body: &str) -> impl Iterator<Item = &str> {
 /// spec says). Chunks may split lines and UTF-8 characters anywhere; `\n`, `\r\n` and `\r`
 /// line ends are understood; comments and other fields are skipped.
 ///
+/// Kept one release: [`events`] / [`send_events`] decode a response's stream with
+/// `eventsource-stream` and parse its events.
+///
 /// ```
+/// # #![allow(deprecated)]
 /// use vystak_otel_genai::anthropic::{SseDecoder, StreamEvent};
 /// let mut sse = SseDecoder::default();
 /// let mut events = Vec::new();
@@ -300,11 +304,16 @@ pub fn sse_data(body: &str) -> impl Iterator<Item = &str> {
 /// assert!(matches!(StreamEvent::parse(&events[0]).unwrap(), StreamEvent::Other));
 /// ```
 #[derive(Clone, Debug, Default)]
+#[deprecated(
+    since = "0.1.0",
+    note = "use `anthropic::events(response)` / `send_events(send)` (eventsource-stream)"
+)]
 pub struct SseDecoder {
     buf: Vec<u8>,
     data: Option<String>,
 }
 
+#[allow(deprecated)]
 impl SseDecoder {
     /// Takes one chunk; returns the `data` of every event it completed.
     pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
@@ -354,6 +363,73 @@ impl SseDecoder {
         out.extend(self.data.take());
         out.pop()
     }
+}
+
+/// The events of a streaming Messages reply, decoded as they arrive (feature `sse`): each SSE
+/// event's `data` parsed as a [`StreamEvent`]; a non-2xx status or an `error` event (e.g.
+/// `overloaded_error` mid-reply) is a [`StreamError::Provider`](crate::sse::StreamError::Provider).
+#[cfg(feature = "sse")]
+pub fn events(
+    response: reqwest::Response,
+) -> impl futures_core::Stream<Item = Result<StreamEvent, crate::sse::StreamError>> + Send + 'static
+{
+    crate::sse::response_events(response, parse_event)
+}
+
+/// [`events`] of the response `send` resolves to — pass the request's `send()` future: it is
+/// sent on the first poll, so inside
+/// [`instrument_stream`](crate::GenAiInstrumentation::instrument_stream) the HTTP span is a
+/// child of the `gen_ai.chat` span.
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use vystak_otel_genai::{anthropic, GenAiInstrumentation};
+///
+/// # async fn run(http: reqwest::Client, body: serde_json::Value) -> Result<(), vystak_otel_genai::sse::StreamError> {
+/// let send = http.post("https://api.anthropic.com/v1/messages").json(&body).send();
+/// let call = anthropic::call_for(&body); // model, max_tokens, … read from the request
+/// let mut events = std::pin::pin!(GenAiInstrumentation::new().instrument_stream(call, anthropic::send_events(send)));
+/// while let Some(event) = events.next().await {
+///     print!("{}", event?.text_delta().unwrap_or_default());
+/// }
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "sse")]
+pub fn send_events<F, E>(
+    send: F,
+) -> impl futures_core::Stream<Item = Result<StreamEvent, crate::sse::StreamError>> + Send + 'static
+where
+    F: std::future::Future<Output = Result<reqwest::Response, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    crate::sse::send_events(send, parse_event)
+}
+
+#[cfg(feature = "sse")]
+fn parse_event(event: &str, data: &str) -> Option<Result<StreamEvent, crate::sse::StreamError>> {
+    if event == "error" {
+        if let Some(error) = crate::sse::error_event(data) {
+            return Some(Err(error));
+        }
+    }
+    Some(StreamEvent::parse(data).map_err(crate::sse::StreamError::Json))
+}
+
+/// The [`GenAiCall`](crate::GenAiCall) of a Messages request body: `model`, `max_tokens`,
+/// `temperature`, `top_p`, `top_k`, `stop_sequences` and `stream` read from it, so a call names
+/// its model once.
+///
+/// ```
+/// let body = serde_json::json!({"model": "claude-haiku-4-5", "max_tokens": 256, "stream": true, "messages": []});
+/// let call = vystak_otel_genai::anthropic::call_for(&body);
+/// assert_eq!(call, vystak_otel_genai::GenAiCall::anthropic("claude-haiku-4-5").with_max_tokens(256).with_stream(true));
+/// ```
+pub fn call_for(request: &serde_json::Value) -> crate::GenAiCall {
+    let model = request
+        .get("model")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    crate::call::with_request_parameters(crate::GenAiCall::anthropic(model), request)
 }
 
 #[cfg(test)]
@@ -435,6 +511,7 @@ data: {\"type\":\"message_stop\"}\n";
     }
 
     #[test]
+    #[allow(deprecated)]
     fn the_sse_decoder_survives_any_chunking() {
         let body =
             "event: content_block_delta\r\ndata: {\"text\": \"caf\u{e9} \u{1f600}\"}\r\n\r\n\

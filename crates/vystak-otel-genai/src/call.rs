@@ -116,3 +116,37 @@ impl GenAiCall {
         &self.provider
     }
 }
+
+/// `call` with the request parameters of a provider's JSON request body: `temperature`,
+/// `top_p`, `top_k`, `max_tokens` (or OpenAI's `max_completion_tokens` / `max_output_tokens`),
+/// `stop_sequences` (or OpenAI's `stop`, a string or a list) and `stream`.
+#[cfg(any(feature = "anthropic", feature = "openai"))]
+pub(crate) fn with_request_parameters(
+    mut call: GenAiCall,
+    request: &serde_json::Value,
+) -> GenAiCall {
+    use serde_json::Value;
+    let number = |key: &str| request.get(key).and_then(Value::as_f64);
+    call.temperature = number("temperature");
+    call.top_p = number("top_p");
+    call.top_k = number("top_k");
+    call.max_tokens = ["max_tokens", "max_completion_tokens", "max_output_tokens"]
+        .iter()
+        .find_map(|key| request.get(*key).and_then(Value::as_i64));
+    call.stop_sequences = match request
+        .get("stop_sequences")
+        .or_else(|| request.get("stop"))
+    {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    call.stream = request
+        .get("stream")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    call
+}

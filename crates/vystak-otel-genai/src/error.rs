@@ -137,6 +137,8 @@ fn as_std_error<'a>(err: &'a (dyn Any + 'static)) -> Option<&'a (dyn StdError + 
     try_concrete!(serde_json::Error);
     #[cfg(feature = "reqwest")]
     try_concrete!(reqwest::Error);
+    #[cfg(feature = "sse")]
+    try_concrete!(StreamError);
     #[cfg(feature = "reqwest-middleware")]
     if let Some(e) = err.downcast_ref::<reqwest_middleware::Error>() {
         return Some(match e {
@@ -246,6 +248,13 @@ impl ProviderError {
         Self::new(Some(status), None, crate::attrs::cap(body.trim(), 256))
     }
 
+    /// An error reported inside a streaming reply (no HTTP status): an error object in the
+    /// shapes [`from_body`](Self::from_body) reads, else `None`.
+    #[cfg(all(feature = "sse", any(feature = "anthropic", feature = "openai")))]
+    pub(crate) fn from_event(data: &str) -> Option<Self> {
+        parse_error_body(data).map(|(ty, message)| Self::new(None, ty, message))
+    }
+
     /// The HTTP status code.
     pub fn status(&self) -> Option<u16> {
         self.status
@@ -309,6 +318,54 @@ pub fn redact_message(message: &str) -> String {
     )
 }
 
+/// Why a streaming reply failed. Its [`source`](StdError::source) chain carries the
+/// [`ProviderError`] or `reqwest::Error`, so the call's `error.type` is the provider's error
+/// type, the HTTP status or `timeout` (see [`GenAiErrorClass::from_error`](crate::GenAiErrorClass::from_error)).
+#[cfg(feature = "sse")]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The request failed before a response arrived (connection, timeout, a middleware).
+    Request(Box<dyn StdError + Send + Sync>),
+    /// The provider answered with an error: a non-2xx status and its error body, or an `error`
+    /// event in the stream (`overloaded_error` mid-reply).
+    Provider(ProviderError),
+    /// The body broke off mid-stream.
+    Body(reqwest::Error),
+    /// The body is not Server-Sent Events (invalid UTF-8, a line that does not parse).
+    Sse(String),
+    /// An event's `data` is not what the provider's stream sends.
+    Json(serde_json::Error),
+}
+
+#[cfg(feature = "sse")]
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Request(_) => f.write_str("the streaming request failed"),
+            Self::Provider(_) => f.write_str("the provider answered with an error"),
+            Self::Body(_) => f.write_str("the stream broke off"),
+            Self::Sse(e) => write!(f, "the stream is not Server-Sent Events: {e}"),
+            Self::Json(_) => f.write_str("a stream event is not the provider's JSON"),
+        }
+    }
+}
+
+#[cfg(feature = "sse")]
+impl StdError for StreamError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Request(e) => Some(&**e),
+            Self::Provider(e) => Some(e),
+            Self::Body(e) => Some(e),
+            Self::Sse(_) => None,
+            Self::Json(e) => Some(e),
+        }
+    }
+}
+
+/// How a provider module turns one SSE event (`event` name, `data`) into an item: `None` skips
+/// it (OpenAI's `[DONE]`).
 #[cfg(test)]
 mod tests {
     use super::*;

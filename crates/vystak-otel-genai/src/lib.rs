@@ -111,6 +111,8 @@ mod layer;
 #[cfg(feature = "openai")]
 pub mod openai;
 pub mod semconv;
+#[cfg(feature = "sse")]
+pub mod sse;
 mod stream;
 mod usage;
 

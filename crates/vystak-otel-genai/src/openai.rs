@@ -236,6 +236,65 @@ impl GenAiResponse for Response {
     }
 }
 
+/// The chunks of a streaming Chat Completions reply, decoded as they arrive (feature `sse`):
+/// each SSE event's `data` parsed as a [`ChatCompletion`] chunk, the closing `[DONE]` skipped; a
+/// non-2xx status or an error object in the stream is a
+/// [`StreamError::Provider`](crate::sse::StreamError::Provider). Ask for
+/// `"stream_options": {"include_usage": true}` so the last chunk carries the usage.
+#[cfg(feature = "sse")]
+pub fn events(
+    response: reqwest::Response,
+) -> impl futures_core::Stream<Item = Result<ChatCompletion, crate::sse::StreamError>> + Send + 'static
+{
+    crate::sse::response_events(response, parse_chunk)
+}
+
+/// [`events`] of the response `send` resolves to — pass the request's `send()` future: it is
+/// sent on the first poll, so inside
+/// [`instrument_stream`](crate::GenAiInstrumentation::instrument_stream) the HTTP span is a
+/// child of the `gen_ai.chat` span.
+#[cfg(feature = "sse")]
+pub fn send_events<F, E>(
+    send: F,
+) -> impl futures_core::Stream<Item = Result<ChatCompletion, crate::sse::StreamError>> + Send + 'static
+where
+    F: std::future::Future<Output = Result<reqwest::Response, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    crate::sse::send_events(send, parse_chunk)
+}
+
+#[cfg(feature = "sse")]
+fn parse_chunk(
+    _event: &str,
+    data: &str,
+) -> Option<Result<ChatCompletion, crate::sse::StreamError>> {
+    if data.trim() == "[DONE]" {
+        return None;
+    }
+    Some(serde_json::from_str(data).map_err(|json| {
+        crate::sse::error_event(data).unwrap_or(crate::sse::StreamError::Json(json))
+    }))
+}
+
+/// The [`GenAiCall`](crate::GenAiCall) of a Chat Completions or Responses request body
+/// (`gen_ai.system=openai`): `model`, `max_tokens` / `max_completion_tokens`, `temperature`,
+/// `top_p`, `stop` and `stream` read from it, so a call names its model once.
+///
+/// ```
+/// let body = serde_json::json!({"model": "gpt-4o-mini", "max_completion_tokens": 64, "stop": "\n", "messages": []});
+/// let call = vystak_otel_genai::openai::call_for(&body);
+/// assert_eq!(call, vystak_otel_genai::GenAiCall::chat("openai", "gpt-4o-mini").with_max_tokens(64).with_stop_sequences(["\n"]));
+/// ```
+pub fn call_for(request: &serde_json::Value) -> crate::GenAiCall {
+    let model = request
+        .get("model")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let call = crate::GenAiCall::chat(crate::semconv::PROVIDER_OPENAI, model);
+    crate::call::with_request_parameters(call, request)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,8 +114,9 @@ pub(super) fn global_telemetry_off(meter: &GlobalMeterProvider) -> bool {
     {
         return TRACER_OFF.load(Ordering::Relaxed);
     }
-    let off =
-        !vystak_otel_propagator::sdk_installed(&opentelemetry::global::tracer_with_scope(scope()));
+    let off = !vystak_otel_core::providers::sdk_installed(
+        &opentelemetry::global::tracer_with_scope(scope()),
+    );
     TRACER_OFF.store(off, Ordering::Relaxed);
     PROBED_AT_MS.store(now_ms, Ordering::Relaxed);
     PROBED_METER.store(address, Ordering::Release);
