@@ -1,6 +1,7 @@
 //! The four histograms of a model call, the cache of those built from the global meter
 //! provider, and the per-call "telemetry off" probe of the global providers.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
@@ -97,10 +98,7 @@ pub(super) fn global_instruments(current: GlobalMeterProvider) -> Arc<Instrument
 /// every [`REPROBE`], so a tracer provider installed alone is noticed within that time;
 /// `Telemetry::init` installs both and is noticed at the next call.
 pub(super) fn global_telemetry_off(meter: &GlobalMeterProvider) -> bool {
-    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     static BASE: OnceLock<Instant> = OnceLock::new();
-    static PROBED_METER: AtomicUsize = AtomicUsize::new(0);
-    static PROBED_AT_MS: AtomicU64 = AtomicU64::new(0);
     static TRACER_OFF: AtomicBool = AtomicBool::new(false);
     // The global default is the zero-sized `NoopMeterProvider`.
     if std::mem::size_of_val(&**meter) != 0 {
@@ -121,6 +119,17 @@ pub(super) fn global_telemetry_off(meter: &GlobalMeterProvider) -> bool {
     PROBED_AT_MS.store(now_ms, Ordering::Relaxed);
     PROBED_METER.store(address, Ordering::Release);
     off
+}
+
+/// The no-op meter provider the last probe was made under (its address; 0: none, probe again).
+static PROBED_METER: AtomicUsize = AtomicUsize::new(0);
+/// When the last probe was made (ms since the first call, plus one).
+static PROBED_AT_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Forgets the "no tracer provider installed" answer, so the next call through the global
+/// providers probes them again at once.
+pub(crate) fn forget_probe() {
+    PROBED_METER.store(0, Ordering::Release);
 }
 
 /// How long a "no tracer provider installed" answer is trusted while the meter provider stays

@@ -205,6 +205,21 @@ impl GenAiInstrumentation {
     }
 
     /// Global providers only, and neither installed: calls record nothing and skip all work.
+    /// Tells every instrumentation that uses the global providers to look them up again at its
+    /// next call. Not needed after `Telemetry::init()` (a new global meter provider is noticed at
+    /// once); a tracer provider installed **alone** with `opentelemetry::global::set_tracer_provider`
+    /// is otherwise noticed within 100 ms.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::SdkTracerProvider;
+    ///
+    /// opentelemetry::global::set_tracer_provider(SdkTracerProvider::builder().build());
+    /// vystak_otel_genai::GenAiInstrumentation::global_providers_changed();
+    /// ```
+    pub fn global_providers_changed() {
+        instruments::forget_probe();
+    }
+
     pub(crate) fn telemetry_off(&self) -> bool {
         self.tracer.is_none()
             && self.instruments.is_none()
