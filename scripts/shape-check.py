@@ -14,7 +14,7 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MAX_FN, MAX_FILE = 60, 500
-EXCLUDED = {"vystak-otel-viewer"}
+EXCLUDED = {"vystak-otel-viewer", "vystak-otel-testkit"}
 
 FN_RE = re.compile(r"^(\s*)(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+\"[^\"]*\"\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)")
 

@@ -460,8 +460,7 @@ async fn a_slack_app_mention_roots_the_trace_at_slack_app_mention() {
     check(&run, "slack");
 }
 
-#[path = "../crates/vystak-otel-viewer/tests/common/browser.rs"]
-mod browser;
+use vystak_otel_testkit::browser;
 
 /// The text of the first `<td class="… {class}">` in `row_html`.
 fn cell<'a>(row_html: &'a str, class: &str) -> &'a str {

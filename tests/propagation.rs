@@ -16,10 +16,7 @@ const TID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PID: &str = "00f067aa0ba902b7";
 
 async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    vystak_otel_testkit::serve(app).await.0
 }
 
 /// Sends `incoming` to the middle service and returns what the downstream service received.

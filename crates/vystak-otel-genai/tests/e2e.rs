@@ -48,10 +48,7 @@ async fn model(Json(body): Json<Value>) -> axum::response::Response {
 }
 
 async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    vystak_otel_testkit::serve(app).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

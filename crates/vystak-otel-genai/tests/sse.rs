@@ -47,10 +47,7 @@ fn anthropic_chunks() -> Vec<Vec<u8>> {
 }
 
 async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    vystak_otel_testkit::serve(app).await.0
 }
 
 /// A server answering `POST /` with these chunks (a pause between them, so they arrive apart).

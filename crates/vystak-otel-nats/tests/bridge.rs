@@ -1,14 +1,11 @@
 //! Against a real nats-server: publisher → bridge → axum agent is one trace; errors become
 //! JSON-RPC error replies.
 
-mod common;
-
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
-use common::NatsServer;
 use futures_util::StreamExt;
 use opentelemetry::trace::{TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry::KeyValue;
@@ -16,6 +13,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use serde_json::{json, Value};
 use vystak_otel_nats::{NatsHttpBridge, NatsTracing};
 use vystak_otel_server::OtelServerLayer;
+use vystak_otel_testkit::nats::NatsServer;
 use vystak_otel_viewer::{Receiver, SpanKind};
 use vystak_telemetry::Telemetry;
 
@@ -26,10 +24,7 @@ fn envelope(text: &str) -> Value {
 }
 
 async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
+    vystak_otel_testkit::serve(app).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,12 +7,12 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use common::browser::{self, attr, tags_with_class};
 use common::{shutdown, span_exporter, tracer_provider, Transport};
 use opentelemetry::trace::{
     Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
+use vystak_otel_testkit::browser::{self, attr, tags_with_class};
 use vystak_otel_viewer::Receiver;
 
 const SCRIPT: &str = "<script>alert(1)</script>";

@@ -1,5 +1,5 @@
 //! Shared helpers: in-memory telemetry and real servers on 127.0.0.1.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,34 +10,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::any;
 use axum::{Json, Router};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use vystak_otel_client::OtelClientMiddleware;
+pub use vystak_otel_testkit::memory::{attrs, InMemory};
 
-pub struct Telemetry {
-    pub spans: InMemorySpanExporter,
-    pub metrics: InMemoryMetricExporter,
-    pub tp: SdkTracerProvider,
-    pub mp: SdkMeterProvider,
+/// In-memory tracer + meter providers (dereferences to [`InMemory`]).
+pub struct Telemetry(InMemory);
+
+impl std::ops::Deref for Telemetry {
+    type Target = InMemory;
+    fn deref(&self) -> &InMemory {
+        &self.0
+    }
 }
 
 impl Telemetry {
     pub fn new() -> Self {
-        let spans = InMemorySpanExporter::default();
-        let metrics = InMemoryMetricExporter::default();
-        let tp = SdkTracerProvider::builder()
-            .with_simple_exporter(spans.clone())
-            .build();
-        let mp = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(metrics.clone()).build())
-            .build();
-        Self {
-            spans,
-            metrics,
-            tp,
-            mp,
-        }
+        Self(InMemory::new())
     }
 
     pub fn middleware(&self) -> OtelClientMiddleware {
@@ -51,10 +40,6 @@ impl Telemetry {
         reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
             .with(self.middleware())
             .build()
-    }
-
-    pub fn finished(&self) -> Vec<SpanData> {
-        self.spans.get_finished_spans().unwrap()
     }
 
     /// `http.client.request.duration` points: (attributes, count, bounds).
@@ -85,13 +70,6 @@ impl Telemetry {
         }
         out
     }
-}
-
-pub fn attrs(span: &SpanData) -> BTreeMap<String, String> {
-    span.attributes
-        .iter()
-        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-        .collect()
 }
 
 /// A server that echoes the request headers as a JSON object, answers `/status/{code}` with that

@@ -3,8 +3,6 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-pub mod browser;
-
 use opentelemetry_otlp::{
     Compression, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
     WithTonicConfig,

@@ -1,8 +1,6 @@
 //! Headless Chromium (the Debian `chromium` package) for the UI tests: the DOM after scripts ran
 //! (`--dump-dom`) and screenshots (`--screenshot`). Shared with the workspace's `tests/agents.rs`.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,12 +1,14 @@
 //! A real `nats-server` on a free 127.0.0.1 port, stopped on drop.
-#![allow(dead_code, unreachable_pub)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A running `nats-server`, killed on drop.
+#[derive(Debug)]
 pub struct NatsServer {
+    /// `nats://127.0.0.1:{port}`.
     pub url: String,
     child: Child,
 }
@@ -23,6 +25,8 @@ fn binary() -> PathBuf {
 }
 
 impl NatsServer {
+    /// Starts one on a free port and waits (10 s at most) until it accepts connections.
+    /// Panics with the fix when `nats-server` is not installed.
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
