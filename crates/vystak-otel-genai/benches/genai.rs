@@ -37,8 +37,8 @@ where
     region.change().allocations as f64 / N as f64
 }
 
-#[path = "support/peers.rs"]
-mod peers;
+mod support;
+use support as peers;
 
 use peers::{Discard, Peers, Reply};
 

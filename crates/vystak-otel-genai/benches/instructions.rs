@@ -15,8 +15,8 @@ use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMete
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use vystak_otel_genai::{GenAiCall, GenAiInstrumentation, ToolExecution};
 
-#[path = "support/peers.rs"]
-mod peers;
+mod support;
+use support as peers;
 
 use peers::{Discard, Peers, Reply};
 

@@ -12,7 +12,6 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use vystak_otel_propagator::W3cTraceContextPropagator;
 
-#[path = "support/round_trip.rs"]
 mod support;
 
 use support::{headers, round_trip};

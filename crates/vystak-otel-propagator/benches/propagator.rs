@@ -12,7 +12,6 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use vystak_otel_propagator::W3cTraceContextPropagator;
 
-#[path = "support/round_trip.rs"]
 mod support;
 
 use support::{headers, round_trip};

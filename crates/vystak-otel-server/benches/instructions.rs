@@ -9,20 +9,16 @@
 //! `valgrind --tool=callgrind target/release/deps/instructions-* sampled`. Without a contestant
 //! (as under `cargo bench`) it prints this usage and exits.
 
+#[allow(dead_code)]
+mod support;
 use std::hint::black_box;
+use support::{common, minimal, wrapper};
 
 use axum::Router;
 use http_body_util::BodyExt;
 use opentelemetry_sdk::trace::Sampler;
 use tower::ServiceExt;
 use vystak_otel_server::OtelServerLayer;
-
-#[path = "support/common.rs"]
-mod common;
-#[path = "support/minimal.rs"]
-mod minimal;
-#[path = "support/wrapper.rs"]
-mod wrapper;
 
 use common::{app, in_process_runtime, providers, request};
 

@@ -7,18 +7,16 @@
 //!
 //! `cargo bench -p vystak-otel-server --bench loopback` (Linux only: it reads `/proc`).
 
+#[allow(dead_code)]
+mod support;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
+use support::{common, minimal};
 
 use axum::Router;
 use opentelemetry_sdk::trace::Sampler;
 use vystak_otel_server::OtelServerLayer;
-
-#[path = "support/common.rs"]
-mod common;
-#[path = "support/minimal.rs"]
-mod minimal;
 
 use common::{app, providers};
 

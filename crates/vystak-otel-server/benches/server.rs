@@ -8,8 +8,11 @@
 //!
 //! `cargo bench -p vystak-otel-server --bench server`
 
+#[allow(dead_code)]
+mod support;
 use std::alloc::System;
 use std::hint::black_box;
+use support::{common, minimal, wrapper};
 
 use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -21,13 +24,6 @@ use vystak_otel_server::OtelServerLayer;
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-#[path = "support/common.rs"]
-mod common;
-#[path = "support/minimal.rs"]
-mod minimal;
-#[path = "support/wrapper.rs"]
-mod wrapper;
 
 use common::{app, in_process_runtime, providers, request};
 
