@@ -85,6 +85,26 @@ impl<const N: usize> Default for StackAttrs<N> {
     }
 }
 
+/// `s` cut to at most `max` bytes at a character boundary (an attribute value or a status
+/// description that must stay bounded).
+///
+/// ```
+/// use vystak_otel_core::attrs::cap;
+/// assert_eq!(cap("héllo", 2), "h");
+/// assert_eq!(cap("héllo", 3), "hé");
+/// assert_eq!(cap("abc", 10), "abc");
+/// ```
+pub fn cap(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

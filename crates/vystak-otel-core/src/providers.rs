@@ -156,52 +156,37 @@ pub fn sdk_installed<T: Tracer>(tracer: &T) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
     use opentelemetry::trace::TracerProvider;
-    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+    use vystak_otel_testkit::memory::CountingProcessor;
 
     use super::*;
-
-    #[derive(Debug, Default)]
-    struct Counting {
-        started: Arc<AtomicUsize>,
-        ended: Arc<AtomicUsize>,
-    }
-
-    impl SpanProcessor for Counting {
-        fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &Context) {
-            self.started.fetch_add(1, Ordering::SeqCst);
-        }
-        fn on_end(&self, _: SpanData) {
-            self.ended.fetch_add(1, Ordering::SeqCst);
-        }
-        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-            Ok(())
-        }
-        fn shutdown_with_timeout(
-            &self,
-            _: std::time::Duration,
-        ) -> opentelemetry_sdk::error::OTelSdkResult {
-            Ok(())
-        }
-    }
 
     #[test]
     fn the_probe_tells_sdk_from_noop_and_starts_no_span() {
         let noop = opentelemetry::trace::noop::NoopTracerProvider::new();
         assert!(!sdk_installed(&noop.tracer("t")));
-        let counting = Counting::default();
-        let (started, ended) = (counting.started.clone(), counting.ended.clone());
+        let counting = CountingProcessor::default();
         let provider = SdkTracerProvider::builder()
             .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOn)
-            .with_span_processor(counting)
+            .with_span_processor(counting.clone())
             .build();
         for _ in 0..3 {
             assert!(sdk_installed(&provider.tracer("t")));
         }
-        assert_eq!(started.load(Ordering::SeqCst), 0);
-        assert_eq!(ended.load(Ordering::SeqCst), 0);
+        assert_eq!(counting.started(), 0);
+        assert_eq!(counting.ended(), 0);
+    }
+
+    #[test]
+    fn metrics_without_a_tracer_provider_get_a_no_op_tracer_and_none_without_metrics() {
+        let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+        let scope = InstrumentationScope::builder("t").build();
+        let with_meter = Providers::global(scope).with_meter_provider(&meters);
+        let on = with_meter.resolve(true);
+        assert!(on.meter.is_some(), "the meter handed in");
+        assert!(on.tracer.is_some(), "a no-op tracer keeps one path");
+        let off = with_meter.resolve(false);
+        assert!(off.meter.is_none() && off.tracer.is_none(), "{off:?}");
     }
 }

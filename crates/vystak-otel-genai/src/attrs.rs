@@ -23,26 +23,4 @@ pub(crate) fn span_name(operation: &str, target: &str) -> String {
     name
 }
 
-/// `s` cut to at most `max` bytes at a character boundary.
-pub(crate) fn cap(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_is_capped_at_a_char_boundary() {
-        assert_eq!(cap("héllo", 2), "h");
-        assert_eq!(cap("héllo", 3), "hé");
-        assert_eq!(cap("abc", 10), "abc");
-    }
-}
+pub(crate) use vystak_otel_core::attrs::cap;

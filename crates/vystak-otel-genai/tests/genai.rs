@@ -5,21 +5,24 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use opentelemetry_sdk::trace::SpanData;
+use vystak_otel_testkit::memory::{attrs, InMemory, Value};
 use vystak_otel_genai::anthropic::{MessagesResponse, StreamEvent};
 use vystak_otel_genai::{
     GenAiCall, GenAiInstrumentation, GenAiLayer, GenAiRequest, GenAiResponse, SemconvMode, Usage,
 };
 
-struct T {
-    spans: InMemorySpanExporter,
-    metrics: InMemoryMetricExporter,
-    tp: SdkTracerProvider,
-    mp: SdkMeterProvider,
+/// The workspace's in-memory telemetry (dereferences to [`InMemory`]) with the recorder wired.
+struct T(InMemory);
+
+impl std::ops::Deref for T {
+    type Target = InMemory;
+    fn deref(&self) -> &InMemory {
+        &self.0
+    }
 }
 
+/// A histogram point of one metric.
 #[derive(Debug, PartialEq)]
 struct Point {
     name: String,
@@ -32,20 +35,7 @@ struct Point {
 
 impl T {
     fn new() -> Self {
-        let spans = InMemorySpanExporter::default();
-        let metrics = InMemoryMetricExporter::default();
-        let tp = SdkTracerProvider::builder()
-            .with_simple_exporter(spans.clone())
-            .build();
-        let mp = SdkMeterProvider::builder()
-            .with_reader(PeriodicReader::builder(metrics.clone()).build())
-            .build();
-        Self {
-            spans,
-            metrics,
-            tp,
-            mp,
-        }
+        Self(InMemory::new())
     }
     fn inst(&self) -> GenAiInstrumentation {
         GenAiInstrumentation::new()
@@ -55,48 +45,25 @@ impl T {
             .with_content_capture(false)
     }
     fn spans(&self) -> Vec<SpanData> {
-        self.spans.get_finished_spans().unwrap()
+        self.finished()
     }
+    /// The histogram points of `name`, by token type.
     fn points(&self, name: &str) -> Vec<Point> {
-        self.mp.force_flush().unwrap();
-        let all = self.metrics.get_finished_metrics().unwrap();
-        let mut out = Vec::new();
-        let Some(last) = all.last() else { return out };
-        for sm in last.scope_metrics() {
-            for m in sm.metrics().filter(|m| m.name() == name) {
-                let attrs = |it: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
-                    it.map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                        .collect()
-                };
-                match m.data() {
-                    AggregatedMetrics::U64(MetricData::Histogram(h)) => {
-                        for dp in h.data_points() {
-                            out.push(Point {
-                                name: name.into(),
-                                unit: m.unit().into(),
-                                attrs: attrs(&mut dp.attributes()),
-                                count: dp.count(),
-                                sum: dp.sum() as f64,
-                                bounds: dp.bounds().collect(),
-                            });
-                        }
-                    }
-                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
-                        for dp in h.data_points() {
-                            out.push(Point {
-                                name: name.into(),
-                                unit: m.unit().into(),
-                                attrs: attrs(&mut dp.attributes()),
-                                count: dp.count(),
-                                sum: dp.sum(),
-                                bounds: dp.bounds().collect(),
-                            });
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
+        let mut out: Vec<Point> = self
+            .points_named(name)
+            .into_iter()
+            .filter_map(|p| match p.value {
+                Value::Histogram { count, sum, bounds } => Some(Point {
+                    name: p.name,
+                    unit: p.unit,
+                    attrs: p.attrs,
+                    count,
+                    sum,
+                    bounds,
+                }),
+                Value::Sum(_) => None,
+            })
+            .collect();
         out.sort_by(|a, b| {
             a.attrs
                 .get("gen_ai.token.type")
@@ -104,13 +71,6 @@ impl T {
         });
         out
     }
-}
-
-fn attrs(span: &SpanData) -> BTreeMap<String, String> {
-    span.attributes
-        .iter()
-        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-        .collect()
 }
 
 fn reply() -> MessagesResponse {

@@ -10,18 +10,6 @@ fn key(k: &'static str) -> Key {
     Key::from_static_str(k)
 }
 
-/// `s` cut to at most `max` bytes at a character boundary.
-fn capped(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
 /// The JSON-RPC attributes of a request envelope: `rpc.system.name=jsonrpc`,
 /// `jsonrpc.protocol.version`, `rpc.method`, `jsonrpc.request.id` (not for a null or missing id).
 /// Nothing for a payload that is not a JSON-RPC request (no `jsonrpc` member, or a `method` that
@@ -39,12 +27,15 @@ pub(crate) fn request_attributes(envelope: &Value) -> Vec<KeyValue> {
         KeyValue::new(key(RPC_SYSTEM_NAME), RPC_SYSTEM_JSONRPC),
         KeyValue::new(
             key(JSONRPC_PROTOCOL_VERSION),
-            capped(version, MAX_RPC_METHOD_BYTES),
+            vystak_otel_core::attrs::cap(version, MAX_RPC_METHOD_BYTES),
         ),
-        KeyValue::new(key(RPC_METHOD), capped(method, MAX_RPC_METHOD_BYTES)),
+        KeyValue::new(
+            key(RPC_METHOD),
+            vystak_otel_core::attrs::cap(method, MAX_RPC_METHOD_BYTES),
+        ),
     ];
     let id = match obj.get("id") {
-        Some(Value::String(s)) => Some(capped(s, MAX_RPC_METHOD_BYTES)),
+        Some(Value::String(s)) => Some(vystak_otel_core::attrs::cap(s, MAX_RPC_METHOD_BYTES)),
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     };
@@ -60,7 +51,7 @@ pub(crate) fn reply_error(reply: &[u8]) -> Option<(String, String)> {
     let error = v.get("error")?.as_object()?;
     let code = match error.get("code")? {
         Value::Number(n) => n.to_string(),
-        Value::String(s) => capped(s, MAX_RPC_METHOD_BYTES),
+        Value::String(s) => vystak_otel_core::attrs::cap(s, MAX_RPC_METHOD_BYTES),
         _ => return None,
     };
     let message = error

@@ -41,7 +41,7 @@ pub(crate) fn make_span<B>(
     view: &RequestView<'_>,
     peer: Option<std::net::SocketAddr>,
 ) -> MadeSpan {
-    let mut method = normalize_method(req.method(), &shared.known_methods);
+    let mut method = normalize_method(req.method(), &shared.config.known_methods);
     let (name, route) = name_and_route(shared, view, &method);
     let method_value: Value = match &method.value {
         Cow::Borrowed(m) => Value::from(*m),
@@ -60,13 +60,13 @@ pub(crate) fn make_span<B>(
     };
     let mut attrs = request_attributes(req, request);
     capture(
-        &shared.request_headers,
-        &shared.sensitive_headers,
+        &shared.config.headers.request,
+        &shared.config.headers.sensitive,
         req.headers(),
         HTTP_REQUEST_HEADER_PREFIX,
         &mut attrs,
     );
-    if let Some(hook) = &shared.on_request {
+    if let Some(hook) = &shared.config.on_request {
         hook(view, &mut attrs);
     }
     MadeSpan {
@@ -92,11 +92,13 @@ fn forwarded_and_scheme<B>(
     let forwarded = peer
         .filter(|p| {
             shared
+                .config
+                .inbound
                 .trusted_proxies
                 .iter()
                 .any(|net| net.contains(p.ip()))
         })
-        .map(|_| crate::forwarded::read(req.headers(), &shared.trusted_proxies));
+        .map(|_| crate::forwarded::read(req.headers(), &shared.config.inbound.trusted_proxies));
     let scheme: Value = match forwarded
         .as_ref()
         .and_then(|f| f.proto.as_deref())
@@ -135,6 +137,7 @@ fn name_and_route(
         },
         None => {
             let route: Option<StringValue> = shared
+                .config
                 .route_extractor
                 .as_ref()
                 .and_then(|f| f(view))

@@ -11,9 +11,10 @@ use crate::state::Shared;
 
 /// The context the request's headers carry (none when the policy ignores them).
 pub(crate) fn remote_context<B>(shared: &Shared, req: &Request<B>) -> Context {
-    match shared.trust {
+    match shared.config.inbound.trust {
         InboundTrust::Ignore => Context::new(),
         _ => shared
+            .config
             .propagator
             .extract(&HeaderMapExtractor(req.headers())),
     }

@@ -86,13 +86,18 @@ where
             headers: req.headers(),
             route: matched_path(&req),
         };
-        if shared.filter.as_ref().is_some_and(|filter| !filter(&view)) {
-            let cx = (shared.trust == InboundTrust::Trust).then_some(remote);
+        if shared
+            .config
+            .filter
+            .as_ref()
+            .is_some_and(|filter| !filter(&view))
+        {
+            let cx = (shared.config.inbound.trust == InboundTrust::Trust).then_some(remote);
             let _guard = cx.clone().map(Context::attach);
             return ResponseFuture::passthrough(self.inner.call(req), cx);
         }
         let made = make_span::make_span(shared, &req, &view, peer_addr(&req));
-        let (parent, builder) = parent::parent(shared.trust, remote, made.builder);
+        let (parent, builder) = parent::parent(shared.config.inbound.trust, remote, made.builder);
         let cx = tracer.start(builder, &parent);
         let request_size = req
             .headers()

@@ -4,18 +4,14 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use http::HeaderName;
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
 
 use vystak_otel_core::attrs::StackAttrs;
 use vystak_otel_core::spans::SpanStarter;
-use vystak_otel_propagator::PropagatorChoice;
 
-use crate::config::{Config, Filter, InboundTrust, RequestHook, ResponseHook, RouteExtractor};
-use crate::forwarded::ProxyNet;
-use crate::request::KnownMethods;
+use crate::config::Config;
 use crate::semconv::{
     ERROR_TYPE, ERROR_TYPE_CANCELLED, HTTP_DURATION_BUCKETS, HTTP_REQUEST_METHOD,
     HTTP_RESPONSE_STATUS_CODE, HTTP_ROUTE, HTTP_SERVER_ACTIVE_REQUESTS,
@@ -66,23 +62,12 @@ impl Instruments {
     }
 }
 
-/// Everything a service needs, resolved once when the layer wraps it.
+/// Everything a service needs: the layer's configuration and what its first request resolved.
 pub(crate) struct Shared {
     /// `None`: no tracer provider is installed (telemetry off) — no span or metric work.
     pub(crate) tracer: Option<SpanStarter>,
     pub(crate) instruments: Option<Instruments>,
-    pub(crate) propagator: PropagatorChoice,
-    pub(crate) known_methods: KnownMethods,
-    pub(crate) filter: Option<Filter>,
-    pub(crate) route_extractor: Option<RouteExtractor>,
-    pub(crate) on_request: Option<RequestHook>,
-    pub(crate) on_response: Option<ResponseHook>,
-    pub(crate) request_headers: Arc<[HeaderName]>,
-    pub(crate) response_headers: Arc<[HeaderName]>,
-    pub(crate) sensitive_headers: Arc<[HeaderName]>,
-    pub(crate) trust: InboundTrust,
-    pub(crate) response_traceparent: bool,
-    pub(crate) trusted_proxies: Arc<[ProxyNet]>,
+    pub(crate) config: Config,
 }
 
 impl Shared {
@@ -96,18 +81,7 @@ impl Shared {
             instruments: resolved
                 .meter
                 .map(|m| Instruments::new(&m, metrics.active_requests, metrics.body_sizes)),
-            propagator: config.propagator.clone(),
-            known_methods: config.known_methods.clone(),
-            filter: config.filter.clone(),
-            route_extractor: config.route_extractor.clone(),
-            on_request: config.on_request.clone(),
-            on_response: config.on_response.clone(),
-            request_headers: config.headers.request.as_slice().into(),
-            response_headers: config.headers.response.as_slice().into(),
-            sensitive_headers: config.headers.sensitive.as_slice().into(),
-            trust: config.inbound.trust,
-            response_traceparent: config.response_traceparent,
-            trusted_proxies: config.inbound.trusted_proxies.as_slice().into(),
+            config: config.clone(),
         }
     }
 }
@@ -147,7 +121,7 @@ impl std::fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("tracing", &self.tracer.is_some())
             .field("metrics", &self.instruments.is_some())
-            .field("trust", &self.trust)
+            .field("trust", &self.config.inbound.trust)
             .finish_non_exhaustive()
     }
 }
@@ -279,18 +253,20 @@ impl RequestState {
         } else {
             span.set_attribute(status_code);
         }
-        if self.shared.response_headers.is_empty() && self.shared.on_response.is_none() {
+        if self.shared.config.headers.response.is_empty()
+            && self.shared.config.on_response.is_none()
+        {
             return;
         }
         let mut attrs = Vec::new();
         crate::headers::capture(
-            &self.shared.response_headers,
-            &self.shared.sensitive_headers,
+            &self.shared.config.headers.response,
+            &self.shared.config.headers.sensitive,
             headers,
             crate::semconv::HTTP_RESPONSE_HEADER_PREFIX,
             &mut attrs,
         );
-        if let Some(hook) = &self.shared.on_response {
+        if let Some(hook) = &self.shared.config.on_response {
             hook(status, headers, &mut attrs);
         }
         span.set_attributes(attrs);
@@ -300,7 +276,7 @@ impl RequestState {
     /// configured.
     pub(crate) fn inject_response_headers(&self, headers: &mut http::HeaderMap) {
         use opentelemetry::propagation::TextMapPropagator;
-        if self.shared.response_traceparent {
+        if self.shared.config.response_traceparent {
             vystak_otel_propagator::W3cTraceContextPropagator::new().inject_context(
                 &self.cx,
                 &mut vystak_otel_propagator::HeaderMapInjector(headers),

@@ -4,39 +4,12 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use axum::{routing::get, Router};
-use opentelemetry::Context;
 use opentelemetry_sdk::trace::{
-    InMemorySpanExporter, Sampler, SdkTracerProvider, SimpleSpanProcessor, SpanData, SpanProcessor,
+    InMemorySpanExporter, Sampler, SdkTracerProvider, SimpleSpanProcessor,
 };
 use vystak_otel_server::OtelServerLayer;
-
-#[derive(Debug)]
-struct Counting {
-    started: Arc<AtomicUsize>,
-    ended: Arc<AtomicUsize>,
-}
-
-impl SpanProcessor for Counting {
-    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &Context) {
-        self.started.fetch_add(1, Ordering::SeqCst);
-    }
-    fn on_end(&self, _: SpanData) {
-        self.ended.fetch_add(1, Ordering::SeqCst);
-    }
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(
-        &self,
-        _: std::time::Duration,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-}
+use vystak_otel_testkit::memory::CountingProcessor;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_layer_built_before_init_records_and_building_layers_leaks_no_span() {
@@ -47,14 +20,10 @@ async fn a_layer_built_before_init_records_and_building_layers_leaks_no_span() {
         .layer(early);
 
     let exporter = InMemorySpanExporter::default();
-    let started = Arc::new(AtomicUsize::new(0));
-    let ended = Arc::new(AtomicUsize::new(0));
+    let counting = CountingProcessor::default();
     let provider = SdkTracerProvider::builder()
         .with_sampler(Sampler::AlwaysOn)
-        .with_span_processor(Counting {
-            started: started.clone(),
-            ended: ended.clone(),
-        })
+        .with_span_processor(counting.clone())
         .with_span_processor(SimpleSpanProcessor::new(exporter.clone()))
         .build();
     opentelemetry::global::set_tracer_provider(provider.clone());
@@ -63,11 +32,7 @@ async fn a_layer_built_before_init_records_and_building_layers_leaks_no_span() {
     for _ in 0..3 {
         let _layer = OtelServerLayer::new();
     }
-    assert_eq!(
-        started.load(Ordering::SeqCst),
-        0,
-        "building layers started spans"
-    );
+    assert_eq!(counting.started(), 0, "building layers started spans");
 
     let (base, _) = common::serve(app).await;
     let body = reqwest::get(format!("{base}/a2a"))
@@ -87,6 +52,6 @@ async fn a_layer_built_before_init_records_and_building_layers_leaks_no_span() {
     let spans = exporter.get_finished_spans().unwrap();
     assert_eq!(spans.len(), 1, "{spans:?}");
     assert_eq!(spans[0].name, "GET /a2a");
-    assert_eq!(started.load(Ordering::SeqCst), 1);
-    assert_eq!(ended.load(Ordering::SeqCst), 1);
+    assert_eq!(counting.started(), 1);
+    assert_eq!(counting.ended(), 1);
 }

@@ -184,3 +184,45 @@ pub fn attrs(span: &SpanData) -> BTreeMap<String, String> {
         .map(|kv| (kv.key.to_string(), kv.value.to_string()))
         .collect()
 }
+
+/// A span processor that counts the spans started and ended (clones share the counts): to show
+/// that something starts no span, or ends each span once.
+#[derive(Clone, Debug, Default)]
+pub struct CountingProcessor {
+    started: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ended: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CountingProcessor {
+    /// Spans started so far.
+    pub fn started(&self) -> usize {
+        self.started.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Spans ended so far.
+    pub fn ended(&self) -> usize {
+        self.ended.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanProcessor for CountingProcessor {
+    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn on_end(&self, _: SpanData) {
+        self.ended.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(
+        &self,
+        _: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
