@@ -1,75 +1,55 @@
 //! [`StackAttrs`]: a metric point's attributes on the stack.
 
-use opentelemetry::{Key, KeyValue};
+use opentelemetry::KeyValue;
+use smallvec::SmallVec;
 
 /// Up to `N` attributes in the order pushed, without allocating: what the workspace's
 /// instrumentation hands `Histogram::record`. Always pushing in one fixed order lets the SDK find
 /// the point's series on its first, unsorted lookup.
 ///
-/// `N` is chosen by the caller to hold the most attributes it pushes; a push past it is a bug
-/// (a debug assertion) and is dropped in release builds rather than panicking on a request path.
+/// A `smallvec::SmallVec` inline buffer of `N`: `N` is chosen by the caller to hold the most
+/// attributes it pushes; a push past it moves the attributes to the heap (never lost).
 pub struct StackAttrs<const N: usize> {
-    buf: [KeyValue; N],
-    len: usize,
-    /// Slots below this were pushed to at least once; those from it on still hold the
-    /// placeholder.
-    written: usize,
+    buf: SmallVec<[KeyValue; N]>,
 }
 
 impl<const N: usize> StackAttrs<N> {
-    /// No attributes. The slots hold placeholders (a static key and a bool, which own nothing)
-    /// until pushed over.
+    /// No attributes.
     #[inline]
     pub fn new() -> Self {
         Self {
-            buf: std::array::from_fn(|_| KeyValue::new(Key::from_static_str(""), false)),
-            len: 0,
-            written: 0,
+            buf: SmallVec::new(),
         }
     }
 
     /// Appends `attribute`.
-    // Always inlined: a call per attribute costs more than the store it makes.
     #[inline(always)]
     pub fn push(&mut self, attribute: KeyValue) {
-        debug_assert!(self.len < N, "StackAttrs<{N}> is full");
-        let Some(slot) = self.buf.get_mut(self.len) else {
-            return;
-        };
-        if self.len < self.written {
-            // A slot reused after `truncate`: its attribute is dropped.
-            *slot = attribute;
-        } else {
-            // A placeholder owns nothing: forgetting it skips the drop glue a dynamic index
-            // would otherwise run on every push.
-            std::mem::forget(std::mem::replace(slot, attribute));
-            self.written += 1;
-        }
-        self.len += 1;
+        self.buf.push(attribute);
     }
 
-    /// Keeps the first `len` attributes (those after are overwritten by the next pushes).
+    /// Keeps the first `len` attributes.
     #[inline]
     pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        self.buf.truncate(len);
     }
 
     /// How many attributes there are.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.buf.len()
     }
 
     /// `true` when there are none.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.buf.is_empty()
     }
 
     /// The attributes, in the order pushed.
     #[inline]
     pub fn as_slice(&self) -> &[KeyValue] {
-        &self.buf[..self.len]
+        self.buf.as_slice()
     }
 }
 

@@ -6,11 +6,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _, TracerProvider as _};
 use opentelemetry_sdk::trace::SpanData;
-use vystak_otel_testkit::memory::{attrs, InMemory, Value};
 use vystak_otel_genai::anthropic::{MessagesResponse, StreamEvent};
 use vystak_otel_genai::{
     GenAiCall, GenAiInstrumentation, GenAiLayer, GenAiRequest, GenAiResponse, SemconvMode, Usage,
 };
+use vystak_otel_testkit::memory::{attrs, InMemory, Value};
 
 /// The workspace's in-memory telemetry (dereferences to [`InMemory`]) with the recorder wired.
 struct T(InMemory);

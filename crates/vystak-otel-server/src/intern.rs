@@ -12,7 +12,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// At most this many `(method, route)` pairs are kept for the life of the process.
@@ -34,27 +33,9 @@ pub(crate) fn span_name(method: &str, route: &str) -> String {
     name
 }
 
-/// FxHash: the keys are the router's own route templates, not client input, so a fast
-/// non-keyed hash is safe here.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Fx = BuildHasherDefault<FxHasher>;
+/// foldhash's fixed (unseeded) state: the keys are the router's own route templates, not
+/// client input, so a fast non-keyed hash is safe here.
+type Fx = foldhash::fast::FixedState;
 
 /// route → the names of each method seen with it.
 type RouteTable = HashMap<Box<str>, Vec<(Box<str>, RouteNames)>, Fx>;

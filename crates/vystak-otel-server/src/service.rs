@@ -78,7 +78,7 @@ where
             // Telemetry off: no work at all.
             return ResponseFuture::passthrough(self.inner.call(req), None);
         };
-        let remote = parent::remote_context(shared, &req);
+        let (config, remote) = (&shared.config, parent::remote_context(shared, &req));
         let view = RequestView {
             method: req.method(),
             uri: req.uri(),
@@ -86,18 +86,13 @@ where
             headers: req.headers(),
             route: matched_path(&req),
         };
-        if shared
-            .config
-            .filter
-            .as_ref()
-            .is_some_and(|filter| !filter(&view))
-        {
-            let cx = (shared.config.inbound.trust == InboundTrust::Trust).then_some(remote);
+        if config.filter.as_ref().is_some_and(|filter| !filter(&view)) {
+            let cx = (config.inbound.trust == InboundTrust::Trust).then_some(remote);
             let _guard = cx.clone().map(Context::attach);
             return ResponseFuture::passthrough(self.inner.call(req), cx);
         }
         let made = make_span::make_span(shared, &req, &view, peer_addr(&req));
-        let (parent, builder) = parent::parent(shared.config.inbound.trust, remote, made.builder);
+        let (parent, builder) = parent::parent(config.inbound.trust, remote, made.builder);
         let cx = tracer.start(builder, &parent);
         let request_size = req
             .headers()
