@@ -54,13 +54,13 @@ table() {
 
 what=${1:-all}
 if [ "$what" = all ] || [ "$what" = server ]; then
-  table vystak-otel-server 5000 bare oit identity wrap off sampled unsampled min minm oit
+  table vystak-otel-server 5000 bare oit identity wrap off sampled sampled-unbound unsampled min minm oit
 fi
 if [ "$what" = all ] || [ "$what" = propagator ]; then
   table vystak-otel-propagator 20000 none stock ours stock
   table vystak-otel-propagator 20000 none stock-ts ours-ts stock-ts
 fi
 if [ "$what" = all ] || [ "$what" = genai ]; then
-  table vystak-otel-genai 5000 none min call ours same min
+  table vystak-otel-genai 5000 none min call ours ours-unbound same min
   table vystak-otel-genai 5000 none tool-hand tool-ours tool-hand
 fi

@@ -16,6 +16,7 @@ use opentelemetry::{Context, InstrumentationScope, Key, KeyValue, StringValue, V
 use reqwest_middleware::{Middleware, Next};
 
 use vystak_otel_core::attrs::StackAttrs;
+use vystak_otel_core::bound::BoundPoints;
 use vystak_otel_core::intern::{ip, recent, Kind};
 use vystak_otel_core::providers::Providers;
 use vystak_otel_core::spans::SpanStarter;
@@ -62,7 +63,15 @@ pub struct OtelClientMiddleware {
 #[derive(Clone, Default)]
 struct Resolved {
     tracer: Option<SpanStarter>,
-    duration: Option<Histogram<f64>>,
+    duration: Option<DurationMetric>,
+}
+
+/// `http.client.request.duration`, with its bound points when the meter provider records bound
+/// instruments.
+#[derive(Clone)]
+struct DurationMetric {
+    histogram: Histogram<f64>,
+    bound: Option<Arc<BoundPoints<f64>>>,
 }
 
 impl fmt::Debug for OtelClientMiddleware {
@@ -143,9 +152,13 @@ impl OtelClientMiddleware {
     fn resolved(&self) -> &Resolved {
         self.resolved.get_or_init(|| {
             let resolved = self.providers.resolve(self.metrics);
+            let bound = resolved.bound_instruments;
             Resolved {
                 tracer: resolved.tracer,
-                duration: resolved.meter.as_ref().map(duration_histogram),
+                duration: resolved.meter.as_ref().map(|meter| DurationMetric {
+                    histogram: duration_histogram(meter),
+                    bound: bound.then(Arc::default),
+                }),
             }
         })
     }
@@ -185,6 +198,17 @@ impl OtelClientMiddleware {
     /// Record `http.client.request.duration` (default `true`).
     pub fn with_metrics(mut self, enabled: bool) -> Self {
         self.metrics = enabled;
+        self.resolved = Arc::default();
+        self
+    }
+
+    /// The meter provider handed in (`with_meter_provider`) records **bound** instruments: its
+    /// SDK has `opentelemetry_sdk`'s `experimental_metrics_bound_instruments` feature, and each
+    /// (method, server, status, …) point is recorded through a bound handle. Default `false`; the
+    /// global provider `vystak-telemetry` installs is recognised without it. Set it for a
+    /// provider whose SDK lacks the feature and that SDK silently drops the durations.
+    pub fn with_bound_instruments(mut self, records_bound: bool) -> Self {
+        self.providers = self.providers.with_bound_instruments(records_bound);
         self.resolved = Arc::default();
         self
     }
@@ -428,12 +452,7 @@ fn on_response(
 }
 
 /// `http.client.request.duration`, its attributes in one fixed order, on the stack.
-fn record_duration(
-    h: &opentelemetry::metrics::Histogram<f64>,
-    elapsed: f64,
-    start: MetricStart,
-    outcome: Outcome,
-) {
+fn record_duration(h: &DurationMetric, elapsed: f64, start: MetricStart, outcome: Outcome) {
     let mut attrs = StackAttrs::<6>::new();
     attrs.push(KeyValue::new(key(HTTP_REQUEST_METHOD), start.method));
     if let Some(host) = start.host {
@@ -451,5 +470,8 @@ fn record_duration(
     if let Some(ty) = outcome.error {
         attrs.push(KeyValue::new(key(ERROR_TYPE), ty));
     }
-    h.record(elapsed, attrs.as_slice());
+    match &h.bound {
+        Some(bound) => bound.record(&h.histogram, elapsed, attrs.as_slice()),
+        None => h.histogram.record(elapsed, attrs.as_slice()),
+    }
 }

@@ -9,6 +9,8 @@
 //!   a provider's concrete tracer (a `BoxedTracer` would box each span twice).
 //! - [`attrs::StackAttrs`]: up to `N` metric attributes on the stack, in a fixed order, for
 //!   `Histogram::record` without allocating.
+//! - [`bound::BoundPoints`]: a histogram's bound handles, one per attribute set (for meter
+//!   providers known to record bound instruments).
 //! - [`intern`]: recent attribute values (paths, hosts, URLs, peers) shared as `Arc<str>` per
 //!   thread instead of copied per request.
 //! - [`semconv`]: the names more than one crate records (HTTP attributes, buckets, GenAI
@@ -37,6 +39,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attrs;
+pub mod bound;
 pub mod intern;
 pub mod providers;
 pub mod redact;

@@ -23,6 +23,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::trace::noop::NoopTracer;
@@ -41,6 +42,8 @@ pub struct Providers {
     scope: InstrumentationScope,
     tracer: Option<SpanStarter>,
     meter: Option<Meter>,
+    /// The meter provider handed in records bound instruments (the user said so).
+    given_meter_records_bound: bool,
 }
 
 /// What [`Providers::resolve`] found.
@@ -53,6 +56,12 @@ pub struct Resolved {
     pub tracer: Option<SpanStarter>,
     /// `None` when metrics are off or no meter provider is there.
     pub meter: Option<Meter>,
+    /// The meter records **bound** instruments (`Histogram::bind`): it is the global meter
+    /// provider `vystak-telemetry` installed and marked ([`mark_global_meter_provider`]), or
+    /// one handed in with [`Providers::with_bound_instruments`]. A provider whose SDK lacks
+    /// the `experimental_metrics_bound_instruments` feature silently drops bound measurements,
+    /// so every other provider is recorded through the unbound path.
+    pub bound_instruments: bool,
 }
 
 impl Providers {
@@ -62,7 +71,18 @@ impl Providers {
             scope,
             tracer: None,
             meter: None,
+            given_meter_records_bound: false,
         }
+    }
+
+    /// Declares that the meter provider handed in (`with_meter_provider`) records bound
+    /// instruments: its SDK is built with `opentelemetry_sdk`'s
+    /// `experimental_metrics_bound_instruments` feature. Wrong, and its bound measurements are
+    /// silently dropped by the SDK; the global provider `vystak-telemetry` installs needs no
+    /// declaration.
+    pub fn with_bound_instruments(mut self, records_bound: bool) -> Self {
+        self.given_meter_records_bound = records_bound;
+        self
     }
 
     /// Spans from this tracer provider instead of the global one (its concrete tracer is kept,
@@ -113,13 +133,21 @@ impl Providers {
                 SpanStarter::new(opentelemetry::global::tracer_with_scope(self.scope.clone()))
             }),
         };
-        let meter = match &self.meter {
-            _ if !metrics => None,
-            Some(given) => Some(given.clone()),
-            None => global_on.then(|| opentelemetry::global::meter_with_scope(self.scope.clone())),
+        let (meter, bound_instruments) = match &self.meter {
+            _ if !metrics => (None, false),
+            Some(given) => (Some(given.clone()), self.given_meter_records_bound),
+            None if global_on => (
+                Some(opentelemetry::global::meter_with_scope(self.scope.clone())),
+                global_meter_provider_is_marked(),
+            ),
+            None => (None, false),
         };
         let tracer = tracer.or_else(|| meter.as_ref().map(|_| SpanStarter::new(NoopTracer::new())));
-        Resolved { tracer, meter }
+        Resolved {
+            tracer,
+            meter,
+            bound_instruments,
+        }
     }
 }
 
@@ -130,8 +158,33 @@ impl fmt::Debug for Providers {
             .field("scope", &self.scope.name())
             .field("tracer", &source(self.tracer.is_some()))
             .field("meter", &source(self.meter.is_some()))
+            .field("bound_instruments", &self.given_meter_records_bound)
             .finish()
     }
+}
+
+/// The global meter provider that was marked, kept so that its address cannot be reused by
+/// another provider.
+static MARKED: Mutex<Option<GlobalMeterProvider>> = Mutex::new(None);
+
+type GlobalMeterProvider = Arc<dyn MeterProvider + Send + Sync>;
+
+/// Marks the **current** global meter provider as one that records bound instruments (its SDK
+/// has the `experimental_metrics_bound_instruments` feature). `vystak-telemetry` calls it right
+/// after installing its providers; replacing the global provider later ends the mark.
+pub fn mark_global_meter_provider() {
+    let current = opentelemetry::global::meter_provider();
+    *MARKED.lock().unwrap_or_else(PoisonError::into_inner) = Some(current);
+}
+
+/// `true` while the global meter provider is the one [`mark_global_meter_provider`] marked.
+pub fn global_meter_provider_is_marked() -> bool {
+    let current = opentelemetry::global::meter_provider();
+    MARKED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .is_some_and(|marked| std::ptr::addr_eq(Arc::as_ptr(marked), Arc::as_ptr(&current)))
 }
 
 /// `true` when `tracer` belongs to an installed SDK, `false` for the no-op tracer (telemetry

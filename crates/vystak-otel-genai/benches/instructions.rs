@@ -27,10 +27,10 @@ fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     if !matches!(
         mode.as_str(),
-        "none" | "call" | "ours" | "same" | "min" | "tool-ours" | "tool-hand"
+        "none" | "call" | "ours" | "ours-unbound" | "same" | "min" | "tool-ours" | "tool-hand"
     ) {
         eprintln!(
-            "usage: instructions none|call|ours|same|min|tool-ours|tool-hand (runs {CALLS} \
+            "usage: instructions none|call|ours|ours-unbound|same|min|tool-ours|tool-hand (runs {CALLS} \
              calls; see scripts/instructions.sh)"
         );
         return;
@@ -46,15 +46,17 @@ fn main() {
     let mp = SdkMeterProvider::builder()
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
         .build();
+    // As with `Telemetry::init`'s providers: tokens and duration through bound points.
     let ours = GenAiInstrumentation::new()
         .with_tracer_provider(&tp)
-        .with_meter_provider(&mp);
+        .with_meter_provider(&mp)
+        .with_bound_instruments(mode != "ours-unbound");
     let peers = Peers::new(&tp, &mp);
     rt.block_on(async {
         for _ in 0..CALLS {
             match mode.as_str() {
                 "call" => drop(black_box(GenAiCall::anthropic("claude-haiku-4-5"))),
-                "ours" => {
+                "ours" | "ours-unbound" => {
                     let call = GenAiCall::anthropic("claude-haiku-4-5");
                     let out = ours.instrument(call, async { Ok::<_, ()>(Reply) }).await;
                     drop(black_box(out));

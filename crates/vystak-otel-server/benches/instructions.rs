@@ -18,7 +18,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use opentelemetry_sdk::trace::Sampler;
 use tower::ServiceExt;
-use vystak_otel_server::OtelServerLayer;
+use vystak_otel_server::{OtelServerLayer, ServerMetrics};
 
 use common::{app, in_process_runtime, providers, request};
 
@@ -40,7 +40,15 @@ fn main() {
         "identity" => app().layer(tower::layer::util::Identity::new()),
         "wrap" => app().layer(wrapper::Layer),
         "off" => app().layer(OtelServerLayer::new()),
+        // As with `Telemetry::init`'s providers: the duration through bound points.
         "sampled" | "unsampled" => app().layer(
+            OtelServerLayer::new()
+                .with_tracer_provider(&tp)
+                .with_meter_provider(&mp)
+                .with_server_metrics(ServerMetrics::default().with_bound_instruments(true)),
+        ),
+        // A provider not known to record bound instruments: the unbound path.
+        "sampled-unbound" => app().layer(
             OtelServerLayer::new()
                 .with_tracer_provider(&tp)
                 .with_meter_provider(&mp),
@@ -54,7 +62,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: instructions bare|identity|wrap|off|sampled|unsampled|min|minm|oit \
+                "usage: instructions bare|identity|wrap|off|sampled|sampled-unbound|unsampled|min|minm|oit \
                  (runs {REQUESTS} requests; see scripts/instructions.sh)"
             );
             return;

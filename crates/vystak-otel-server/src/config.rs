@@ -158,6 +158,13 @@ pub struct ServerMetrics {
     /// The opt-in `http.server.request.body.size` (from `Content-Length`) and
     /// `http.server.response.body.size` (bytes actually sent) histograms (default `false`).
     pub body_sizes: bool,
+    /// The meter provider handed in (`with_meter_provider`) records **bound** instruments: its
+    /// SDK has `opentelemetry_sdk`'s `experimental_metrics_bound_instruments` feature, and the
+    /// duration is recorded through a bound handle per point (the SDK then skips sorting and
+    /// hashing the attributes on each request). Default `false`; the global provider
+    /// `vystak-telemetry` installs is recognised without it. Set it for another provider and
+    /// its SDK lacks the feature, and the durations are silently dropped by that SDK.
+    pub bound_instruments: bool,
 }
 
 impl Default for ServerMetrics {
@@ -166,6 +173,7 @@ impl Default for ServerMetrics {
             enabled: true,
             active_requests: false,
             body_sizes: false,
+            bound_instruments: false,
         }
     }
 }
@@ -188,6 +196,12 @@ impl ServerMetrics {
     /// Sets [`body_sizes`](Self::body_sizes).
     pub fn with_body_sizes(mut self, enabled: bool) -> Self {
         self.body_sizes = enabled;
+        self
+    }
+
+    /// Sets [`bound_instruments`](Self::bound_instruments).
+    pub fn with_bound_instruments(mut self, records_bound: bool) -> Self {
+        self.bound_instruments = records_bound;
         self
     }
 }

@@ -299,6 +299,7 @@ mod tests {
                 enabled: false,
                 active_requests: true,
                 body_sizes: true,
+                bound_instruments: false,
             });
         assert_eq!(old.config.headers, new.config.headers);
         assert_eq!(old.config.inbound, new.config.inbound);

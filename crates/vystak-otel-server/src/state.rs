@@ -9,6 +9,7 @@ use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, Key, KeyValue, StringValue, Value};
 
 use vystak_otel_core::attrs::StackAttrs;
+use vystak_otel_core::bound::BoundPoints;
 use vystak_otel_core::spans::SpanStarter;
 
 use crate::config::Config;
@@ -23,14 +24,17 @@ use crate::semconv::{
 #[derive(Debug)]
 pub(crate) struct Instruments {
     duration: Histogram<f64>,
+    /// Bound duration points, when the meter provider records bound instruments.
+    bound: Option<BoundPoints<f64>>,
     active: Option<UpDownCounter<i64>>,
     request_size: Option<Histogram<u64>>,
     response_size: Option<Histogram<u64>>,
 }
 
 impl Instruments {
-    pub(crate) fn new(meter: &Meter, active: bool, sizes: bool) -> Self {
+    pub(crate) fn new(meter: &Meter, active: bool, sizes: bool, bound: bool) -> Self {
         Self {
+            bound: bound.then(BoundPoints::default),
             duration: meter
                 .f64_histogram(HTTP_SERVER_REQUEST_DURATION)
                 .with_unit(UNIT_SECONDS)
@@ -74,13 +78,18 @@ impl Shared {
     /// Resolves a layer's configuration: looks the providers up (once per layer, at its first
     /// request) and builds the instruments.
     fn resolve(config: &Config) -> Self {
-        let resolved = config.providers.resolve(config.metrics.enabled);
+        let resolved = config
+            .providers
+            .clone()
+            .with_bound_instruments(config.metrics.bound_instruments)
+            .resolve(config.metrics.enabled);
         let metrics = config.metrics;
+        let bound = resolved.bound_instruments;
         Self {
             tracer: resolved.tracer,
             instruments: resolved
                 .meter
-                .map(|m| Instruments::new(&m, metrics.active_requests, metrics.body_sizes)),
+                .map(|m| Instruments::new(&m, metrics.active_requests, metrics.body_sizes, bound)),
             config: config.clone(),
         }
     }
@@ -327,6 +336,12 @@ impl RequestState {
             }
         }
         span.end();
+        self.record_metrics(error_type);
+    }
+
+    /// The request's metric points: duration (bound when the provider records bound
+    /// instruments), body sizes, and the active-requests decrement.
+    fn record_metrics(&self, error_type: Option<Value>) {
         let Some(instruments) = &self.shared.instruments else {
             return;
         };
@@ -334,9 +349,11 @@ impl RequestState {
         self.metric_attrs
             .push_point(self.status, error_type, &mut point);
         let attrs = point.as_slice();
-        instruments
-            .duration
-            .record(self.start.elapsed().as_secs_f64(), attrs);
+        let seconds = self.start.elapsed().as_secs_f64();
+        match &instruments.bound {
+            Some(bound) => bound.record(&instruments.duration, seconds, attrs),
+            None => instruments.duration.record(seconds, attrs),
+        }
         if let Some(h) = &instruments.response_size {
             h.record(self.response_bytes, attrs);
         }

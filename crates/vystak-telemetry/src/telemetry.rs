@@ -400,6 +400,8 @@ fn install(guard: &TelemetryGuard, install_propagator: bool) {
     if let (Some(tp), Some(mp)) = (guard.tracer_provider(), guard.meter_provider()) {
         opentelemetry::global::set_tracer_provider(tp);
         opentelemetry::global::set_meter_provider(mp);
+        // Built with the SDK's bound-instrument feature: the instrumentation may bind.
+        vystak_otel_core::providers::mark_global_meter_provider();
     }
 }
 

@@ -8,6 +8,8 @@ use std::time::Instant;
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider};
 use opentelemetry::InstrumentationScope;
 
+use vystak_otel_core::bound::BoundPoints;
+
 use crate::semconv::*;
 
 pub(super) fn scope() -> InstrumentationScope {
@@ -16,17 +18,28 @@ pub(super) fn scope() -> InstrumentationScope {
         .build()
 }
 
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(super) struct Instruments {
     pub(super) tokens: Histogram<u64>,
     pub(super) duration: Histogram<f64>,
     pub(super) ttfc: Histogram<f64>,
     pub(super) cost: Histogram<f64>,
+    /// Bound token and duration points, when the meter provider records bound instruments.
+    pub(super) bound: Option<Bound>,
+}
+
+/// The bound points of the token and duration histograms.
+#[derive(Debug, Default)]
+pub(super) struct Bound {
+    pub(super) tokens: BoundPoints<u64>,
+    pub(super) duration: BoundPoints<f64>,
 }
 
 impl Instruments {
-    pub(super) fn new(meter: &Meter) -> Self {
+    /// The four histograms of `meter`; `bound`: it records bound instruments.
+    pub(super) fn new(meter: &Meter, bound: bool) -> Self {
         Self {
+            bound: bound.then(Bound::default),
             tokens: meter
                 .u64_histogram(GEN_AI_CLIENT_TOKEN_USAGE)
                 .with_unit(UNIT_TOKEN)
@@ -51,6 +64,26 @@ impl Instruments {
                 .with_description("Cost in USD of each priced model call, from the price table.")
                 .with_boundaries(COST_BUCKETS.to_vec())
                 .build(),
+        }
+    }
+}
+
+impl Instruments {
+    /// A `gen_ai.client.token.usage` point.
+    #[inline]
+    pub(super) fn record_tokens(&self, value: u64, attrs: &[opentelemetry::KeyValue]) {
+        match &self.bound {
+            Some(bound) => bound.tokens.record(&self.tokens, value, attrs),
+            None => self.tokens.record(value, attrs),
+        }
+    }
+
+    /// A `gen_ai.client.operation.duration` point.
+    #[inline]
+    pub(super) fn record_duration(&self, seconds: f64, attrs: &[opentelemetry::KeyValue]) {
+        match &self.bound {
+            Some(bound) => bound.duration.record(&self.duration, seconds, attrs),
+            None => self.duration.record(seconds, attrs),
         }
     }
 }
@@ -82,7 +115,9 @@ pub(super) fn global_instruments(current: GlobalMeterProvider) -> Arc<Instrument
     match cache.as_ref() {
         Some((p, i)) if same(p) => i.clone(),
         _ => {
-            let instruments = Arc::new(Instruments::new(&current.meter_with_scope(scope())));
+            // Bound points only for the provider vystak-telemetry installed and marked.
+            let bound = vystak_otel_core::providers::global_meter_provider_is_marked();
+            let instruments = Arc::new(Instruments::new(&current.meter_with_scope(scope()), bound));
             *cache = Some((current, instruments.clone()));
             instruments
         }

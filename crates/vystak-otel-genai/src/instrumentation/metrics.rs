@@ -45,8 +45,7 @@ impl Recorder {
             ));
         }
         self.instruments
-            .duration
-            .record(self.start.elapsed().as_secs_f64(), attrs.as_slice());
+            .record_duration(self.start.elapsed().as_secs_f64(), attrs.as_slice());
     }
 
     /// The attributes every point of the call shares, in a fixed order: operation, provider,
@@ -99,7 +98,7 @@ impl Recorder {
             if let Some(v) = value {
                 attrs.truncate(base);
                 attrs.push(KeyValue::new(key(GEN_AI_TOKEN_TYPE), ty));
-                self.instruments.tokens.record(v, attrs.as_slice());
+                self.instruments.record_tokens(v, attrs.as_slice());
             }
         }
     }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use opentelemetry::metrics::MeterProvider;
+use opentelemetry::metrics::{Meter, MeterProvider};
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider};
 use opentelemetry::{Context, Key, KeyValue};
 
@@ -57,6 +57,11 @@ pub struct GenAiInstrumentation {
     /// `None`: the global meter provider, resolved at every call.
     /// One `Arc` for the four instruments: a call clones it once.
     instruments: Option<Arc<Instruments>>,
+    /// The meter handed in, kept to rebuild the instruments when `with_bound_instruments` comes
+    /// after `with_meter_provider`.
+    meter: Option<Meter>,
+    /// The meter provider handed in records bound instruments (the user said so).
+    bound_instruments: bool,
     mode: SemconvMode,
     capture_content: bool,
     content_cap: usize,
@@ -106,6 +111,8 @@ impl GenAiInstrumentation {
         Self {
             tracer: None,
             instruments: None,
+            meter: None,
+            bound_instruments: false,
             mode: SemconvMode::from_env(),
             capture_content: capture_content_from_env(
                 std::env::var(ENV_CAPTURE_MESSAGE_CONTENT).ok().as_deref(),
@@ -130,9 +137,23 @@ impl GenAiInstrumentation {
 
     /// Metrics from this meter provider.
     pub fn with_meter_provider(mut self, provider: &impl MeterProvider) -> Self {
-        self.instruments = Some(Arc::new(Instruments::new(
-            &provider.meter_with_scope(scope()),
-        )));
+        let meter = provider.meter_with_scope(scope());
+        self.instruments = Some(Arc::new(Instruments::new(&meter, self.bound_instruments)));
+        self.meter = Some(meter);
+        self
+    }
+
+    /// The meter provider handed in (`with_meter_provider`, before or after this call) records
+    /// **bound** instruments: its SDK has `opentelemetry_sdk`'s
+    /// `experimental_metrics_bound_instruments` feature, and each token and duration point is
+    /// recorded through a bound handle. Default `false`; the global provider `vystak-telemetry`
+    /// installs is recognised without it. Set it for a provider whose SDK lacks the feature
+    /// and that SDK silently drops those points.
+    pub fn with_bound_instruments(mut self, records_bound: bool) -> Self {
+        self.bound_instruments = records_bound;
+        if let Some(meter) = &self.meter {
+            self.instruments = Some(Arc::new(Instruments::new(meter, records_bound)));
+        }
         self
     }
 
