@@ -117,15 +117,22 @@ fn hash_point(attrs: &[KeyValue]) -> u64 {
     hasher.finish()
 }
 
+/// Equal strings; the same static string (keys, known methods, interned routes) without
+/// reading it.
+#[inline(always)]
+fn same_str(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
+}
+
 /// The same attributes: keys and values equal by content (a static and an owned string of the
 /// same text are the same attribute to the SDK).
 #[inline]
 fn same(a: &[KeyValue], b: &[KeyValue]) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|(x, y)| {
-            x.key.as_str() == y.key.as_str()
+            same_str(x.key.as_str(), y.key.as_str())
                 && match (&x.value, &y.value) {
-                    (Value::String(p), Value::String(q)) => p.as_str() == q.as_str(),
+                    (Value::String(p), Value::String(q)) => same_str(p.as_str(), q.as_str()),
                     (Value::I64(p), Value::I64(q)) => p == q,
                     (Value::Bool(p), Value::Bool(q)) => p == q,
                     (Value::F64(p), Value::F64(q)) => p.to_bits() == q.to_bits(),
