@@ -62,7 +62,9 @@
 //!   response body, so client and GenAI calls made there become children.
 //! - Metrics: `http.server.request.duration` (s, semconv buckets; method, scheme, route, status,
 //!   `error.type`, protocol version); opt-in `http.server.active_requests` (never leaks on
-//!   cancellation) and body-size histograms.
+//!   cancellation) and body-size histograms. With the meter provider `Telemetry::init` installs
+//!   (or one declared with [`ServerMetrics::with_bound_instruments`]) the duration goes through
+//!   a bound handle per point, so the SDK does not sort and hash its attributes per request.
 //! - With no tracer provider installed (telemetry off) the layer does no span or metric work.
 //!
 //! ## Features
