@@ -11,7 +11,6 @@ use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -75,19 +74,25 @@ fn bench(c: &mut Criterion) {
     let off = ClientBuilder::new(reqwest::Client::new())
         .with(OtelClientMiddleware::new())
         .build();
+    let ours = OtelClientMiddleware::new()
+        .with_tracer_provider(&tp)
+        .with_meter_provider(&mp)
+        // The propagator `Telemetry::init` installs.
+        .with_propagator(vystak_otel_propagator::W3cTraceContextPropagator::new());
+    // As with `Telemetry::init`'s providers: the duration through bound points.
     let sampled = ClientBuilder::new(reqwest::Client::new())
-        .with(
-            OtelClientMiddleware::new()
-                .with_tracer_provider(&tp)
-                .with_meter_provider(&mp)
-                .with_propagator(TraceContextPropagator::new()),
-        )
+        .with(ours.clone().with_bound_instruments(true))
+        .build();
+    // A meter provider not known to record bound instruments: the unbound path.
+    let unbound = ClientBuilder::new(reqwest::Client::new())
+        .with(ours)
         .build();
     let mut group = c.benchmark_group("client per request (loopback)");
     let mut allocs = Vec::new();
     for (name, client) in [
         ("bare reqwest-middleware", &bare),
         ("vystak sampled", &sampled),
+        ("vystak sampled, unbound", &unbound),
         ("vystak telemetry off", &off),
     ] {
         group.bench_function(name, |b| b.to_async(&rt).iter(|| one(client, &url)));
