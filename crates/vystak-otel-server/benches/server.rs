@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 use opentelemetry_sdk::trace::Sampler;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tower::ServiceExt;
-use vystak_otel_server::OtelServerLayer;
+use vystak_otel_server::{OtelServerLayer, ServerMetrics};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -57,11 +57,14 @@ fn bench(c: &mut Criterion) {
     // The global providers, none installed yet: telemetry off.
     let off = ready(app().layer(OtelServerLayer::new()));
     let (tp, mp) = providers(Sampler::AlwaysOn);
+    // As with `Telemetry::init`'s providers: the duration through bound points.
+    let bound = ServerMetrics::default().with_bound_instruments(true);
     let sampled = ready(
         app().layer(
             OtelServerLayer::new()
                 .with_tracer_provider(&tp)
-                .with_meter_provider(&mp),
+                .with_meter_provider(&mp)
+                .with_server_metrics(bound),
         ),
     );
     let (tp_off, mp_off) = providers(Sampler::AlwaysOff);
@@ -69,7 +72,8 @@ fn bench(c: &mut Criterion) {
         app().layer(
             OtelServerLayer::new()
                 .with_tracer_provider(&tp_off)
-                .with_meter_provider(&mp_off),
+                .with_meter_provider(&mp_off)
+                .with_server_metrics(bound),
         ),
     );
     let (tp_min, _mp_min) = providers(Sampler::AlwaysOn);
