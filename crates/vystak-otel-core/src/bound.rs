@@ -68,23 +68,25 @@ impl<T: Copy> BoundPoints<T> {
         let hash = hash_point(attrs);
         {
             let points = self.points.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some((_, bound)) = points
-                .get(&hash)
-                .and_then(|same_hash| same_hash.iter().find(|(a, _)| same(a, attrs)))
-            {
+            if let Some(bound) = find(&points, hash, attrs) {
                 bound.record(value);
                 return;
             }
         }
+        // Past the bound: unbound, without taking the write lock.
+        if self.count.load(Ordering::Relaxed) >= MAX_BOUND {
+            histogram.record(value, attrs);
+            return;
+        }
         self.first(histogram, value, attrs, hash);
     }
 
-    /// A point's first request: binds it (or, past the bound, records it unbound).
+    /// A point's first measurement: binds it (or, if the bound was reached meanwhile, records it
+    /// unbound). An entry is added only for a point that is bound.
     #[cold]
     fn first(&self, histogram: &Histogram<T>, value: T, attrs: &[KeyValue], hash: u64) {
         let mut points = self.points.write().unwrap_or_else(PoisonError::into_inner);
-        let same_hash = points.entry(hash).or_default();
-        if let Some((_, bound)) = same_hash.iter().find(|(a, _)| same(a, attrs)) {
+        if let Some(bound) = find(&points, hash, attrs) {
             // Bound by another thread meanwhile.
             bound.record(value);
             return;
@@ -96,9 +98,23 @@ impl<T: Copy> BoundPoints<T> {
         }
         let bound = histogram.bind(attrs);
         bound.record(value);
-        same_hash.push((attrs.into(), bound));
+        points.entry(hash).or_default().push((attrs.into(), bound));
         self.count.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// The bound handle of the point `attrs` (its values hash to `hash`).
+#[inline]
+fn find<'a, T>(
+    points: &'a Points<T>,
+    hash: u64,
+    attrs: &[KeyValue],
+) -> Option<&'a BoundHistogram<T>> {
+    points
+        .get(&hash)?
+        .iter()
+        .find(|(a, _)| same(a, attrs))
+        .map(|(_, bound)| bound)
 }
 
 /// A hash of the point's values (the keys come in one fixed order per layer).
@@ -169,6 +185,11 @@ mod tests {
             }
         }
         assert_eq!(bound.count.load(Ordering::Relaxed), MAX_BOUND);
+        let hashes = bound.points.read().unwrap().len();
+        assert!(
+            hashes <= MAX_BOUND,
+            "{hashes} hash entries for {MAX_BOUND} bound points"
+        );
         provider.force_flush().unwrap();
         let exported = exporter.get_finished_metrics().unwrap();
         let last = exported.last().unwrap();
