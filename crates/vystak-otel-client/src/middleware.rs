@@ -60,7 +60,7 @@ pub struct OtelClientMiddleware {
 /// What the middleware records with, resolved at the first request. `tracer` is `None` only
 /// when neither spans nor metrics are recorded (telemetry off); with metrics only it is a no-op
 /// tracer, so the request path stays the same.
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Resolved {
     tracer: Option<SpanStarter>,
     duration: Option<DurationMetric>,
@@ -68,10 +68,9 @@ struct Resolved {
 
 /// `http.client.request.duration`, with its bound points when the meter provider records bound
 /// instruments.
-#[derive(Clone)]
 struct DurationMetric {
     histogram: Histogram<f64>,
-    bound: Option<Arc<BoundPoints<f64>>>,
+    bound: Option<BoundPoints<f64>>,
 }
 
 impl fmt::Debug for OtelClientMiddleware {
@@ -157,7 +156,7 @@ impl OtelClientMiddleware {
                 tracer: resolved.tracer,
                 duration: resolved.meter.as_ref().map(|meter| DurationMetric {
                     histogram: duration_histogram(meter),
-                    bound: bound.then(Arc::default),
+                    bound: bound.then(BoundPoints::default),
                 }),
             }
         })
