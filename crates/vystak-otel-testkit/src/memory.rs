@@ -84,56 +84,23 @@ impl InMemory {
         let mut out = Vec::new();
         for sm in last.scope_metrics() {
             for m in sm.metrics() {
-                let push = |out: &mut Vec<Point>, attrs: BTreeMap<String, String>, value: Value| {
-                    out.push(Point {
-                        name: m.name().to_owned(),
-                        unit: m.unit().to_owned(),
-                        attrs,
-                        value,
-                    })
-                };
-                let attrs = |it: &mut dyn Iterator<Item = &opentelemetry::KeyValue>| {
-                    it.map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                        .collect()
-                };
-                match m.data() {
-                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
-                        for dp in h.data_points() {
-                            push(
-                                &mut out,
-                                attrs(&mut dp.attributes()),
-                                Value::Histogram {
-                                    count: dp.count(),
-                                    sum: dp.sum(),
-                                    bounds: dp.bounds().collect(),
-                                },
-                            );
-                        }
-                    }
+                let values = match m.data() {
+                    AggregatedMetrics::F64(MetricData::Histogram(h)) => histogram(h, |sum| sum),
                     AggregatedMetrics::U64(MetricData::Histogram(h)) => {
-                        for dp in h.data_points() {
-                            push(
-                                &mut out,
-                                attrs(&mut dp.attributes()),
-                                Value::Histogram {
-                                    count: dp.count(),
-                                    sum: dp.sum() as f64,
-                                    bounds: dp.bounds().collect(),
-                                },
-                            );
-                        }
+                        histogram(h, |sum| sum as f64)
                     }
-                    AggregatedMetrics::I64(MetricData::Sum(s)) => {
-                        for dp in s.data_points() {
-                            push(
-                                &mut out,
-                                attrs(&mut dp.attributes()),
-                                Value::Sum(dp.value() as f64),
-                            );
-                        }
-                    }
-                    _ => {}
-                }
+                    AggregatedMetrics::I64(MetricData::Sum(s)) => s
+                        .data_points()
+                        .map(|dp| (attributes(dp.attributes()), Value::Sum(dp.value() as f64)))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                out.extend(values.into_iter().map(|(attrs, value)| Point {
+                    name: m.name().to_owned(),
+                    unit: m.unit().to_owned(),
+                    attrs,
+                    value,
+                }));
             }
         }
         out
@@ -177,12 +144,34 @@ pub struct Point {
     pub value: Value,
 }
 
+/// A histogram's points: attributes and value, the sum as `f64`.
+fn histogram<T: Copy>(
+    h: &opentelemetry_sdk::metrics::data::Histogram<T>,
+    sum: impl Fn(T) -> f64,
+) -> Vec<(BTreeMap<String, String>, Value)> {
+    h.data_points()
+        .map(|dp| {
+            let value = Value::Histogram {
+                count: dp.count(),
+                sum: sum(dp.sum()),
+                bounds: dp.bounds().collect(),
+            };
+            (attributes(dp.attributes()), value)
+        })
+        .collect()
+}
+
+/// Attributes as strings, by key.
+fn attributes<'a>(
+    it: impl Iterator<Item = &'a opentelemetry::KeyValue>,
+) -> BTreeMap<String, String> {
+    it.map(|kv| (kv.key.to_string(), kv.value.to_string()))
+        .collect()
+}
+
 /// A string view of a span's attributes.
 pub fn attrs(span: &SpanData) -> BTreeMap<String, String> {
-    span.attributes
-        .iter()
-        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-        .collect()
+    attributes(span.attributes.iter())
 }
 
 /// A span processor that counts the spans started and ended (clones share the counts): to show
